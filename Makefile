@@ -1,0 +1,35 @@
+# Quick start: `make demo` and `make test` on a machine with only python3 and make.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AIRFLOW_VERSION ?= 3.3.2
+STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
+
+.PHONY: install test lint demo bench simulator clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]' 'apache-airflow==$(AIRFLOW_VERSION)'
+	touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check airflow_live_provider tests dags benchmarks
+	$(VENV)/bin/mypy airflow_live_provider
+
+test: lint
+	$(VENV)/bin/pytest
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+simulator: $(STAMP)
+	$(PY) -m airflow_live_provider.simulator --port 8999
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,70 @@
+"""One error family for every vendor.
+
+Every error carries what an on-call engineer needs to open a vendor ticket (vendor, code,
+HTTP status, request id) and whether retrying could help. Messages are built by our code
+from vendor codes/messages only: they never include request parameters, headers or bodies,
+so credentials cannot leak through them.
+"""
+
+from __future__ import annotations
+
+
+class LiveApiError(Exception):
+    """A vendor call failed (or could not be made)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str,
+        code: str | int | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.vendor = vendor
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("code", self.code),
+                ("http_status", self.http_status),
+                ("request_id", self.request_id),
+            )
+            if value not in (None, "")
+        ]
+        suffix = f" ({', '.join(details)})" if details else ""
+        return f"[{self.vendor}] {self.message}{suffix}"
+
+
+class LiveApiInputError(LiveApiError, ValueError):
+    """Bad input caught before any request was sent. Names the field and the fix."""
+
+    def __init__(self, field: str, problem: str, *, vendor: str = "live_provider") -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}", vendor=vendor, code="invalid_input")
+
+
+class LiveApiAuthError(LiveApiError):
+    """Credentials, signature or permission rejected. Never retried: it will not get better."""
+
+
+class LiveApiRateLimitError(LiveApiError):
+    """The vendor throttled us. The request was not processed, so it is safe to resend."""
+
+    def __init__(self, message: str, **kwargs: object) -> None:
+        kwargs.setdefault("retryable", True)
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class LiveApiConnectionError(LiveApiError):
+    """The network failed (reset, timeout, refused). Whether the vendor processed it is unknown."""

@@ -1,0 +1,151 @@
+"""Provider registration, read by Airflow's ProvidersManager through the entry point.
+
+Connection forms are declared as data (``conn-fields`` / ``ui-field-behaviour``, Airflow >= 3.2):
+no hook import is needed to render them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TIMEOUT_FIELDS: dict[str, Any] = {
+    "connect_timeout": {
+        "label": "Connect timeout (s)",
+        "description": "Seconds to wait for a TCP connection. Default 10.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "default": 10},
+    },
+    "read_timeout": {
+        "label": "Read timeout (s)",
+        "description": "Seconds to wait for a response. Default 30.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "default": 30},
+    },
+}
+
+
+def _connection_type(
+    conn_type: str,
+    hook: str,
+    hook_name: str,
+    *,
+    relabeling: dict[str, str],
+    placeholders: dict[str, str],
+    conn_fields: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "connection-type": conn_type,
+        "hook-class-name": hook,
+        "hook-name": hook_name,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": relabeling,
+            "placeholders": placeholders,
+        },
+        "conn-fields": {**conn_fields, **_TIMEOUT_FIELDS},
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-live-provider",
+        "name": "Live Streaming (Polyv, Volcengine Live, Huawei ISDP)",
+        "description": "Hooks and operators for live-streaming vendors: Polyv, Volcengine Live, Huawei ISDP.",
+        "connection-types": [
+            _connection_type(
+                "polyv",
+                "airflow_live_provider.hooks.polyv.PolyvHook",
+                "Polyv Live",
+                relabeling={"login": "App ID", "password": "App Secret", "host": "API host"},
+                placeholders={
+                    "host": "api.polyv.net (or http://127.0.0.1:8999 for the simulator)",
+                    "login": "appId (the group main account's for group calls)",
+                    "password": "appSecret",
+                },
+                conn_fields={
+                    "signature_method": {
+                        "label": "Signature method",
+                        "description": "MD5 (default) or SHA256.",
+                        "schema": {"type": ["string", "null"], "enum": ["MD5", "SHA256"], "default": "MD5"},
+                    },
+                },
+            ),
+            _connection_type(
+                "volcengine_live",
+                "airflow_live_provider.hooks.volcengine.VolcengineLiveHook",
+                "Volcengine Live",
+                relabeling={"login": "Access Key ID", "password": "Secret Access Key", "host": "API host"},
+                placeholders={
+                    "host": "live.volcengineapi.com",
+                    "login": "AKLT...",
+                    "password": "Secret Access Key",
+                },
+                conn_fields={
+                    "region": {
+                        "label": "Region",
+                        "description": "Signing region. Default cn-north-1.",
+                        "schema": {"type": ["string", "null"], "default": "cn-north-1"},
+                    },
+                    "session_token": {
+                        "label": "STS session token",
+                        "description": "Only for temporary (STS) credentials.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                },
+            ),
+            _connection_type(
+                "isdp",
+                "airflow_live_provider.hooks.isdp.IsdpHook",
+                "Huawei ISDP",
+                relabeling={
+                    "login": "Application ID",
+                    "password": "Application token",
+                    "host": "ISDP domain",
+                },
+                placeholders={
+                    "host": "isdpcloud.huawei.com",
+                    "login": "application ID",
+                    "password": "application token",
+                },
+                conn_fields={
+                    "client_id": {
+                        "label": "OAuth client ID",
+                        "description": "isdp-saas-openapi on Huawei's SaaS.",
+                        "schema": {"type": ["string", "null"], "default": "isdp-saas-openapi"},
+                    },
+                    "client_secret": {
+                        "label": "OAuth client secret",
+                        "description": "isdp-saas-openapi on Huawei's SaaS.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "format": "password",
+                            "default": "isdp-saas-openapi",
+                        },
+                    },
+                    "token_path": {
+                        "label": "Token path",
+                        "description": "Default /oauth2/oauth/rest_token.",
+                        "schema": {"type": ["string", "null"], "default": "/oauth2/oauth/rest_token"},
+                    },
+                },
+            ),
+        ],
+        "hooks": [
+            {
+                "integration-name": "Live Streaming",
+                "python-modules": [
+                    "airflow_live_provider.hooks.polyv",
+                    "airflow_live_provider.hooks.volcengine",
+                    "airflow_live_provider.hooks.isdp",
+                ],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Live Streaming",
+                "python-modules": [
+                    "airflow_live_provider.operators.polyv",
+                    "airflow_live_provider.operators.volcengine",
+                    "airflow_live_provider.operators.isdp",
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,54 @@
+"""Helpers the operators share: masking credentials in logs and writing results to storage."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+from airflow.sdk.log import mask_secret
+
+from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.redaction import SECRET_KEYS, secret_values
+
+
+def mask_all(values: Iterable[str]) -> None:
+    """Register every credential value with Airflow's masker (which skips values under 5 chars)."""
+    for value in values:
+        if value:
+            mask_secret(value)
+
+
+def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:
+    """Mask vendor secrets Airflow's key heuristics would miss (``writeToken``, ``SecretKey``...)."""
+    mask_all(secret_values(payload, keys))
+
+
+def default_output_root() -> str:
+    """``$AIRFLOW_HOME/live_provider`` as a file:// URI: where outputs go unless told otherwise."""
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return f"file://{os.path.abspath(home)}/live_provider"
+
+
+def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
+    """Validate a (rendered) output URI before any vendor call is made."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise LiveApiInputError(field, "is empty; give a file://, s3://, gs://... URI for the output file")
+    if "://" not in uri:
+        if not uri.startswith("/"):
+            raise LiveApiInputError(
+                field, f"{uri!r} is neither an absolute path nor a URI such as file:///..."
+            )
+        uri = f"file://{uri}"
+    return ObjectStoragePath(uri)
+
+
+def write_json(path: ObjectStoragePath, payload: Any) -> str:
+    """Write one JSON document atomically enough for a task: parent made, whole file written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(payload, fh, ensure_ascii=False, indent=2, default=str)
+        fh.write("\n")
+    return str(path)

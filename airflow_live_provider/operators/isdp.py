@@ -1,0 +1,1 @@
+"""ISDP operators (added by the Polyv issue)."""

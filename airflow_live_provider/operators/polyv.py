@@ -1,0 +1,1 @@
+"""Polyv operators (added by the Polyv issue)."""

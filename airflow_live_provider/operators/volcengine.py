@@ -1,0 +1,1 @@
+"""Volcengine operators (added by the Polyv issue)."""

@@ -1,0 +1,54 @@
+"""``python -m airflow_live_provider.simulator --port 8999``: run the simulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+
+from airflow_live_provider.simulator.server import FAULT_KINDS, SimulatorServer
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m airflow_live_provider.simulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8999, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument(
+        "--bind", default="127.0.0.1", help="address to bind; loopback only (0.0.0.0 only inside a container)"
+    )
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="fraction of requests that fail retryably"
+    )
+    parser.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), help="comma-separated fault kinds")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for injected faults")
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="base URL to print in AIRFLOW_CONN_* lines (default: the bound address)",
+    )
+    args = parser.parse_args(argv)
+
+    server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
+    if args.fault_rate:
+        server.faults.set_random(args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed)
+    server.start()
+    base_url = args.public_url or server.base_url
+    print(f"# vendor simulator listening on {server.base_url}", flush=True)
+    print("# export these to point Airflow's default connections at it:")
+    for name, value in server.connection_env(base_url).items():
+        print(f"export {name}={shlex.quote(value)}")
+    sys.stdout.flush()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""One local HTTP server that speaks the three vendors' APIs on one port.
+
+Each vendor module (``polyv``, ``volcengine``, ``isdp``) owns its state and registers routes;
+this module owns the socket, routing, the request log and fault injection. It binds 127.0.0.1
+only: it is a test double, never a service to expose.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FAULT_KINDS = ("429", "503", "reset", "lost_after_commit")
+
+
+@dataclass
+class SimRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    raw_query: str = ""
+
+    @property
+    def form(self) -> dict[str, str]:
+        """Form fields of an ``application/x-www-form-urlencoded`` body."""
+        if "application/x-www-form-urlencoded" not in self.headers.get("content-type", ""):
+            return {}
+        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class SimResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+Handler = Callable[[SimRequest], SimResponse]
+
+
+@dataclass
+class Fault:
+    kind: str
+    path_prefix: str = ""
+    remaining: int = 1
+    retry_after: float | None = None
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int | str
+
+
+class FaultInjector:
+    """Scheduled faults (the next N matching requests) and a seeded random fault rate."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scheduled: list[Fault] = []
+        self.rate = 0.0
+        self.kinds: tuple[str, ...] = FAULT_KINDS
+        self.rate_path_prefix = ""
+        self._random = random.Random(0)
+        self.injected: list[tuple[str, str]] = []
+
+    def add(self, kind: str, *, path: str = "", times: int = 1, retry_after: float | None = None) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS}")
+        with self._lock:
+            self._scheduled.append(Fault(kind, path, times, retry_after))
+
+    def set_random(
+        self, rate: float, *, kinds: tuple[str, ...] = FAULT_KINDS, seed: int = 0, path: str = ""
+    ) -> None:
+        """Fail ``rate`` of matching requests with a fault drawn from ``kinds`` (0 disables)."""
+        with self._lock:
+            self.rate, self.kinds, self.rate_path_prefix = rate, kinds, path
+            self._random = random.Random(seed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scheduled.clear()
+            self.rate = 0.0
+
+    def take(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._scheduled:
+                if path.startswith(fault.path_prefix) and fault.remaining > 0:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._scheduled.remove(fault)
+                    self.injected.append((fault.kind, path))
+                    return fault
+            if self.rate and path.startswith(self.rate_path_prefix) and self._random.random() < self.rate:
+                fault = Fault(self._random.choice(self.kinds), path)
+                self.injected.append((fault.kind, path))
+                return fault
+        return None
+
+
+class SimulatorServer:
+    """The server; ``polyv``, ``volcengine`` and ``isdp`` hold each vendor's state."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        seed_demo: bool = True,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        from airflow_live_provider.simulator.isdp import IsdpSimulator
+        from airflow_live_provider.simulator.polyv import PolyvSimulator
+        from airflow_live_provider.simulator.volcengine import VolcengineSimulator
+
+        if host not in ("127.0.0.1", "localhost", "::1") and not allow_non_loopback:
+            raise ValueError("the simulator binds loopback only (allow_non_loopback is for containers)")
+        self.faults = FaultInjector()
+        #: Seconds added to the simulator's clock: a positive skew makes clients look late.
+        self.clock_skew = 0.0
+        self.requests: deque[LoggedRequest] = deque(maxlen=200_000)
+        self._log_lock = threading.Lock()
+        self.polyv = PolyvSimulator(self)
+        self.volcengine = VolcengineSimulator(self)
+        self.isdp = IsdpSimulator(self)
+        self.routes: dict[tuple[str, str], Handler] = {}
+        for vendor in (self.polyv, self.volcengine, self.isdp):
+            self.routes.update(vendor.routes())
+            if seed_demo:
+                vendor.seed_demo()
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SimulatorServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="vendor-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def now(self) -> float:
+        """The simulator's wall clock (epoch seconds), including any injected skew."""
+        return time.time() + self.clock_skew
+
+    # -- inspection ------------------------------------------------------------------------
+    def requests_to(self, path: str, method: str | None = None) -> list[LoggedRequest]:
+        with self._log_lock:
+            return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self.requests.clear()
+
+    def connection_env(self, base_url: str | None = None) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` values pointing every default connection at this server."""
+        env: dict[str, str] = {}
+        for vendor in (self.polyv, self.volcengine, self.isdp):
+            for conn_id, conn in vendor.connections(base_url or self.base_url).items():
+                env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        return env
+
+    # -- request handling ------------------------------------------------------------------
+    def _dispatch(self, req: SimRequest) -> SimResponse:
+        handler = self.routes.get((req.method, req.path))
+        if handler is None:
+            return SimResponse(404, {"error": f"no simulated endpoint {req.method} {req.path}"})
+        try:
+            return handler(req)
+        except Exception as exc:  # a simulator bug must surface as a 500, not a hang
+            return SimResponse(500, {"error": f"simulator error: {type(exc).__name__}: {exc}"})
+
+    def _record(self, req: SimRequest, status: int | str) -> None:
+        with self._log_lock:
+            self.requests.append(LoggedRequest(req.method, req.path, dict(req.query), status))
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+                return
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out as separate writes: without NODELAY, Nagle plus
+                # delayed ACK adds ~40 ms to every keep-alive response.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def _handle(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                req = SimRequest(
+                    method=self.command,
+                    path=parts.path,
+                    query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                    raw_query=parts.query,
+                )
+                fault = server.faults.take(req.path)
+                if fault is not None and fault.kind == "reset":
+                    server._record(req, "reset")
+                    self._reset()
+                    return
+                if fault is not None and fault.kind in ("429", "503"):
+                    status = int(fault.kind)
+                    headers = (
+                        {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                    )
+                    self._send(SimResponse(status, {"error": "injected fault", "code": status}, headers))
+                    server._record(req, status)
+                    return
+                response = server._dispatch(req)
+                if fault is not None and fault.kind == "lost_after_commit":
+                    server._record(req, "lost")
+                    self._reset()
+                    return
+                server._record(req, response.status)
+                self._send(response)
+
+            def _send(self, response: SimResponse) -> None:
+                payload = response.encode()
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _reset(self) -> None:
+                """Close with RST: the client sees a connection reset and no response."""
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+
+            do_GET = _handle
+            do_POST = _handle
+
+        return _Handler

@@ -1,0 +1,290 @@
+"""The one HTTP core every vendor client uses.
+
+Vendor clients pass two callbacks per call:
+
+* ``build()`` returns a fresh :class:`HttpRequest` and runs once per attempt, so every retry
+  carries a new timestamp and signature (Polyv timestamps and Volcengine X-Date expire);
+* ``parse(response)`` returns ``(value, request_id)`` or raises a :class:`LiveApiError` whose
+  ``retryable`` flag says whether another attempt could help.
+
+The transport owns everything else: keep-alive session, timeouts, a client-side token bucket,
+exponential backoff with jitter, ``Retry-After``, a bound on attempts and on total time, and one
+log line per attempt that never includes a query string, header or body.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from airflow_live_provider.exceptions import (
+    LiveApiConnectionError,
+    LiveApiError,
+    LiveApiInputError,
+    LiveApiRateLimitError,
+)
+
+log = logging.getLogger("airflow_live_provider.transport")
+
+
+class _StripQueryStrings(logging.Filter):
+    """urllib3 logs every request line at DEBUG, query string included; Polyv and others sign
+    in the query, so cut it before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] + "?<query hidden>" if isinstance(arg, str) and "?" in arg else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_StripQueryStrings())
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+USER_AGENT = "airflow-live-provider/0.1"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``total_seconds`` bounds sleeps plus requests across all attempts."""
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 20.0
+    total_seconds: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the sleep after ``attempt`` (1-based)."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class HttpRequest:
+    """One signed request, as a vendor client builds it for one attempt."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class RateLimiter:
+    """Thread-safe token bucket: ``rate`` requests per second, bursts of at most ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise LiveApiInputError("rate_limit", f"must be > 0 requests/s, got {rate}")
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a token is available; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                delay = (1 - self._tokens) / self.rate
+            time.sleep(delay)
+            waited += delay
+
+
+def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "host") -> str:
+    """Turn a connection's host into a base URL.
+
+    A bare host name means HTTPS (``api.polyv.net``); a full URL keeps its scheme and port
+    (``http://127.0.0.1:8999``), which is how tests and the demo reach the simulator.
+    """
+    value = (host or "").strip() or default_host
+    if "://" not in value:
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LiveApiInputError(
+            field_name,
+            f"{value!r} is not a host name or an http(s) URL; use e.g. {default_host!r} "
+            "or 'http://127.0.0.1:8999'",
+        )
+    if parts.query or parts.fragment:
+        raise LiveApiInputError(field_name, "must not contain a query string or fragment")
+    return value.rstrip("/")
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds form), or None."""
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+class Transport:
+    """Session + retries + rate limit for one vendor client."""
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        pool_size: int = 10,
+    ) -> None:
+        self.vendor = vendor
+        self.base_url = base_url.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = rate_limiter
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        # The signed Host header must equal what is sent: port only when not the default.
+        parts = urlsplit(self.base_url)
+        default_port = {"http": 80, "https": 443}[parts.scheme]
+        self.host_header = parts.hostname if parts.port in (None, default_port) else parts.netloc
+        self.host_header = self.host_header or ""
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        build: Callable[[], HttpRequest],
+        parse: Callable[[requests.Response], tuple[T, str | None]],
+        *,
+        idempotent: bool = True,
+        rate_limiter: RateLimiter | None = None,
+    ) -> T:
+        """Send ``build()`` until ``parse`` accepts the response or retrying stops making sense.
+
+        ``idempotent=False`` (a create): only failures that prove the request was not processed
+        (throttling, a refused connection) are resent here. Anything ambiguous (reset, read
+        timeout, 5xx) is raised with ``retryable=True`` so the caller can read state first.
+        """
+        policy = self.retry
+        limiter = rate_limiter or self.rate_limiter
+        deadline = time.monotonic() + policy.total_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            if limiter is not None:
+                limiter.acquire()
+            req = build()
+            started = time.monotonic()
+            remaining = max(0.1, deadline - started)
+            timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+            status: int | str = "-"
+            request_id: str | None = None
+            error: LiveApiError
+            try:
+                response = self.session.request(
+                    req.method,
+                    self.base_url + req.path,
+                    params=req.params,
+                    data=req.data,
+                    headers=dict(req.headers),
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                # Only the exception class name: its text can contain the full URL and query.
+                not_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
+                error = LiveApiConnectionError(
+                    f"{req.method} {req.path} failed: {type(exc).__name__}",
+                    vendor=self.vendor,
+                    retryable=True,
+                )
+                resendable = idempotent or not_sent
+                status = type(exc).__name__
+            else:
+                status = response.status_code
+                try:
+                    value, request_id = parse(response)
+                except LiveApiError as exc:
+                    error = exc
+                    request_id = exc.request_id
+                    if exc.retry_after is None and exc.retryable:
+                        exc.retry_after = retry_after_seconds(response)
+                    resendable = exc.retryable and (idempotent or isinstance(exc, LiveApiRateLimitError))
+                else:
+                    self._log(req, status, started, request_id, attempt)
+                    return value
+            self._log(req, status, started, request_id, attempt)
+            if not resendable or attempt >= policy.max_attempts:
+                raise error
+            delay = error.retry_after if error.retry_after is not None else policy.backoff(attempt)
+            if time.monotonic() + delay >= deadline:
+                raise error
+            time.sleep(delay)
+
+    def _log(
+        self, req: HttpRequest, status: int | str, started: float, request_id: str | None, attempt: int
+    ) -> None:
+        log.info(
+            "%s %s %s -> %s in %.0f ms (request_id=%s, attempt=%d)",
+            self.vendor,
+            req.method,
+            req.path,
+            status,
+            (time.monotonic() - started) * 1000,
+            request_id or "-",
+            attempt,
+        )
+
+
+RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_retryable_status(status: int) -> bool:
+    """HTTP statuses worth another attempt, whatever the vendor."""
+    return status in RETRYABLE_HTTP_STATUSES
+
+
+def _is_refused(exc: BaseException) -> bool:
+    """A refused connection never reached the server, so resending a create is safe."""
+    seen: list[BaseException] = [exc]
+    for current in seen:
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        if len(seen) > 12:
+            break
+        for nxt in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            *(arg for arg in current.args if isinstance(arg, BaseException)),
+        ):
+            if isinstance(nxt, BaseException) and all(nxt is not s for s in seen):
+                seen.append(nxt)
+    return False

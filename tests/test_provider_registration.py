@@ -1,0 +1,67 @@
+"""Airflow's own ProvidersManager discovers the provider, its hooks and connection forms."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from airflow.providers_manager import ProvidersManager
+from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+from airflow_live_provider.get_provider_info import get_provider_info
+
+CONN_TYPES = {
+    "polyv": ("airflow_live_provider.hooks.polyv.PolyvHook", "polyv_default"),
+    "volcengine_live": (
+        "airflow_live_provider.hooks.volcengine.VolcengineLiveHook",
+        "volcengine_live_default",
+    ),
+    "isdp": ("airflow_live_provider.hooks.isdp.IsdpHook", "isdp_default"),
+}
+SECRET_FIELDS = {("volcengine_live", "session_token"), ("isdp", "client_secret")}
+
+
+@pytest.fixture(scope="module")
+def manager() -> ProvidersManager:
+    return ProvidersManager()
+
+
+def test_provider_is_discovered_through_the_entry_point(manager: ProvidersManager) -> None:
+    info = manager.providers["airflow-live-provider"]
+    assert info.data["package-name"] == "airflow-live-provider"
+    assert info.version == "0.1.0"
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_connection_types_resolve_to_importable_hooks(conn_type: str) -> None:
+    hook_class_name, default_conn = CONN_TYPES[conn_type]
+    hook_info = ProvidersManagerTaskRuntime().hooks[conn_type]
+    assert hook_info is not None, f"{conn_type} hook failed to import"
+    assert hook_info.hook_class_name == hook_class_name
+    module, _, name = hook_class_name.rpartition(".")
+    hook_class = getattr(importlib.import_module(module), name)
+    assert hook_class.conn_type == conn_type
+    assert hook_class.default_conn_name == default_conn
+
+
+def test_connection_forms_are_declared_as_data(manager: ProvidersManager) -> None:
+    widgets = manager.connection_form_widgets
+    for conn_type in CONN_TYPES:
+        assert conn_type in manager.field_behaviours
+        behaviour = manager.field_behaviours[conn_type]
+        assert "login" in behaviour["relabeling"] and "password" in behaviour["relabeling"]
+        assert f"extra__{conn_type}__read_timeout" in widgets
+    for conn_type, field in SECRET_FIELDS:
+        assert widgets[f"extra__{conn_type}__{field}"].is_sensitive, (
+            f"{conn_type}.{field} must be a secret field"
+        )
+    assert not widgets["extra__volcengine_live__region"].is_sensitive
+    assert widgets["extra__volcengine_live__region"].field["value"] == "cn-north-1"
+
+
+def test_every_declared_module_imports() -> None:
+    info = get_provider_info()
+    for group in ("hooks", "operators"):
+        for entry in info[group]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
