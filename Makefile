@@ -16,7 +16,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check airflow_live_provider tests dags benchmarks
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy airflow_live_provider
 
 test: lint
