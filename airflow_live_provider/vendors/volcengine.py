@@ -285,7 +285,7 @@ class VolcengineLiveClient:
         headers = sign_request(
             "POST",
             query,
-            {"Host": self.transport.host_header, "Content-Type": "application/json"},
+            {"Host": self.transport.host_header or "", "Content-Type": "application/json"},
             body,
             self.access_key_id,
             self._secret_access_key,
