@@ -1,13 +1,18 @@
-"""Volcengine Live hook: an Airflow Connection turned into the Airflow-free vendor client."""
+"""Volcengine Live hook: an Airflow Connection turned into the Airflow-free vendor client.
+
+Connection: login = Access Key ID, password = Secret Access Key, extras ``region`` (default
+``cn-north-1``) and ``session_token`` (STS; a secret field), host default ``live.volcengineapi.com``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_live_provider.hooks.base import LiveBaseHook
+from airflow_live_provider.vendors.volcengine import DEFAULT_REGION, DEFAULT_VERSION, VolcengineLiveClient
 
 
-class VolcengineLiveHook(LiveBaseHook[Any]):
+class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
     conn_name_attr = "volcengine_conn_id"
     default_conn_name = "volcengine_live_default"
     conn_type = "volcengine_live"
@@ -17,3 +22,55 @@ class VolcengineLiveHook(LiveBaseHook[Any]):
     def __init__(self, volcengine_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(volcengine_conn_id, **kwargs)
         self.volcengine_conn_id = volcengine_conn_id
+
+    def build_client(
+        self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]
+    ) -> VolcengineLiveClient:
+        region = str(extra.get("region") or "").strip() or DEFAULT_REGION
+        session_token = str(extra.get("session_token") or "").strip() or None
+        return VolcengineLiveClient(
+            base_url,
+            self._require(login, "login", "Access Key ID"),
+            self._require(password, "password", "Secret Access Key"),
+            region=region,
+            session_token=session_token,
+            **options,
+        )
+
+    def describe_auth(
+        self,
+        scene_type: str,
+        *,
+        vhost: str | None = None,
+        domain: str | None = None,
+        app: str | None = None,
+        version: str = DEFAULT_VERSION,
+    ) -> list[dict[str, Any]]:
+        """The push/pull auth settings (AuthList) of one vhost or domain; contains SecretKey values."""
+        return self.client.describe_auth(scene_type, vhost=vhost, domain=domain, app=app, version=version)
+
+    def generate_push_url(
+        self,
+        vhost: str,
+        app: str,
+        stream: str,
+        *,
+        domain: str | None = None,
+        valid_duration: int | None = None,
+        expired_time: str | None = None,
+    ) -> dict[str, Any]:
+        """GeneratePushURL 2023-01-01: the signed push addresses of one stream (credentials!)."""
+        return self.client.generate_push_url(
+            vhost, app, stream, domain=domain, valid_duration=valid_duration, expired_time=expired_time
+        )
+
+    def call(
+        self, action: str, body: dict[str, Any] | None = None, *, version: str = DEFAULT_VERSION
+    ) -> dict[str, Any]:
+        """Any other Live action; returns its ``Result``."""
+        return self.client.call(action, body, version=version)
+
+    def probe(self) -> str:
+        """ListDomainDetail, first page of one: read-only, and proves the signature is accepted."""
+        result = self.client.call("ListDomainDetail", {"PageNum": 1, "PageSize": 1})
+        return f"Connected to Volcengine Live: {result.get('Total', 0)} domain(s) visible"

@@ -1,1 +1,223 @@
-"""Volcengine operators (added by the Polyv issue)."""
+"""Volcengine Live operators: the pre-event auth check and signed push URL generation.
+
+Both results hold credentials (auth ``SecretKey`` values, push URLs signed with ``volcSecret``),
+and XCom is stored and shown in plain text, so: every such value is registered with Airflow's
+masker, the auth XCom carries redaction markers unless ``include_secrets=True``, and push URLs go
+to a file with only a summary in XCom unless ``urls_in_xcom=True``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+from airflow_live_provider.operators.common import (
+    default_output_root,
+    mask_all,
+    mask_returned_secrets,
+    output_path,
+    write_json,
+)
+from airflow_live_provider.redaction import redact
+from airflow_live_provider.vendors.volcengine import (
+    DEFAULT_VERSION,
+    describe_auth_body,
+    validate_app,
+    validate_expired_time,
+    validate_stream,
+    validate_valid_duration,
+)
+
+
+class VolcengineDescribeAuthOperator(BaseOperator):
+    """DescribeAuth for one vhost or domain; optionally fail when push/pull auth is off.
+
+    XCom: the AuthList, every ``SecretKey`` replaced by a redaction marker unless
+    ``include_secrets=True`` (the keys are masked in logs either way).
+    """
+
+    template_fields: Sequence[str] = ("scene_type", "vhost", "domain", "app", "version")
+
+    def __init__(
+        self,
+        *,
+        scene_type: str,
+        vhost: str | None = None,
+        domain: str | None = None,
+        app: str | None = None,
+        version: str = DEFAULT_VERSION,
+        require_auth_enabled: bool = False,
+        include_secrets: bool = False,
+        volcengine_conn_id: str = VolcengineLiveHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.scene_type = scene_type
+        self.vhost = vhost
+        self.domain = domain
+        self.app = app
+        self.version = version
+        self.require_auth_enabled = require_auth_enabled
+        self.include_secrets = include_secrets
+        self.volcengine_conn_id = volcengine_conn_id
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        # Validate the rendered values before the connection is even read.
+        describe_auth_body(
+            self.scene_type, vhost=self.vhost, domain=self.domain, app=self.app, version=self.version
+        )
+        hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
+        auth_list = hook.describe_auth(
+            self.scene_type, vhost=self.vhost, domain=self.domain, app=self.app, version=self.version
+        )
+        mask_returned_secrets(auth_list)
+        target = f"vhost {self.vhost!r}" if self.vhost else f"domain {self.domain!r}"
+        if self.app:
+            target += f" (app {self.app!r})"
+        enabled = [bool(item.get("AuthStatus")) for item in auth_list]
+        self.log.info(
+            "DescribeAuth %s %s (version %s): %d setting(s), auth enabled: %s",
+            self.scene_type,
+            target,
+            self.version,
+            len(auth_list),
+            enabled,
+        )
+        if self.require_auth_enabled:
+            if not auth_list:
+                raise AirflowFailException(
+                    f"{self.scene_type} auth is not configured for {target}: DescribeAuth returned no "
+                    f"setting; enable {self.scene_type} authentication in the Volcengine Live console"
+                )
+            if not all(enabled):
+                raise AirflowFailException(
+                    f"{self.scene_type} auth is OFF for {target}: enable {self.scene_type} "
+                    "authentication in the Volcengine Live console before the event"
+                )
+        return auth_list if self.include_secrets else redact(auth_list)
+
+
+def push_url_secrets(result: dict[str, Any]) -> list[str]:
+    """Every value in a GeneratePushURL result that grants the right to push: whole URLs,
+    ``StreamSign`` values, their query strings and the ``volcSecret`` signatures alone."""
+    found: list[str] = []
+    for key, value in result.items():
+        if key.endswith("URLList") and isinstance(value, list):
+            found.extend(v for v in value if isinstance(v, str))
+    for detail in result.get("PushURLListDetail") or []:
+        if isinstance(detail, dict):
+            found.extend(str(detail[k]) for k in ("URL", "StreamSign") if detail.get(k))
+    extra: list[str] = []
+    for value in found:
+        if "?" in value:
+            extra.append(value.split("?", 1)[1])
+        extra.extend(re.findall(r"volcSecret=([^&,\s]+)", value))
+    return [v for v in dict.fromkeys(found + extra) if v]
+
+
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", part).strip("_") or "run"
+
+
+class VolcengineGeneratePushUrlOperator(BaseOperator):
+    """GeneratePushURL for one stream; the signed URLs go to ``output_uri`` (JSON), masked in logs.
+
+    XCom: ``{vhost, app, stream, count, output_uri}`` (+ ``urls``, the full result, only when
+    ``urls_in_xcom=True``). ``count`` is the number of push addresses (one per push domain).
+    Default ``output_uri``:
+    ``{default_output_root()}/push_urls/{dag_id}/{run_id}/{task_id}[-{map_index}].json``.
+    """
+
+    template_fields: Sequence[str] = (
+        "vhost",
+        "app",
+        "stream",
+        "domain",
+        "valid_duration",
+        "expired_time",
+        "output_uri",
+    )
+
+    def __init__(
+        self,
+        *,
+        vhost: str,
+        app: str,
+        stream: str,
+        domain: str | None = None,
+        valid_duration: int | None = None,
+        expired_time: str | None = None,
+        output_uri: str | None = None,
+        urls_in_xcom: bool = False,
+        volcengine_conn_id: str = VolcengineLiveHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vhost = vhost
+        self.app = app
+        self.stream = stream
+        self.domain = domain
+        self.valid_duration = valid_duration
+        self.expired_time = expired_time
+        self.output_uri = output_uri
+        self.urls_in_xcom = urls_in_xcom
+        self.volcengine_conn_id = volcengine_conn_id
+
+    def _default_uri(self, context: Any) -> str:
+        dag_id = getattr(context.get("dag"), "dag_id", None) or self.dag_id
+        run_id = _safe(str(context.get("run_id") or "manual"))
+        map_index = getattr(context.get("ti"), "map_index", -1)
+        suffix = f"-{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
+        return (
+            f"{default_output_root()}/push_urls/{_safe(dag_id)}/{run_id}/{_safe(self.task_id)}{suffix}.json"
+        )
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        # Everything is checked before the vendor is called (the client re-checks the rest).
+        validate_app(self.app)
+        validate_stream(self.stream)
+        duration = validate_valid_duration(self.valid_duration)
+        expired_time = validate_expired_time(self.expired_time)
+        uri = self.output_uri or self._default_uri(context)
+        path = output_path(uri)
+        hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
+        result = hook.generate_push_url(
+            self.vhost,
+            self.app,
+            self.stream,
+            domain=self.domain or None,
+            valid_duration=duration,
+            expired_time=expired_time,
+        )
+        mask_all(push_url_secrets(result))
+        mask_returned_secrets(result)
+        details = result.get("PushURLListDetail") or []
+        count = len(details) if details else len(result.get("PushURLList") or [])
+        written = write_json(
+            path,
+            {
+                "vhost": self.vhost,
+                "app": self.app,
+                "stream": self.stream,
+                "domain": self.domain or None,
+                "generatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "result": result,
+            },
+        )
+        self.log.info("Wrote %d push address(es) for %s/%s to %s", count, self.app, self.stream, written)
+        summary: dict[str, Any] = {
+            "vhost": self.vhost,
+            "app": self.app,
+            "stream": self.stream,
+            "count": count,
+            "output_uri": written,
+        }
+        if self.urls_in_xcom:
+            summary["urls"] = result
+        return summary

@@ -302,9 +302,13 @@ class VolcengineLiveClient:
         body: Mapping[str, Any] | None = None,
         *,
         version: str = DEFAULT_VERSION,
-        idempotent: bool = True,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        """Any Live action; returns its ``Result`` (``{}`` when there is none)."""
+        """Any Live action; returns its ``Result`` (``{}`` when there is none).
+
+        ``idempotent`` defaults to True only for reads (Describe/List/Get/Generate/Query...):
+        a create or update is never blindly re-sent after an ambiguous failure.
+        """
         if not isinstance(action, str) or not _ACTION_RE.match(action):
             raise LiveApiInputError(
                 "action", f"{action!r} is not an action name such as 'DescribeAuth'", vendor=VENDOR
@@ -319,7 +323,7 @@ class VolcengineLiveClient:
         return self.transport.request(
             lambda: self.build_request(action, payload, version),
             lambda response: parse_response(response, action),
-            idempotent=idempotent,
+            idempotent=is_read_action(action) if idempotent is None else idempotent,
             rate_limiter=self.limiter_for(action),
         )
 
@@ -371,6 +375,14 @@ class VolcengineLiveClient:
         if expiry is not None:
             body["ExpiredTime"] = expiry
         return self.call("GeneratePushURL", body, version=DEFAULT_VERSION)
+
+
+READ_ACTION_PREFIXES = ("Describe", "List", "Get", "Generate", "Query", "Check")
+
+
+def is_read_action(action: str) -> bool:
+    """Actions that change nothing, so resending after a lost response is harmless."""
+    return action.startswith(READ_ACTION_PREFIXES)
 
 
 def describe_auth_body(
