@@ -8,9 +8,16 @@ import signal
 import sys
 import threading
 
-from airflow_live_provider.simulator.server import FAULT_KINDS, SimulatorServer
+from airflow_live_provider.simulator.server import FAULT_KINDS, SimRequest, SimResponse, SimulatorServer
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Liveness probe for container health checks (docker-compose.yaml); no vendor has this path.
+HEALTH_PATH = "/_simulator/health"
+
+
+def _health(_req: SimRequest) -> SimResponse:
+    """Answer the container health check: the server accepts and routes requests."""
+    return SimResponse(200, {"status": "ok"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
+    server.routes[("GET", HEALTH_PATH)] = _health
     if args.fault_rate:
         server.faults.set_random(args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed)
     server.start()
     base_url = args.public_url or server.base_url
-    print(f"# vendor simulator listening on {server.base_url}", flush=True)
+    print(f"# vendor simulator listening on {args.bind}:{server.port} (clients use {base_url})", flush=True)
     print("# export these to point Airflow's default connections at it:")
     for name, value in server.connection_env(base_url).items():
         print(f"export {name}={shlex.quote(value)}")
