@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from airflow.providers_manager import ProvidersManager
@@ -65,3 +69,17 @@ def test_every_declared_module_imports() -> None:
         for entry in info[group]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
+
+
+def test_airflow_cli_lists_the_provider_and_its_hooks(tmp_path: Path) -> None:
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
+    providers = subprocess.run(
+        [airflow, "providers", "list", "-o", "plain"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "airflow-live-provider" in providers
+    hooks = subprocess.run(
+        [airflow, "providers", "hooks", "-o", "plain"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    for conn_type, (hook_class_name, _) in CONN_TYPES.items():
+        assert conn_type in hooks and hook_class_name in hooks

@@ -1,0 +1,106 @@
+"""The simulator core: loopback only, fault injection, request log, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from airflow_live_provider.simulator import SimRequest, SimResponse, SimulatorServer
+
+
+@pytest.fixture
+def counter(simulator: SimulatorServer) -> list[int]:
+    commits: list[int] = []
+
+    def handler(req: SimRequest) -> SimResponse:
+        commits.append(1)
+        return SimResponse(200, {"ok": True})
+
+    simulator.routes[("POST", "/commit")] = handler
+    return commits
+
+
+def test_refuses_to_bind_beyond_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        SimulatorServer(host="0.0.0.0")
+
+
+def test_unknown_route_is_a_404(simulator: SimulatorServer) -> None:
+    assert requests.get(simulator.base_url + "/nope", timeout=5).status_code == 404
+
+
+def test_lost_after_commit_runs_the_handler_then_drops_the_response(
+    simulator: SimulatorServer, counter: list[int]
+) -> None:
+    simulator.faults.add("lost_after_commit", path="/commit")
+    with pytest.raises(requests.ConnectionError):
+        requests.post(simulator.base_url + "/commit", timeout=5)
+    assert counter == [1], "the change must be committed although the client saw no response"
+    assert requests.post(simulator.base_url + "/commit", timeout=5).status_code == 200
+    assert [r.status for r in simulator.requests_to("/commit")] == ["lost", 200]
+
+
+def test_reset_does_not_reach_the_handler(simulator: SimulatorServer, counter: list[int]) -> None:
+    simulator.faults.add("reset", path="/commit", times=2)
+    for _ in range(2):
+        with pytest.raises(requests.ConnectionError):
+            requests.post(simulator.base_url + "/commit", timeout=5)
+    assert counter == []
+
+
+def test_scheduled_faults_match_their_path_prefix(simulator: SimulatorServer, counter: list[int]) -> None:
+    simulator.faults.add("503", path="/other")
+    assert requests.post(simulator.base_url + "/commit", timeout=5).status_code == 200
+    simulator.faults.add("429", path="/com", retry_after=3)
+    response = requests.post(simulator.base_url + "/commit", timeout=5)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3"
+
+
+def test_random_faults_hit_about_the_requested_share(simulator: SimulatorServer, counter: list[int]) -> None:
+    simulator.faults.set_random(0.2, kinds=("503",), seed=7)
+    statuses = [requests.post(simulator.base_url + "/commit", timeout=5).status_code for _ in range(200)]
+    failed = statuses.count(503)
+    assert 20 <= failed <= 60, failed
+    assert len(counter) == 200 - failed
+
+
+def test_unknown_fault_kind_is_refused(simulator: SimulatorServer) -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        simulator.faults.add("teapot")
+
+
+def test_connection_env_points_every_default_connection_at_the_server(simulator: SimulatorServer) -> None:
+    env = simulator.connection_env()
+    assert set(env) >= {
+        "AIRFLOW_CONN_POLYV_DEFAULT",
+        "AIRFLOW_CONN_POLYV_GROUP_DEFAULT",
+        "AIRFLOW_CONN_VOLCENGINE_LIVE_DEFAULT",
+        "AIRFLOW_CONN_ISDP_DEFAULT",
+    }
+    for value in env.values():
+        assert json.loads(value)["host"] == simulator.base_url
+
+
+def test_cli_prints_the_connection_exports_and_serves() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_live_provider.simulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("# vendor simulator listening on http://127.0.0.1:")
+        base_url = first.rsplit(" ", 1)[1].strip()
+        lines = [proc.stdout.readline() for _ in range(5)]
+        exports = [line for line in lines if line.startswith("export AIRFLOW_CONN_")]
+        assert any("AIRFLOW_CONN_POLYV_DEFAULT=" in line for line in exports)
+        assert requests.get(base_url + "/nope", timeout=5).status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
