@@ -319,7 +319,7 @@ class VolcengineLiveClient:
             )
         if body is not None and not isinstance(body, Mapping):
             raise LiveApiInputError("body", "must be a JSON object (dict) or None", vendor=VENDOR)
-        payload = json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = encode_body(body)
         return self.transport.request(
             lambda: self.build_request(action, payload, version),
             lambda response: parse_response(response, action),
@@ -375,6 +375,11 @@ class VolcengineLiveClient:
         if expiry is not None:
             body["ExpiredTime"] = expiry
         return self.call("GeneratePushURL", body, version=DEFAULT_VERSION)
+
+
+def encode_body(body: Mapping[str, Any] | None) -> bytes:
+    """The exact JSON bytes sent (and hashed): compact, UTF-8, key order kept."""
+    return json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 READ_ACTION_PREFIXES = ("Describe", "List", "Get", "Generate", "Query", "Check")

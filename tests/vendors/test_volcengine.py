@@ -1,0 +1,327 @@
+"""Volcengine signer (official SDK vectors) and client against the simulator."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_live_provider.exceptions import (
+    LiveApiAuthError,
+    LiveApiError,
+    LiveApiInputError,
+    LiveApiRateLimitError,
+)
+from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.simulator.volcengine import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_APP,
+    DEMO_PULL_DOMAIN,
+    DEMO_PUSH_AUTH_KEY,
+    DEMO_SECRET_ACCESS_KEY,
+    DEMO_VHOST,
+)
+from airflow_live_provider.transport import RetryPolicy
+from airflow_live_provider.vendors.volcengine import (
+    VolcengineLiveClient,
+    canonical_query,
+    describe_auth_body,
+    encode_body,
+    is_read_action,
+    sign_request,
+)
+from tests.helpers import assert_no_secret_in
+
+FAST = RetryPolicy(max_attempts=5, backoff_base=0.05, backoff_max=0.2, total_seconds=10)
+ONCE = RetryPolicy(max_attempts=1)
+
+# The two vectors in VENDOR-NOTES, computed with the official SDK (volcengine 1.0.229).
+VECTOR_TIME = calendar.timegm((2026, 11, 23, 10, 0, 0))
+VECTOR_QUERY = {"Action": "DescribeAuth", "Version": "2023-01-01"}
+PUSH_BODY = b'{"Vhost":"push.example.com","App":"live","SceneType":"push"}'
+PUSH_SHA = "30277973d7c5a1f144366a10ae1e22b794707f4ef6e5f3f2d03487fd255895cd"
+PUSH_SIG = "f5cd248a981c8a343f13b914a3abc301f3bc7774e7322dce402b039f49599177"
+PULL_BODY = b'{"Domain":"pull.example.com","App":"live","SceneType":"pull"}'
+PULL_SHA = "d982eac727cd18102f0fa42b9b37182aa1d56be3fa3c4a2a06b84a7dd89fb056"
+PULL_SIG = "09d610be4ffce02fda7952484f987216d754ef25867804fa33f4d7fd4e4120ca"
+
+
+def _vector_headers(body: bytes, token: str | None) -> dict[str, str]:
+    return sign_request(
+        "POST",
+        VECTOR_QUERY,
+        {"Host": "live.volcengineapi.com", "Content-Type": "application/json"},
+        body,
+        "AKTEST",
+        "SKTEST",
+        "cn-north-1",
+        "live",
+        "20261123T100000Z",
+        token,
+    )
+
+
+def test_signer_matches_sdk_vector_push() -> None:
+    headers = _vector_headers(PUSH_BODY, None)
+    assert headers["X-Content-Sha256"] == PUSH_SHA
+    assert headers["X-Date"] == "20261123T100000Z"
+    assert "X-Security-Token" not in headers
+    assert headers["Authorization"] == (
+        "HMAC-SHA256 Credential=AKTEST/20261123/cn-north-1/live/request, "
+        f"SignedHeaders=content-type;host;x-content-sha256;x-date, Signature={PUSH_SIG}"
+    )
+
+
+def test_signer_matches_sdk_vector_pull_with_sts_token() -> None:
+    headers = _vector_headers(PULL_BODY, "STSTOKENEXAMPLE")
+    assert headers["X-Content-Sha256"] == PULL_SHA
+    assert headers["X-Security-Token"] == "STSTOKENEXAMPLE"
+    assert headers["Authorization"] == (
+        "HMAC-SHA256 Credential=AKTEST/20261123/cn-north-1/live/request, "
+        f"SignedHeaders=content-type;host;x-content-sha256;x-date;x-security-token, Signature={PULL_SIG}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "token", "sha", "sig"),
+    [
+        ({"scene_type": "push", "vhost": "push.example.com", "app": "live"}, None, PUSH_SHA, PUSH_SIG),
+        (
+            {"scene_type": "pull", "domain": "pull.example.com", "app": "live"},
+            "STSTOKENEXAMPLE",
+            PULL_SHA,
+            PULL_SIG,
+        ),
+    ],
+)
+def test_client_builds_the_vector_request_with_a_frozen_clock(
+    kwargs: dict[str, Any], token: str | None, sha: str, sig: str
+) -> None:
+    """The client's own body encoding, Host and clock produce the SDK's bytes and signature."""
+    client = VolcengineLiveClient(
+        "https://live.volcengineapi.com", "AKTEST", "SKTEST", session_token=token, clock=lambda: VECTOR_TIME
+    )
+    body = encode_body(describe_auth_body(**kwargs))
+    req = client.build_request("DescribeAuth", body, "2023-01-01")
+    assert req.method == "POST" and req.path == "/"
+    assert dict(req.params or {}) == VECTOR_QUERY
+    assert req.data == body
+    assert req.headers["Host"] == "live.volcengineapi.com"
+    assert req.headers["X-Content-Sha256"] == sha
+    assert req.headers["Authorization"].endswith(f"Signature={sig}")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "host"),
+    [
+        ("http://127.0.0.1:8999", "127.0.0.1:8999"),
+        ("https://live.volcengineapi.com:443", "live.volcengineapi.com"),
+        ("http://live.example.com:80", "live.example.com"),
+        ("https://live.example.com:8443", "live.example.com:8443"),
+    ],
+)
+def test_signed_host_is_the_host_sent(base_url: str, host: str) -> None:
+    client = VolcengineLiveClient(base_url, "AK", "SK", clock=lambda: VECTOR_TIME)
+    req = client.build_request("DescribeAuth", b"{}", "2023-01-01")
+    assert req.headers["Host"] == host
+    assert "host" in req.headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+
+
+def test_canonical_query_encoding() -> None:
+    assert canonical_query({"b": "x y", "a": "~-_.", "c": "é/+"}) == "a=~-_.&b=x%20y&c=%C3%A9%2F%2B"
+
+
+def test_read_actions_are_idempotent_others_are_not() -> None:
+    assert is_read_action("DescribeAuth") and is_read_action("ListDomainDetail")
+    assert is_read_action("GeneratePushURL")
+    assert not is_read_action("CreateDomain") and not is_read_action("UpdateAuthKey")
+
+
+# -- against the simulator ----------------------------------------------------------------------
+def make_client(server: SimulatorServer, **kwargs: Any) -> VolcengineLiveClient:
+    kwargs.setdefault("retry", FAST)
+    return VolcengineLiveClient(
+        server.base_url,
+        kwargs.pop("ak", DEMO_ACCESS_KEY_ID),
+        kwargs.pop("sk", DEMO_SECRET_ACCESS_KEY),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("version", ["2023-01-01", "2020-08-01"])
+def test_describe_auth_both_versions(simulator: SimulatorServer, version: str) -> None:
+    auth = make_client(simulator).describe_auth("push", vhost=DEMO_VHOST, app=DEMO_APP, version=version)
+    assert len(auth) == 1
+    item = auth[0]
+    assert item["Vhost"] == DEMO_VHOST and item["SceneType"] == "push" and item["AuthStatus"] is True
+    assert item["AuthDetailList"][0]["SecretKey"] == DEMO_PUSH_AUTH_KEY
+    if version == "2023-01-01":
+        assert "TimeStampBase" in item and "AuthType" in item["AuthDetailList"][0]
+    else:
+        assert "TimeStampBase" not in item and "AuthType" not in item["AuthDetailList"][0]
+    [logged] = simulator.requests_to("/", "POST")
+    assert logged.query == {"Action": "DescribeAuth", "Version": version}
+    assert logged.status == 200
+
+
+def test_describe_auth_by_domain(simulator: SimulatorServer) -> None:
+    [item] = make_client(simulator).describe_auth("pull", domain=DEMO_PULL_DOMAIN)
+    assert item["Domain"] == DEMO_PULL_DOMAIN and item["AuthStatus"] is False
+
+
+def test_generate_push_url(simulator: SimulatorServer) -> None:
+    result = make_client(simulator).generate_push_url(DEMO_VHOST, DEMO_APP, "event-1", valid_duration=3600)
+    [detail] = result["PushURLListDetail"]
+    assert detail["URL"].startswith("rtmp://push.demo.example.com/live/event-1?")
+    assert "volcSecret=" in detail["StreamSign"]
+    assert result["PushURLList"] == [detail["URL"]]
+    expires = int(detail["StreamSign"].split("volcTime=")[1].split("&")[0])
+    assert abs(expires - (simulator.now() + 3600)) < 60
+
+
+def test_429_then_success_is_resigned(simulator: SimulatorServer) -> None:
+    simulator.faults.add("429", path="/")
+    stamps: list[float] = []
+
+    def clock() -> float:
+        stamps.append(time.time())
+        return stamps[-1]
+
+    auth = make_client(simulator, clock=clock).describe_auth("push", vhost=DEMO_VHOST)
+    assert auth[0]["Vhost"] == DEMO_VHOST
+    assert [r.status for r in simulator.requests_to("/")] == [429, 200]
+    assert len(stamps) == 2, "each attempt must be dated and signed again"
+
+
+def test_flow_limit_exceeded_is_rate_limit_error(simulator: SimulatorServer) -> None:
+    simulator.volcengine.quotas["DescribeAuth"] = (0.01, 1.0)
+    client = make_client(simulator, retry=ONCE, rate_limits={})
+    client.describe_auth("push", vhost=DEMO_VHOST)
+    with pytest.raises(LiveApiRateLimitError) as info:
+        client.describe_auth("push", vhost=DEMO_VHOST)
+    err = info.value
+    assert err.code == "FlowLimitExceeded" and err.http_status == 429 and err.retryable
+    assert err.request_id
+
+
+def test_flow_limit_then_success(simulator: SimulatorServer) -> None:
+    simulator.volcengine.quotas["DescribeAuth"] = (20.0, 1.0)
+    client = make_client(simulator, rate_limits={})
+    for _ in range(3):
+        client.describe_auth("push", vhost=DEMO_VHOST)
+    statuses = [r.status for r in simulator.requests_to("/")]
+    assert 429 in statuses, "the simulator quota did not throttle"
+    assert statuses.count(200) == 3
+
+
+def test_503_then_success(simulator: SimulatorServer) -> None:
+    simulator.faults.add("503", path="/", times=2)
+    make_client(simulator).describe_auth("push", vhost=DEMO_VHOST)
+    assert [r.status for r in simulator.requests_to("/")] == [503, 503, 200]
+
+
+@pytest.mark.parametrize("version", ["2023-01-01", "2020-08-01"])
+def test_wrong_secret_key_one_request_no_key_in_error(
+    simulator: SimulatorServer, all_logs: pytest.LogCaptureFixture, version: str
+) -> None:
+    wrong = "wrong-secret-access-key-0123456789"
+    with pytest.raises(LiveApiAuthError) as info:
+        make_client(simulator, sk=wrong).describe_auth("push", vhost=DEMO_VHOST, version=version)
+    err = info.value
+    assert err.code == "SignatureDoesNotMatch" and err.http_status == 401 and not err.retryable
+    assert err.request_id, "request id must be reported (RequestId or RequestID)"
+    assert err.request_id in str(err) and "SignatureDoesNotMatch" in str(err)
+    assert len(simulator.requests_to("/")) == 1
+    text = str(err) + repr(err) + "\n".join(r.getMessage() for r in all_logs.records)
+    assert_no_secret_in(text, wrong, DEMO_SECRET_ACCESS_KEY)
+
+
+def test_unknown_access_key(simulator: SimulatorServer) -> None:
+    with pytest.raises(LiveApiAuthError) as info:
+        make_client(simulator, ak="AKLTunknown").describe_auth("push", vhost=DEMO_VHOST)
+    assert info.value.code == "InvalidAccessKey"
+    assert len(simulator.requests_to("/")) == 1
+
+
+def test_clock_skew_is_invalid_timestamp_not_retried(simulator: SimulatorServer) -> None:
+    simulator.clock_skew = 3600
+    with pytest.raises(LiveApiAuthError) as info:
+        make_client(simulator).describe_auth("push", vhost=DEMO_VHOST)
+    assert info.value.code == "InvalidTimestamp"
+    assert len(simulator.requests_to("/")) == 1
+
+
+def test_sts_credentials(simulator: SimulatorServer) -> None:
+    token = "STS-session-token-abcdef0123456789"
+    simulator.volcengine.add_credentials("AKTPsts", "sts-secret-key-0123456789", token)
+    with_token = make_client(simulator, ak="AKTPsts", sk="sts-secret-key-0123456789", session_token=token)
+    assert with_token.describe_auth("push", vhost=DEMO_VHOST)
+    without = make_client(simulator, ak="AKTPsts", sk="sts-secret-key-0123456789")
+    with pytest.raises(LiveApiAuthError) as info:
+        without.describe_auth("push", vhost=DEMO_VHOST)
+    assert_no_secret_in(str(info.value), token)
+
+
+def test_vendor_error_not_retried(simulator: SimulatorServer) -> None:
+    with pytest.raises(LiveApiError) as info:
+        make_client(simulator).call("NoSuchAction", {})
+    assert info.value.code == "InvalidActionOrVersion" and info.value.http_status == 404
+    assert not info.value.retryable
+    assert len(simulator.requests_to("/")) == 1
+
+
+def test_generic_call(simulator: SimulatorServer) -> None:
+    result = make_client(simulator).call("ListDomainDetail", {"PageNum": 1, "PageSize": 10})
+    assert {d["Domain"] for d in result["DomainList"]} == {"push.demo.example.com", DEMO_PULL_DOMAIN}
+
+
+BAD_INPUTS: list[tuple[str, Callable[[VolcengineLiveClient], object]]] = [
+    ("vhost/domain", lambda c: c.describe_auth("push")),
+    ("vhost/domain", lambda c: c.describe_auth("push", vhost=DEMO_VHOST, domain=DEMO_PULL_DOMAIN)),
+    ("scene_type", lambda c: c.describe_auth("publish", vhost=DEMO_VHOST)),
+    ("app", lambda c: c.describe_auth("push", vhost=DEMO_VHOST, app="a" * 31)),
+    ("app", lambda c: c.describe_auth("push", vhost=DEMO_VHOST, app="live/x")),
+    ("version", lambda c: c.describe_auth("push", vhost=DEMO_VHOST, version="2022-01-01")),
+    ("vhost", lambda c: c.describe_auth("push", vhost="http://x.example.com/")),
+    ("stream", lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "  ")),
+    ("stream", lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "bad stream")),
+    ("app", lambda c: c.generate_push_url(DEMO_VHOST, "", "s1")),
+    ("valid_duration", lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "s1", valid_duration=0)),
+    ("valid_duration", lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "s1", valid_duration=1.5)),  # type: ignore[arg-type]
+    ("expired_time", lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "s1", expired_time="tomorrow")),
+    (
+        "expired_time",
+        lambda c: c.generate_push_url(DEMO_VHOST, DEMO_APP, "s1", expired_time="2026-01-01T00:00:00"),
+    ),
+    ("action", lambda c: c.call("Describe Auth")),
+    ("version", lambda c: c.call("DescribeAuth", {}, version="latest")),
+]
+
+
+@pytest.mark.parametrize(("field", "bad_call"), BAD_INPUTS)
+def test_bad_input_sends_nothing(
+    simulator: SimulatorServer, field: str, bad_call: Callable[[VolcengineLiveClient], object]
+) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        bad_call(make_client(simulator))
+    assert info.value.field == field
+    assert field in str(info.value)
+    assert list(simulator.requests) == []
+
+
+def test_empty_credentials_refused() -> None:
+    with pytest.raises(LiveApiInputError, match="secret_access_key"):
+        VolcengineLiveClient("http://127.0.0.1:1", "AK", " ")
+
+
+def test_logs_carry_no_query_or_secret(
+    simulator: SimulatorServer, all_logs: pytest.LogCaptureFixture
+) -> None:
+    result = make_client(simulator).generate_push_url(DEMO_VHOST, DEMO_APP, "s1")
+    text = "\n".join(r.getMessage() for r in all_logs.records if r.levelno >= logging.DEBUG)
+    assert "Action=" not in text, "a query string reached the logs"
+    assert_no_secret_in(text, DEMO_SECRET_ACCESS_KEY, result["PushURLListDetail"][0]["StreamSign"])
