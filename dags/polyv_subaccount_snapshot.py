@@ -1,0 +1,153 @@
+"""Daily snapshot of every Polyv sub-account's remaining resources, with an HTML report beside it.
+
+1. ``snapshot``: ``PolyvSubAccountSnapshotOperator`` (group main account ``polyv_group_default``)
+   streams every sub-account, secrets removed, to ``<output_dir>/polyv_subaccounts_<stamp>.jsonl``.
+2. ``report``: ``<same name>.html`` next to it: totals, the accounts with the least remaining
+   minutes/concurrency/flow/space (inline SVG bars), expired/frozen accounts, accounts expiring
+   within N days and the change since the previous snapshot in the same folder.
+3. ``alert``: accounts below the threshold params fail the task or log a warning (``alert_mode``).
+
+Kept light at parse time: no connection lookups, no network, heavy imports inside the tasks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
+
+SNAPSHOT_PREFIX = "polyv_subaccounts_"
+SNAPSHOT_SUFFIX = ".jsonl"
+RESOURCE_PARAMS = {
+    "remainMinutes": "min_remaining_minutes",
+    "remainConcurrent": "min_remaining_concurrency",
+    "remainFlow": "min_remaining_flow",
+    "remainSpace": "min_remaining_space",
+}
+
+
+def snapshot_dir(output_dir: str | None) -> str:
+    """The folder for snapshots and reports: the param, else ``$AIRFLOW_HOME/live_provider/snapshots``.
+
+    A template macro, so the default is resolved on the worker that runs the task, not at parse.
+    """
+    if output_dir and output_dir.strip():
+        return output_dir.strip().rstrip("/")
+    from airflow_live_provider.operators.common import default_output_root
+
+    return f"{default_output_root()}/snapshots"
+
+
+with DAG(
+    dag_id="polyv_subaccount_snapshot",
+    description="Daily Polyv sub-account resource snapshot with an HTML report",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["live", "polyv"],
+    render_template_as_native_obj=True,
+    user_defined_macros={"snapshot_dir": snapshot_dir},
+    params={
+        "output_dir": Param(
+            "",
+            type=["null", "string"],
+            description="Folder (any ObjectStoragePath URI, e.g. s3://bucket/live) for snapshots and "
+            "reports; empty means $AIRFLOW_HOME/live_provider/snapshots.",
+        ),
+        "min_remaining_minutes": Param(1000, type=["null", "number"], minimum=0),
+        "min_remaining_concurrency": Param(5, type=["null", "number"], minimum=0),
+        "min_remaining_flow": Param(10, type=["null", "number"], minimum=0, description="GB"),
+        "min_remaining_space": Param(10, type=["null", "number"], minimum=0, description="GB"),
+        "expiring_within_days": Param(7, type="number", minimum=0),
+        "top_n": Param(10, type="integer", minimum=1, maximum=100),
+        "alert_mode": Param(
+            "warn",
+            enum=["fail", "warn", "off"],
+            description="What accounts below a threshold do: fail the run, log a warning, or nothing.",
+        ),
+    },
+    doc_md=__doc__,
+) as dag:
+    snapshot = PolyvSubAccountSnapshotOperator(
+        task_id="snapshot",
+        output_uri=(
+            "{{ snapshot_dir(params.output_dir) }}/"
+            + SNAPSHOT_PREFIX
+            + "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
+            + SNAPSHOT_SUFFIX
+        ),
+        polyv_conn_id="polyv_group_default",
+    )
+
+    @task
+    def report(summary: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Render the HTML report beside the snapshot, comparing with the previous snapshot."""
+        from contextlib import ExitStack
+
+        from airflow_live_provider.operators.common import output_path
+        from airflow_live_provider.reporting import build_report, previous_snapshot_name
+
+        params = params or {}
+        path = output_path(summary["path"], "path")
+        names = [child.name for child in path.parent.iterdir()]
+        previous = previous_snapshot_name(path.name, names, prefix=SNAPSHOT_PREFIX, suffix=SNAPSHOT_SUFFIX)
+        thresholds = {field: params.get(name) for field, name in RESOURCE_PARAMS.items()}
+        with ExitStack() as files:
+            current = files.enter_context(path.open("r", encoding="utf-8"))
+            before = (
+                files.enter_context((path.parent / previous).open("r", encoding="utf-8"))
+                if previous
+                else None
+            )
+            page, result, change = build_report(
+                current,
+                before,
+                snapshot_name=path.name,
+                previous_name=previous,
+                top_n=int(params.get("top_n") or 10),
+                expiring_within_days=float(params.get("expiring_within_days") or 0),
+                thresholds=thresholds,
+            )
+        report_path = path.parent / (path.name[: -len(SNAPSHOT_SUFFIX)] + ".html")
+        with report_path.open("w", encoding="utf-8") as fh:
+            fh.write(page)
+        print(f"snapshot report: {report_path}")
+        return {
+            "report": str(report_path),
+            "snapshot": str(path),
+            "previous": previous,
+            "count": result.count,
+            "below_threshold": result.below_threshold[:20],
+            "below_threshold_count": result.below_threshold_count,
+            "expired_or_frozen_count": result.inactive_count,
+            "expiring_count": result.expiring_count,
+            "count_delta": change.count_delta if change else None,
+        }
+
+    @task
+    def alert(result: dict[str, Any], params: dict[str, Any] | None = None) -> int:
+        """Fail or warn when accounts are below the thresholds; returns how many are."""
+        import logging
+
+        mode = (params or {}).get("alert_mode", "warn")
+        below = int(result["below_threshold_count"])
+        if mode == "off" or below == 0:
+            return below
+        shown = ", ".join(
+            f"{a['email'] or a['userId']} ({'/'.join(a['fields'])})" for a in result["below_threshold"]
+        )
+        message = (
+            f"{below} Polyv sub-account(s) below the resource thresholds: {shown}; see {result['report']}"
+        )
+        if mode == "fail":
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(message)
+        logging.getLogger("airflow.task").warning(message)
+        return below
+
+    alert(report(snapshot.output))
