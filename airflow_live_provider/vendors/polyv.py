@@ -1,0 +1,600 @@
+"""Polyv (保利威) Live API client: the signer, envelope parsing and the calls the provider needs.
+
+Signing follows Polyv's "签名生成规则", its Java SDK (``LiveSignUtil``) and ``@polyv/utils``
+(``encrypt.ts``); the published vectors are checked in ``tests/vendors/test_polyv.py``. Every
+attempt is re-signed with a fresh 13-digit timestamp (valid 3 minutes), so retries never go stale.
+
+This module knows nothing of Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import requests
+
+from airflow_live_provider.exceptions import (
+    LiveApiAuthError,
+    LiveApiConnectionError,
+    LiveApiError,
+    LiveApiInputError,
+    LiveApiRateLimitError,
+)
+from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+
+log = logging.getLogger("airflow_live_provider.vendors.polyv")
+
+VENDOR = "polyv"
+DEFAULT_HOST = "api.polyv.net"
+SIGNATURE_METHODS = ("MD5", "SHA256")
+
+WATCH_TOKEN_PATH = "/live/v3/channel/watch/get-watch-api-token"
+GROUP_PACKAGE_LIST_PATH = "/live/v4/group/user/package/list"
+TRANSMIT_ASSOCIATIONS_PATH = "/live/v3/channel/transmit/get-associations"
+TRANSMIT_BATCH_CREATE_PATH = "/live/v3/channel/transmit/batch-create"
+CHANNEL_SIMPLE_LIST_PATH = "/live/v4/channel/simple/list"
+
+#: Documented limits.
+MAX_EMAILS_PER_CALL = 100
+MAX_PAGE_SIZE = 100
+MAX_SIMPLE_LIST_PAGE_SIZE = 1000
+MAX_NAMES_PER_CREATE = 100
+MAX_RECEIVERS_PER_TRANSMIT = 500
+MAX_VIEWER_ID_LENGTH = 64
+#: Our own bound for a channel name (the vendor's exact limit is not documented).
+MAX_CHANNEL_NAME_LENGTH = 100
+#: Watch-API tokens are valid 5 hours (get-watch-api-token doc).
+WATCH_TOKEN_TTL_SECONDS = 5 * 3600
+
+THROTTLE_MESSAGE = "qps exceeds number of calls"
+TIMESTAMP_MESSAGE = "invalid timestamp."
+#: v4 ``error.code`` for an expired timestamp (时间戳过期), the only confirmed v4 code.
+V4_TIMESTAMP_CODE = 10003
+#: Messages meaning credentials/permission: never retried. Codes differ per page, so match text.
+AUTH_MESSAGES = (
+    "invalid signature.",
+    "appid is required.",
+    "application not found.",
+    "access forbidden",
+)
+
+T = TypeVar("T")
+
+
+# -- signing -------------------------------------------------------------------------------------
+def clean_params(params: Mapping[str, object]) -> dict[str, str]:
+    """The parameters actually sent: None and blank values dropped, everything as text.
+
+    Dropping them from the request as well as from the signature keeps both sets identical.
+    Booleans are sent as ``true``/``false``.
+    """
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if text.strip():
+            out[str(key)] = text
+    return out
+
+
+def polyv_sign(params: Mapping[str, object], app_secret: str, method: str = "MD5") -> str:
+    """``UPPER(hex(H(secret + k1v1k2v2... + secret)))`` over the sorted non-blank params but ``sign``."""
+    if method not in SIGNATURE_METHODS:
+        raise LiveApiInputError(
+            "signature_method", f"{method!r} is not supported; use MD5 or SHA256", vendor=VENDOR
+        )
+    cleaned = clean_params({k: v for k, v in params.items() if k != "sign"})
+    concatenated = "".join(f"{key}{cleaned[key]}" for key in sorted(cleaned))
+    payload = f"{app_secret}{concatenated}{app_secret}".encode()
+    digest = hashlib.sha256(payload) if method == "SHA256" else hashlib.md5(payload)  # noqa: S324
+    return digest.hexdigest().upper()
+
+
+def now_millis() -> int:
+    return int(time.time() * 1000)
+
+
+# -- errors --------------------------------------------------------------------------------------
+class PolyvTimestampError(LiveApiAuthError):
+    """``invalid timestamp.`` / v4 ``10003``: the client retries once with a fresh timestamp."""
+
+
+def parse_response(response: requests.Response, what: str) -> tuple[Any, str | None]:
+    """``data`` of a v3 or v4 envelope, or the right :class:`LiveApiError`.
+
+    v3: ``{code, status, message, data}``; v4: ``{code, status, success, requestId, error:
+    {code, desc}, data}`` with ``code`` equal to the HTTP status, so v4 errors arrive as non-2xx
+    and the body is read first. A body that is not a Polyv envelope (a proxy page, a truncated
+    reply) is retryable.
+    """
+    status = response.status_code
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    request_id = response.headers.get("X-Request-Id")
+    if not isinstance(payload, dict) or ("status" not in payload and "success" not in payload):
+        common: dict[str, Any] = {"vendor": VENDOR, "http_status": status, "request_id": request_id}
+        if status == 429:
+            raise LiveApiRateLimitError(f"{what} throttled (HTTP 429)", **common)
+        retryable = status < 400 or is_retryable_status(status)
+        raise LiveApiError(f"{what} failed: unexpected non-Polyv response", retryable=retryable, **common)
+    request_id = str(payload.get("requestId") or "") or request_id
+    body_code = payload.get("code")
+    ok = (
+        status < 400
+        and body_code in (200, "200")
+        and (payload.get("status") == "success" or payload.get("success") is True)
+    )
+    if ok:
+        return payload.get("data"), request_id
+    raw_error = payload.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+    code = error.get("code") if error.get("code") not in (None, "") else body_code
+    message = str(error.get("desc") or payload.get("message") or f"HTTP {status}")
+    text = f"{what} failed: {message}"
+    common = {"vendor": VENDOR, "code": code, "http_status": status, "request_id": request_id}
+    lowered = message.strip().lower()
+    if THROTTLE_MESSAGE in lowered or status == 429 or body_code in (429, "429"):
+        raise LiveApiRateLimitError(text, **common)
+    if lowered == TIMESTAMP_MESSAGE or str(error.get("code")) == str(V4_TIMESTAMP_CODE):
+        raise PolyvTimestampError(text, retryable=False, **common)
+    if lowered in AUTH_MESSAGES or status == 401 or body_code in (401, "401"):
+        raise LiveApiAuthError(text, retryable=False, **common)
+    try:
+        numeric_code = int(body_code) if body_code is not None else status
+    except (TypeError, ValueError):
+        numeric_code = status
+    retryable = is_retryable_status(status) or is_retryable_status(numeric_code)
+    raise LiveApiError(text, retryable=retryable, **common)
+
+
+# -- input validation (before any request) -------------------------------------------------------
+def validate_channel_id(value: Any, field: str = "channel_id") -> str:
+    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise LiveApiInputError(field, f"{value!r} is not a channel ID such as '2094979'", vendor=VENDOR)
+    text = str(value).strip()
+    if not text:
+        raise LiveApiInputError(field, "is empty; give the Polyv channel ID (digits)", vendor=VENDOR)
+    if not text.isdigit() or not text.isascii():
+        raise LiveApiInputError(
+            field, f"{text!r} is not a channel ID: use digits only, e.g. '2094979'", vendor=VENDOR
+        )
+    return text
+
+
+def _optional_text(value: Any, field: str, max_len: int = 255) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise LiveApiInputError(field, f"must be a string of at most {max_len} characters", vendor=VENDOR)
+    return value
+
+
+def validate_viewer_id(value: Any, field: str = "viewer_id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise LiveApiInputError(field, "is empty; give the viewer's ID (1-64 characters)", vendor=VENDOR)
+    if len(value) > MAX_VIEWER_ID_LENGTH or value != value.strip():
+        raise LiveApiInputError(
+            field,
+            f"must be 1-{MAX_VIEWER_ID_LENGTH} characters without leading/trailing spaces "
+            f"(got {len(value)} characters)",
+            vendor=VENDOR,
+        )
+    return value
+
+
+def validate_page_size(value: Any, maximum: int = MAX_PAGE_SIZE, field: str = "page_size") -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise LiveApiInputError(field, f"{value!r} is not a whole number from 1 to {maximum}", vendor=VENDOR)
+    return value
+
+
+def validate_emails(emails: Any) -> list[str] | None:
+    """None (every sub-account) or a list of e-mail addresses without commas or spaces."""
+    if emails is None:
+        return None
+    if isinstance(emails, str) or not isinstance(emails, Sequence):
+        raise LiveApiInputError(
+            "emails", "must be a list of e-mail addresses (not one comma-separated string)", vendor=VENDOR
+        )
+    out: list[str] = []
+    for index, email in enumerate(emails):
+        if (
+            not isinstance(email, str)
+            or "@" not in email
+            or any(c in email for c in ", \t\r\n")
+            or len(email) > 254
+        ):
+            raise LiveApiInputError(
+                f"emails[{index}]",
+                f"{email!r} is not an e-mail address such as 'a@example.com'",
+                vendor=VENDOR,
+            )
+        out.append(email)
+    return out
+
+
+def validate_names(names: Any) -> list[str]:
+    """Receive-channel names: a non-empty list of distinct, non-blank strings, at most 500."""
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise LiveApiInputError(
+            "names", "must be a list of channel names, e.g. ['Hall A', 'Hall B']", vendor=VENDOR
+        )
+    if not names:
+        raise LiveApiInputError("names", "is empty; give at least one channel name", vendor=VENDOR)
+    if len(names) > MAX_RECEIVERS_PER_TRANSMIT:
+        raise LiveApiInputError(
+            "names",
+            f"has {len(names)} names; a transmit channel holds at most "
+            f"{MAX_RECEIVERS_PER_TRANSMIT} receivers",
+            vendor=VENDOR,
+        )
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        field = f"names[{index}]"
+        if not isinstance(name, str) or not name.strip():
+            raise LiveApiInputError(field, "is blank; every channel name must have text", vendor=VENDOR)
+        if name != name.strip():
+            raise LiveApiInputError(
+                field, f"{name!r} has leading/trailing spaces; remove them", vendor=VENDOR
+            )
+        if len(name) > MAX_CHANNEL_NAME_LENGTH:
+            raise LiveApiInputError(
+                field, f"is {len(name)} characters long; use at most {MAX_CHANNEL_NAME_LENGTH}", vendor=VENDOR
+            )
+        if name in seen:
+            raise LiveApiInputError(
+                field, f"{name!r} duplicates names[{seen[name]}]; give each channel once", vendor=VENDOR
+            )
+        seen[name] = index
+    return list(names)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _is_ambiguous(exc: LiveApiError) -> bool:
+    """Could a failed create have been committed anyway? (reset, lost response, 5xx)."""
+    if isinstance(exc, LiveApiRateLimitError):
+        return False  # throttled requests are not processed; the transport already resent them
+    return isinstance(exc, LiveApiConnectionError) or exc.retryable
+
+
+# -- the client ----------------------------------------------------------------------------------
+class PolyvClient:
+    """Signed calls to ``api.polyv.net`` with one appId/appSecret pair.
+
+    Group calls (``/live/v4/group/...``) need the group main account's pair: use a second client.
+    ``now_ms`` is injectable so tests can freeze or skew the clock.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        app_secret: str,
+        *,
+        signature_method: str = "MD5",
+        now_ms: Callable[[], int] = now_millis,
+        max_reconcile_rounds: int = 3,
+        **transport_options: Any,
+    ) -> None:
+        if not isinstance(app_id, str) or not app_id.strip():
+            raise LiveApiInputError("app_id", "is empty; set the Polyv appId", vendor=VENDOR)
+        if not isinstance(app_secret, str) or not app_secret.strip():
+            raise LiveApiInputError("app_secret", "is empty; set the Polyv appSecret", vendor=VENDOR)
+        method = (signature_method or "MD5").strip().upper()
+        if method not in SIGNATURE_METHODS:
+            raise LiveApiInputError(
+                "signature_method", f"{signature_method!r} is not supported; use MD5 or SHA256", vendor=VENDOR
+            )
+        self.app_id = app_id.strip()
+        self._app_secret = app_secret.strip()
+        self.signature_method = method
+        self.now_ms = now_ms
+        self.max_reconcile_rounds = max_reconcile_rounds
+        self.transport = Transport(VENDOR, base_url, **transport_options)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"PolyvClient(base_url={self.transport.base_url!r}, app_id={self.app_id!r})"
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def signed_params(self, params: Mapping[str, object]) -> dict[str, str]:
+        """``params`` plus appId, a fresh timestamp (and signatureMethod) and their sign."""
+        out = clean_params({**params, "appId": self.app_id, "timestamp": self.now_ms()})
+        if self.signature_method != "MD5":
+            out["signatureMethod"] = self.signature_method
+        out["sign"] = polyv_sign(out, self._app_secret, self.signature_method)
+        return out
+
+    def _send(
+        self,
+        build: Callable[[], HttpRequest],
+        what: str,
+        *,
+        idempotent: bool = True,
+    ) -> Any:
+        """One call through the transport; a rejected timestamp gets exactly one fresh retry."""
+
+        def parse(response: requests.Response) -> tuple[Any, str | None]:
+            return parse_response(response, what)
+
+        try:
+            return self.transport.request(build, parse, idempotent=idempotent)
+        except PolyvTimestampError:
+            # Rejected before processing, so even a create is safe to resend; more than once
+            # would only hide a skewed clock.
+            log.warning("polyv %s: timestamp rejected; retrying once with a fresh timestamp", what)
+            return self.transport.request(build, parse, idempotent=idempotent)
+
+    def get(self, path: str, params: Mapping[str, object], what: str) -> Any:
+        return self._send(lambda: HttpRequest("GET", path, params=self.signed_params(params)), what)
+
+    def post_form(self, path: str, form: Mapping[str, object], what: str, *, idempotent: bool = True) -> Any:
+        return self._send(
+            lambda: HttpRequest("POST", path, data=self.signed_params(form)), what, idempotent=idempotent
+        )
+
+    def post_json(
+        self, path: str, query: Mapping[str, object], body: Any, what: str, *, idempotent: bool = True
+    ) -> Any:
+        """JSON bodies are not signed: only the query is (batch-create)."""
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._send(
+            lambda: HttpRequest(
+                "POST",
+                path,
+                params=self.signed_params(query),
+                data=payload,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            ),
+            what,
+            idempotent=idempotent,
+        )
+
+    # -- calls -----------------------------------------------------------------------------------
+    def get_watch_api_token(
+        self,
+        channel_id: str | int,
+        viewer_id: str,
+        *,
+        nickname: str | None = None,
+        avatar: str | None = None,
+        openid: str | None = None,
+        actor: str | None = None,
+    ) -> str:
+        """A watch-page SDK token (valid 5 h) for one viewer. Issuing one changes nothing: idempotent."""
+        form = {
+            "channelId": validate_channel_id(channel_id),
+            "viewerId": validate_viewer_id(viewer_id),
+            "nickname": _optional_text(nickname, "nickname"),
+            "avatar": _optional_text(avatar, "avatar", 1024),
+            "openid": _optional_text(openid, "openid"),
+            "actor": _optional_text(actor, "actor"),
+        }
+        data = self.post_form(WATCH_TOKEN_PATH, form, "get-watch-api-token")
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise LiveApiError("get-watch-api-token returned no token", vendor=VENDOR)
+        return token
+
+    def get_sub_account_page(
+        self, *, page_number: int, page_size: int, emails: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """One page of the group's sub-accounts (group main account credentials)."""
+        params = {
+            "pageNumber": page_number,
+            "pageSize": page_size,
+            "emails": ",".join(emails) if emails else None,
+        }
+        data = self.get(GROUP_PACKAGE_LIST_PATH, params, "group/user/package/list")
+        if not isinstance(data, dict):
+            raise LiveApiError("group/user/package/list returned no page", vendor=VENDOR, retryable=False)
+        return data
+
+    def iter_sub_accounts(
+        self, *, emails: Sequence[str] | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Every sub-account, one page in memory at a time. Inputs are checked on the call itself,
+        before the first request; an empty ``emails`` list yields nothing."""
+        size = validate_page_size(page_size)
+        wanted = validate_emails(emails)
+        groups: list[Sequence[str] | None] = (
+            [None] if wanted is None else list(_chunks(wanted, MAX_EMAILS_PER_CALL))
+        )
+        return self._iter_sub_accounts(groups, size)
+
+    def _iter_sub_accounts(self, groups: list[Sequence[str] | None], size: int) -> Iterator[dict[str, Any]]:
+        for group in groups:
+            page_number = 1
+            while True:
+                page = self.get_sub_account_page(page_number=page_number, page_size=size, emails=group)
+                contents = page.get("contents") or []
+                yield from contents
+                total_pages = int(page.get("totalPages") or 0)
+                if not contents or page_number >= total_pages:
+                    break
+                page_number += 1
+
+    def get_transmit_associations(self, channel_id: str | int) -> list[dict[str, Any]]:
+        """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only)."""
+        data = self.get(
+            TRANSMIT_ASSOCIATIONS_PATH,
+            {"channelId": validate_channel_id(channel_id)},
+            "transmit/get-associations",
+        )
+        return list(data or [])
+
+    def iter_channels(
+        self, *, keyword: str | None = None, page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """The account's channels (``v4/channel/simple/list``), paged.
+
+        The page shape (``data.contents`` with ``channelId``/``name``, ``totalPages``) mirrors the
+        other v4 list endpoints: *unverified* for this one, so ``data`` as a plain list is accepted
+        too. ``keyword`` is a fuzzy match: callers must compare names exactly.
+        """
+        size = validate_page_size(page_size, MAX_SIMPLE_LIST_PAGE_SIZE)
+        page_number = 1
+        while True:
+            data = self.get(
+                CHANNEL_SIMPLE_LIST_PATH,
+                {"pageNumber": page_number, "pageSize": size, "keyword": keyword},
+                "channel/simple/list",
+            )
+            if isinstance(data, list):
+                yield from data
+                return
+            contents = (data or {}).get("contents") or []
+            yield from contents
+            if not contents or page_number >= int((data or {}).get("totalPages") or 0):
+                return
+            page_number += 1
+
+    def list_transmit_receivers(self, channel_id: str | int) -> list[dict[str, Any]]:
+        """``[{channelId, name}]`` of a transmit channel's receivers (name None if not found)."""
+        transmit_id = validate_channel_id(channel_id)
+        receiver_ids = [
+            str(item.get("receiveChannelId"))
+            for item in self.get_transmit_associations(transmit_id)
+            if item.get("receiveChannelId") not in (None, "")
+        ]
+        names: dict[str, str | None] = dict.fromkeys(receiver_ids)
+        if receiver_ids:
+            unresolved = set(receiver_ids)
+            for channel in self.iter_channels():
+                cid = str(channel.get("channelId"))
+                if cid in unresolved:
+                    names[cid] = channel.get("name")
+                    unresolved.discard(cid)
+                    if not unresolved:
+                        break
+        return [{"channelId": cid, "name": names[cid]} for cid in receiver_ids]
+
+    def batch_create_transmit(self, channel_id: str, names: Sequence[str]) -> list[dict[str, Any]]:
+        """One raw ``transmit/batch-create`` call (≤100 names). Not idempotent: prefer
+        :meth:`create_transmit_channels`. The result holds channel passwords."""
+        if not 1 <= len(names) <= MAX_NAMES_PER_CREATE:
+            raise LiveApiInputError(
+                "names", f"give 1-{MAX_NAMES_PER_CREATE} names per batch-create call", vendor=VENDOR
+            )
+        data = self.post_json(
+            TRANSMIT_BATCH_CREATE_PATH,
+            {"channelId": channel_id},
+            list(names),
+            "transmit/batch-create",
+            idempotent=False,
+        )
+        return list(data or [])
+
+    def create_transmit_channels(self, channel_id: str | int, names: Sequence[str]) -> list[dict[str, Any]]:
+        """Make sure the transmit channel has one receiver per name; create only what is missing.
+
+        Reads existing receivers first, refuses before creating anything when existing + missing
+        would exceed 500, creates in calls of ≤100, and after an ambiguous failure (reset, lost
+        response, 5xx) reads the state again instead of resending, so nothing is created twice.
+        Returns ``[{name, channelId, created}]`` in input order (no passwords).
+        """
+        transmit_id = validate_channel_id(channel_id)
+        wanted = validate_names(names)
+        wanted_set = set(wanted)
+        initial: set[str] | None = None
+        made: dict[str, str] = {}
+        rounds = 0
+        while True:
+            existing = self.list_transmit_receivers(transmit_id)
+            by_name = self._receivers_by_name(existing, wanted_set, transmit_id)
+            if initial is None:
+                initial = set(by_name)
+            missing = [name for name in wanted if name not in by_name and name not in made]
+            total = len(existing) + len(missing)
+            if total > MAX_RECEIVERS_PER_TRANSMIT:
+                raise LiveApiError(
+                    f"transmit channel {transmit_id} has {len(existing)} receivers; adding {len(missing)} "
+                    f"would exceed the limit of {MAX_RECEIVERS_PER_TRANSMIT}. Nothing was created",
+                    vendor=VENDOR,
+                    code="transmit_limit",
+                )
+            try:
+                for chunk in _chunks(missing, MAX_NAMES_PER_CREATE):
+                    created = self.batch_create_transmit(transmit_id, chunk)
+                    made.update(self._match_created(chunk, created))
+            except LiveApiError as exc:
+                if not _is_ambiguous(exc) or rounds >= self.max_reconcile_rounds:
+                    if made or rounds:
+                        exc.message += (
+                            f" ({len(made)} receiver(s) confirmed created before the failure; "
+                            "re-running creates only what is still missing)"
+                        )
+                    raise
+                rounds += 1
+                log.warning(
+                    "polyv transmit/batch-create: outcome unknown (%s); re-reading receivers (round %d/%d)",
+                    type(exc).__name__,
+                    rounds,
+                    self.max_reconcile_rounds,
+                )
+                continue
+            result = []
+            for name in wanted:
+                cid = by_name.get(name) or made.get(name)
+                result.append({"name": name, "channelId": cid, "created": name not in initial})
+            return result
+
+    @staticmethod
+    def _receivers_by_name(
+        receivers: list[dict[str, Any]], wanted: set[str], transmit_id: str
+    ) -> dict[str, str]:
+        """Requested name -> existing receiver ID; a requested name held twice is an error."""
+        found: dict[str, list[str]] = {}
+        for receiver in receivers:
+            name = receiver.get("name")
+            if name in wanted:
+                found.setdefault(name, []).append(str(receiver["channelId"]))
+        clashes = {name: ids for name, ids in found.items() if len(ids) > 1}
+        if clashes:
+            detail = "; ".join(f"{name!r}: {', '.join(ids)}" for name, ids in sorted(clashes.items()))
+            raise LiveApiError(
+                f"transmit channel {transmit_id} already has several receivers with the same name "
+                f"({detail}); rename or remove the extras, then re-run",
+                vendor=VENDOR,
+                code="duplicate_receiver_name",
+            )
+        return {name: ids[0] for name, ids in found.items()}
+
+    @staticmethod
+    def _match_created(chunk: Sequence[str], created: list[dict[str, Any]]) -> dict[str, str]:
+        """Name -> new channel ID from a batch-create result (by name, else by position)."""
+        out: dict[str, str] = {}
+        by_name = {item.get("name"): item.get("channelId") for item in created if isinstance(item, dict)}
+        for index, name in enumerate(chunk):
+            cid = by_name.get(name)
+            if cid is None and index < len(created) and isinstance(created[index], dict):
+                cid = created[index].get("channelId")
+            if cid is not None:
+                out[name] = str(cid)
+        return out
+
+    def probe(self, *, group: bool = False) -> str:
+        """A cheap read: one item of the group's sub-accounts, or of the account's channels."""
+        if group:
+            page = self.get_sub_account_page(page_number=1, page_size=1)
+            return f"Polyv group account {self.app_id}: {page.get('totalItems', '?')} sub-account(s)"
+        data = self.get(CHANNEL_SIMPLE_LIST_PATH, {"pageNumber": 1, "pageSize": 1}, "channel/simple/list")
+        total = data.get("totalItems", "?") if isinstance(data, dict) else len(data or [])
+        return f"Polyv account {self.app_id}: {total} channel(s)"
