@@ -1,13 +1,27 @@
-"""Huawei ISDP hook: an Airflow Connection turned into the Airflow-free vendor client."""
+"""Huawei ISDP hook: an Airflow Connection turned into the Airflow-free vendor client.
+
+Connection: host = the ISDP domain (default ``isdpcloud.huawei.com``), login = application ID,
+password = application token, extras ``client_id`` and ``client_secret`` (a secret field; both
+``isdp-saas-openapi`` on Huawei's SaaS) and ``token_path`` (default ``/oauth2/oauth/rest_token``).
+The client caches the OAuth access token for the life of the hook, shared by all its calls.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_live_provider.hooks.base import LiveBaseHook
+from airflow_live_provider.vendors.isdp import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ROLE,
+    DEFAULT_TOKEN_PATH,
+    IsdpClient,
+    validate_token_path,
+)
 
 
-class IsdpHook(LiveBaseHook[Any]):
+class IsdpHook(LiveBaseHook[IsdpClient]):
     conn_name_attr = "isdp_conn_id"
     default_conn_name = "isdp_default"
     conn_type = "isdp"
@@ -17,3 +31,44 @@ class IsdpHook(LiveBaseHook[Any]):
     def __init__(self, isdp_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(isdp_conn_id, **kwargs)
         self.isdp_conn_id = isdp_conn_id
+
+    def build_client(
+        self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]
+    ) -> IsdpClient:
+        client_id = str(extra.get("client_id") or "").strip() or DEFAULT_CLIENT_ID
+        client_secret = str(extra.get("client_secret") or "").strip() or DEFAULT_CLIENT_SECRET
+        token_path = validate_token_path(
+            str(extra.get("token_path") or "").strip() or DEFAULT_TOKEN_PATH,
+            f"{self.conn_id}.extra.token_path",
+        )
+        return IsdpClient(
+            base_url,
+            self._require(login, "login", "ISDP application ID"),
+            self._require(password, "password", "ISDP application token"),
+            client_id=client_id,
+            client_secret=client_secret,
+            token_path=token_path,
+            **options,
+        )
+
+    def get_access_token(self) -> str:
+        """The cached OAuth access token (a credential: never log it)."""
+        return self.client.get_access_token()
+
+    def get_token(self, channel_id: str, user_account: str, role: int = DEFAULT_ROLE) -> dict[str, Any]:
+        """SaasLive/getToken: a short-lived join token for one channel (a credential)."""
+        return self.client.get_token(channel_id, user_account, role)
+
+    def get_token_batch(
+        self, channel_ids: list[str], user_account: str, role: int = DEFAULT_ROLE
+    ) -> dict[str, Any] | list[Any]:
+        """SaasLive/getTokenBatch: join tokens for several channels; ``data`` as the vendor sent it."""
+        return self.client.get_token_batch(channel_ids, user_account, role)
+
+    def probe(self) -> str:
+        """Fetch an access token: read-only, and proves application and client credentials."""
+        client = self.client
+        client.get_access_token()
+        expires_in = client.token_expires_in
+        lifetime = f", valid for {expires_in:g} s" if expires_in is not None else ""
+        return f"Connected to Huawei ISDP: access token issued for application {client.app_id}{lifetime}"
