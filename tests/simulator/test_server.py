@@ -95,8 +95,8 @@ def test_cli_prints_the_connection_exports_and_serves() -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert first.startswith("# vendor simulator listening on http://127.0.0.1:")
-        base_url = first.rsplit(" ", 1)[1].strip()
+        assert first.startswith("# vendor simulator listening on 127.0.0.1:"), first
+        base_url = first.rsplit("clients use ", 1)[1].strip().rstrip(")")
         lines = [proc.stdout.readline() for _ in range(5)]
         exports = [line for line in lines if line.startswith("export AIRFLOW_CONN_")]
         assert any("AIRFLOW_CONN_POLYV_DEFAULT=" in line for line in exports)
