@@ -98,7 +98,16 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
                 f"{value!r} has no time zone; add an offset (+08:00) or a timezone field (Asia/Shanghai)",
             )
         # A wall-clock time in a DST gap moves forward; an ambiguous one takes the first occurrence.
-        return pendulum.instance(parsed.naive(), tz=zone)
+        return pendulum.datetime(
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+            tz=zone,
+        )
     if zone is not None:
         return parsed.in_timezone(zone)
     return parsed

@@ -1,0 +1,133 @@
+"""The live-events calendar: validation errors name the event and field; selection uses instants."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+import pytest
+
+from airflow_live_provider.events import load_calendar, parse_calendar, select_upcoming, slug
+from airflow_live_provider.exceptions import LiveApiInputError
+
+
+def event(name: str = "Launch", **overrides: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "name": name,
+        "start": "2026-12-01T19:30:00+08:00",
+        "volcengine": {"vhost": "live.example.com", "app": "live", "stream": "launch"},
+        "polyv": {"channel_id": "3151318", "receive_channel_names": ["cn", "en"], "viewers": ["v1"]},
+        "isdp": {"channel_ids": ["10882"], "user_account": "135965565"},
+    }
+    raw.update(overrides)
+    return raw
+
+
+def test_valid_calendar_is_normalised() -> None:
+    [parsed] = parse_calendar({"events": [event(start="2026-12-01T19:30:00", timezone="Asia/Shanghai")]})
+    assert parsed["start"] == "2026-12-01T19:30:00+08:00"
+    assert parsed["isdp"] == {"channel_ids": ["10882"], "user_account": "135965565", "role": 1}
+    assert parsed["polyv"]["viewers"] == ["v1"]
+    json.dumps(parsed)  # XCom-ready
+
+
+def test_the_shipped_sample_calendar_is_valid() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "dags" / "live_events.json"
+    events = load_calendar(path.read_text(), source=str(path))
+    assert len(events) >= 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "hint"),
+    [
+        ({"start": "2026-12-01T19:30:00"}, "event 'Launch'.start", "no time zone"),
+        ({"start": "next tuesday"}, "event 'Launch'.start", "ISO-8601"),
+        ({"start": "2026-12-01", "timezone": "UTC"}, "event 'Launch'.start", "date-time"),
+        ({"timezone": "Mars/Olympus"}, "event 'Launch'.timezone", "IANA"),
+        ({"volcengine": {"vhost": "v", "app": "live"}}, "event 'Launch'.volcengine.stream", "missing"),
+        ({"polyv": {"receive_channel_names": ["a"]}}, "event 'Launch'.polyv.channel_id", "missing"),
+        (
+            {"polyv": {"channel_id": "1", "receive_channel_names": ["a", "a"]}},
+            "receive_channel_names",
+            "twice",
+        ),
+        ({"polyv": {"channel_id": "1", "viewers": ["x" * 65]}}, "viewers[0]", "1 to 64"),
+        ({"polyv": {"channel_id": "1", "viewers": [{"nick": "a"}]}}, "viewers[0]", "unknown keys"),
+        ({"isdp": {"channel_ids": [], "user_account": "u"}}, "isdp.channel_ids", "non-empty"),
+        ({"isdp": {"channel_ids": ["1"], "user_account": "u", "role": "1"}}, "isdp.role", "integer"),
+        ({"volcengine": None, "polyv": None, "isdp": None}, "event 'Launch'", "no vendor section"),
+    ],
+)
+def test_invalid_event_names_event_and_field(overrides: dict[str, Any], field: str, hint: str) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        parse_calendar({"events": [event(**overrides)]})
+    assert field in str(info.value)
+    assert hint in str(info.value)
+
+
+def test_duplicate_names_and_bad_shapes() -> None:
+    with pytest.raises(LiveApiInputError, match="used twice"):
+        parse_calendar([event("Launch"), event("launch")])
+    with pytest.raises(LiveApiInputError, match=r"events\[1\].name"):
+        parse_calendar([event("A"), {"start": "2026-12-01T00:00:00Z"}])
+    with pytest.raises(LiveApiInputError, match="calendar"):
+        load_calendar("{not json", source="x.json")
+
+
+def test_yaml_calendar() -> None:
+    yaml_text = """
+events:
+  - name: YAML event
+    start: "2026-12-01T08:00:00Z"
+    isdp: {channel_ids: ["10882"], user_account: "135965565"}
+"""
+    [parsed] = load_calendar(yaml_text, source="events.yaml")
+    assert parsed["start"] == "2026-12-01T08:00:00+00:00"
+
+
+def test_selection_compares_instants_across_zones() -> None:
+    events = parse_calendar(
+        [
+            # 19:30 in Shanghai is 11:30 UTC: inside a 24 h window from 12:00 UTC the day before.
+            event("Shanghai", start="2026-12-01T19:30:00", timezone="Asia/Shanghai"),
+            # 06:00 in New York (UTC-5 in winter) is 11:00 UTC: inside as well, and sooner.
+            event("New York", start="2026-12-01T06:00:00", timezone="America/New_York"),
+            # 12:00 UTC on Dec 1st is exactly now + 24 h: excluded (half-open window).
+            event("Edge", start="2026-12-01T12:00:00Z"),
+            # Already started one minute ago: excluded.
+            event("Past", start="2026-11-30T12:59:00+01:00"),
+        ]
+    )
+    now = pendulum.datetime(2026, 11, 30, 12, 0, tz="UTC")
+    chosen = select_upcoming(events, now, timedelta(hours=24))
+    assert [e["name"] for e in chosen] == ["New York", "Shanghai"]
+    # The same instant expressed in another zone selects the same events.
+    assert select_upcoming(events, now.in_timezone("Asia/Tokyo"), timedelta(hours=24)) == chosen
+    assert [e["name"] for e in select_upcoming(events, now, timedelta(hours=1))] == []
+    with pytest.raises(LiveApiInputError, match="lead_hours"):
+        select_upcoming(events, now, timedelta(0))
+
+
+def test_wall_clock_time_on_a_dst_change_day() -> None:
+    """New York springs forward on 2027-03-14: 09:00 local that day is 13:00 UTC, not 14:00."""
+    [parsed] = parse_calendar([event(start="2027-03-14T09:00:00", timezone="America/New_York")])
+    assert pendulum.parse(parsed["start"]).in_timezone("UTC").hour == 13
+    before = pendulum.datetime(2027, 3, 14, 12, 30, tz="UTC")
+    assert select_upcoming([parsed], before, timedelta(hours=1))  # starts 30 min later
+    assert not select_upcoming([parsed], before.add(hours=1), timedelta(hours=1))
+
+
+def test_slug() -> None:
+    assert slug("Product Launch: Keynote!") == "product-launch-keynote"
+    assert slug("发布会 2026") == "发布会-2026"
+    assert slug("???") == "event"
+
+
+def test_wall_clock_time_in_a_dst_gap_moves_forward() -> None:
+    """02:30 does not exist in New York on 2027-03-14; it is read as 03:30 EDT (07:30 UTC)."""
+    [parsed] = parse_calendar([event(start="2027-03-14T02:30:00", timezone="America/New_York")])
+    assert parsed["start"] == "2027-03-14T03:30:00-04:00"

@@ -1,0 +1,165 @@
+"""The snapshot report: streaming summary, comparison, HTML/SVG rendering, no secret fields."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airflow_live_provider.reporting import (
+    LIST_CAP,
+    build_report,
+    compare,
+    iter_rows,
+    previous_snapshot_name,
+    summarize,
+    svg_bar_chart,
+)
+from tests.helpers import assert_no_secret_in
+
+SNAP = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+
+def account(index: int, **overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "userId": f"u{index}",
+        "email": f"user{index}@example.com",
+        "remainMinutes": 1000 + index * 10,
+        "remainConcurrent": 50 + index,
+        "remainFlow": 100.5 + index,
+        "remainSpace": 20.0 + index,
+        "status": "normal",
+        "expireDate": int((SNAP + timedelta(days=365)).timestamp() * 1000),
+        "snapshotTime": SNAP.isoformat(),
+    }
+    row.update(overrides)
+    return row
+
+
+def lines(rows: list[dict[str, object]]) -> list[str]:
+    return [json.dumps(r) + "\n" for r in rows]
+
+
+def test_summary_totals_lowest_inactive_and_expiring() -> None:
+    rows = [account(i) for i in range(30)]
+    rows[7]["remainMinutes"] = 3
+    rows[12]["remainMinutes"] = 0
+    rows[20]["status"] = "expired"
+    rows[21]["status"] = "frozen"
+    rows[3]["expireDate"] = int((SNAP + timedelta(days=2)).timestamp() * 1000)
+    rows[4]["expireDate"] = int((SNAP + timedelta(days=6, hours=23)).timestamp() * 1000)
+    rows[5]["expireDate"] = int((SNAP + timedelta(days=8)).timestamp() * 1000)  # outside 7 days
+    summary = summarize(iter(rows), top_n=3, expiring_within_days=7)
+
+    assert summary.count == 30
+    assert summary.snapshot_time == SNAP
+    assert summary.totals["remainMinutes"] == sum(float(r["remainMinutes"]) for r in rows)  # type: ignore[arg-type]
+    assert summary.totals["remainFlow"] == pytest.approx(sum(100.5 + i for i in range(30)))
+    assert [a.user_id for a in summary.lowest["remainMinutes"]] == ["u12", "u7", "u0"]
+    assert [a.value for a in summary.lowest["remainMinutes"]] == [0, 3, 1000]
+    assert [a.user_id for a in summary.lowest["remainSpace"]] == ["u0", "u1", "u2"]
+    assert {(a["userId"], a["status"]) for a in summary.inactive} == {("u20", "expired"), ("u21", "frozen")}
+    assert [a["userId"] for a in summary.expiring] == ["u3", "u4"]
+    assert summary.expiring[0]["daysLeft"] == pytest.approx(2)
+
+
+def test_thresholds_flag_each_field_below() -> None:
+    rows = [account(0, remainMinutes=5, remainSpace=1.5), account(1), account(2, remainConcurrent=0)]
+    summary = summarize(rows, thresholds={"remainMinutes": 100, "remainConcurrent": 1, "remainSpace": 2})
+    assert summary.below_threshold_count == 2
+    assert summary.below_threshold == [
+        {"email": "user0@example.com", "userId": "u0", "fields": ["remainMinutes", "remainSpace"]},
+        {"email": "user2@example.com", "userId": "u2", "fields": ["remainConcurrent"]},
+    ]
+    assert summarize(rows, thresholds={"remainMinutes": None}).below_threshold_count == 0
+
+
+def test_lists_are_capped_but_counts_exact() -> None:
+    rows = (account(i, status="frozen") for i in range(LIST_CAP + 50))
+    summary = summarize(rows)
+    assert summary.inactive_count == LIST_CAP + 50
+    assert len(summary.inactive) == LIST_CAP
+
+
+def test_summary_streams_rows() -> None:
+    """The summary consumes a generator: it never needs the whole snapshot in a list."""
+    seen = 0
+
+    def gen() -> Iterator[str]:
+        nonlocal seen
+        for i in range(5000):
+            seen += 1
+            yield json.dumps(account(i))
+
+    summary = summarize(iter_rows(gen()), top_n=5)
+    assert seen == summary.count == 5000
+    assert len(summary.lowest["remainMinutes"]) == 5
+
+
+def test_compare_with_previous_snapshot() -> None:
+    previous = [account(i, snapshotTime=(SNAP - timedelta(days=1)).isoformat()) for i in range(5)]
+    current = [account(i, remainMinutes=500) for i in range(1, 6)]
+    current[0]["status"] = "expired"
+    change = compare(summarize(current), summarize(previous))
+    assert change.count_delta == 0
+    assert (change.added, change.removed) == (1, 1)
+    assert change.totals_delta["remainMinutes"] == 5 * 500 - sum(1000 + i * 10 for i in range(5))
+    assert change.newly_inactive == [{"id": "u1", "status": "expired"}]
+    assert change.previous_time == SNAP - timedelta(days=1)
+
+
+def test_bad_line_is_named_by_number_only() -> None:
+    with pytest.raises(ValueError, match="line 2") as info:
+        list(iter_rows(['{"a": 1}\n', '{"appSecret": "s3cr3t-value"\n']))
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_html_report_is_self_contained_and_escaped() -> None:
+    rows = [account(i) for i in range(4)]
+    rows[0]["email"] = "<script>alert(1)</script>@x"
+    rows[1]["appSecret"] = "leaky-app-secret-123"  # a row that somehow kept a secret
+    rows[2]["status"] = "frozen"
+    previous = [account(i, remainMinutes=2000) for i in range(3)]
+    page, summary, change = build_report(
+        lines(rows), lines(previous), snapshot_name="s2.jsonl", previous_name="s1.jsonl", top_n=3
+    )
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "report must not load external assets"
+    assert page.count("<svg") == 4
+    assert "Change since the previous snapshot" in page and "s1.jsonl" in page
+    assert change is not None and change.added == 1
+    assert_no_secret_in(page, "leaky-app-secret-123")
+    first, _, _ = build_report(lines(rows))
+    assert "No previous snapshot" in first
+
+
+def test_svg_bars_scale_to_largest_value() -> None:
+    from airflow_live_provider.reporting import AccountValue
+
+    svg = svg_bar_chart(
+        [AccountValue("a@x", "1", 10), AccountValue("b@x", "2", 40), AccountValue("c@x", "3", 0)],
+        title="t",
+        width=640,
+    )
+    widths = [float(w) for w in re.findall(r'<rect class="bar" [^>]*width="([\d.]+)"', svg)]
+    assert widths[1] == pytest.approx(640 - 230 - 80)
+    assert widths[0] == pytest.approx(widths[1] / 4)
+    assert widths[2] == 0
+
+
+def test_previous_snapshot_name_picks_latest_earlier() -> None:
+    names = [
+        "polyv_subaccounts_20261120T000000.jsonl",
+        "polyv_subaccounts_20261122T000000.jsonl",
+        "polyv_subaccounts_20261122T000000.html",
+        "polyv_subaccounts_20261124T000000.jsonl",
+        "other.jsonl",
+    ]
+    current = "polyv_subaccounts_20261123T000000.jsonl"
+    kw = {"prefix": "polyv_subaccounts_", "suffix": ".jsonl"}
+    assert previous_snapshot_name(current, names + [current], **kw) == names[1]
+    assert previous_snapshot_name(names[0], names, **kw) is None
