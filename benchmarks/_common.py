@@ -1,0 +1,63 @@
+"""What the benchmarks share: an isolated Airflow home, the simulator, medians, the machine line.
+
+Benchmarks print figures; they never assert. Run them all with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="live-provider-bench-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# One INFO line per request is right in a task log, noise in a benchmark.
+logging.getLogger("airflow_live_provider").setLevel(logging.WARNING)
+
+from airflow_live_provider.simulator import SimulatorServer  # noqa: E402
+
+
+@contextmanager
+def simulator_with_connections() -> Iterator[SimulatorServer]:
+    """The simulator on an ephemeral loopback port, with AIRFLOW_CONN_* pointing at it."""
+    with SimulatorServer() as server:
+        saved = {name: os.environ.get(name) for name in server.connection_env()}
+        os.environ.update(server.connection_env())
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def median_seconds(func: Callable[[], object], repeats: int = 5) -> float:
+    """Median wall time of ``repeats`` runs of ``func`` (after one warm-up run)."""
+    func()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def header(title: str) -> None:
+    print(f"\n== {title} ==  ({machine()})", flush=True)
