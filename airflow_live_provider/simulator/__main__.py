@@ -36,10 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="base URL to print in AIRFLOW_CONN_* lines (default: the bound address)",
     )
+    parser.add_argument(
+        "--polyv-sub-accounts", type=int, default=None, help="number of Polyv group sub-accounts to serve"
+    )
     args = parser.parse_args(argv)
 
     server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
     server.routes[("GET", HEALTH_PATH)] = _health
+    if args.polyv_sub_accounts is not None:
+        server.polyv.set_sub_account_count(args.polyv_sub_accounts)
     if args.fault_rate:
         server.faults.set_random(args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed)
     server.start()
