@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +44,40 @@ def simulator_with_connections() -> Iterator[SimulatorServer]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+@contextmanager
+def simulator_process(*args: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The simulator in its own process (so its CPU time is not the client's): base URL + conn env."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_live_provider.simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        base_url = first.rsplit("clients use ", 1)[1].strip().rstrip(")")
+        env: dict[str, str] = {}
+        for line in iter(proc.stdout.readline, ""):
+            if line.startswith("export "):
+                name, _, value = line[len("export ") :].strip().partition("=")
+                env[name] = shlex.split(value)[0]
+            if len(env) == 4:
+                break
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            yield base_url, env
+        finally:
+            for name, old in saved.items():
+                if old is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = old
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def median_seconds(func: Callable[[], object], repeats: int = 5) -> float:

@@ -39,10 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--polyv-sub-accounts", type=int, default=None, help="number of Polyv group sub-accounts to serve"
     )
+    parser.add_argument(
+        "--no-polyv-ip-limit",
+        action="store_true",
+        help="disable Polyv's 1500 requests/10 s IP limit (benchmarks that measure client overhead)",
+    )
     args = parser.parse_args(argv)
 
     server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
     server.routes[("GET", HEALTH_PATH)] = _health
+    if args.no_polyv_ip_limit:
+        server.polyv.qps_window = None
     if args.polyv_sub_accounts is not None:
         server.polyv.set_sub_account_count(args.polyv_sub_accounts)
     if args.fault_rate:
