@@ -122,9 +122,8 @@ with DAG(
 
             volc_hook = VolcengineLiveHook()
             target = f"vhost {volc['vhost']!r} app {volc['app']!r}"
-            auth = volc_hook.describe_auth(
-                "push", vhost=volc["vhost"], domain=volc.get("domain"), app=volc["app"]
-            )
+            # DescribeAuth takes the vhost alone; the push domain is for GeneratePushURL.
+            auth = volc_hook.describe_auth("push", vhost=volc["vhost"], app=volc["app"])
             mask_returned_secrets(auth)
             if not auth or not all(item.get("AuthStatus") for item in auth):
                 raise AirflowFailException(

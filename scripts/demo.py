@@ -1,33 +1,122 @@
-"""`make demo`: start the simulator and show what the provider registers.
+"""`make demo`: run both sample DAGs for real against the in-process vendor simulator.
 
-The sample DAGs are run here once they exist (issue: sample DAGs); until then this says so.
+1. Start the simulator on 127.0.0.1 (demo accounts, channels and credentials seeded).
+2. Use an isolated ``AIRFLOW_HOME`` under ``.demo/`` with SQLite; ``airflow db migrate``.
+3. Write a demo events calendar whose first event starts two hours from now (inside the 24 h lead
+   window) and whose second starts in three days (outside it), and point the pre-provisioning
+   DAG at it through the ``live_events_calendar`` Variable (``AIRFLOW_VAR_*`` env var).
+4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the event
+   run sheet were written. The simulator stops when the script ends.
+
+Running it again keeps ``.demo/``: the second snapshot report then shows the change since the
+first, and pre-provisioning reuses the receive channels... of this simulator process only (the
+simulator's state is in memory, so each demo starts from the seeded demo data).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+DEMO_DIR = ROOT / ".demo"
+DAGS = ("polyv_subaccount_snapshot", "live_event_preprovision")
+
+
+def demo_calendar(now: Any) -> dict[str, Any]:
+    """Two events with the simulator's demo resources: one due in 2 h, one in 3 days."""
+    from airflow_live_provider.simulator import isdp, polyv, volcengine
+
+    def event(name: str, start: Any, stream: str) -> dict[str, Any]:
+        local = start.in_timezone("Asia/Shanghai")
+        return {
+            "name": name,
+            "start": local.strftime("%Y-%m-%dT%H:%M:%S"),
+            "timezone": "Asia/Shanghai",
+            "volcengine": {
+                "vhost": volcengine.DEMO_VHOST,
+                "app": volcengine.DEMO_APP,
+                "stream": stream,
+                "domain": volcengine.DEMO_PUSH_DOMAIN,
+                "valid_duration": 86400,
+            },
+            "polyv": {
+                "channel_id": polyv.DEMO_TRANSMIT_CHANNEL_ID,
+                "receive_channel_names": [f"{stream}-cn", f"{stream}-en"],
+                "viewers": ["press-001", {"viewerId": "partner-042", "nickname": "Partner 42"}],
+            },
+            "isdp": {"channel_ids": list(isdp.DEMO_CHANNEL_IDS), "user_account": isdp.DEMO_USER_ACCOUNT},
+        }
+
+    return {
+        "events": [
+            event("Demo launch keynote", now.add(hours=2), "launch-keynote"),
+            event("Demo town hall", now.add(days=3), "town-hall"),
+        ]
+    }
+
+
+def airflow_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment every airflow command gets: isolated home, our DAGs, no examples."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def newest(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
 
 def main() -> int:
-    home = ROOT / ".demo" / "airflow-home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    import pendulum
+
     from airflow_live_provider.simulator import SimulatorServer
 
+    home = DEMO_DIR / "airflow-home"
+    home.mkdir(parents=True, exist_ok=True)
+    calendar = DEMO_DIR / "live_events.json"
+    calendar.write_text(json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n", encoding="utf-8")
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    failed: list[str] = []
     with SimulatorServer() as server:
-        env.update(server.connection_env())
-        print(f"simulator running on {server.base_url}")
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        subprocess.run([airflow, "providers", "list"], env=env, check=True)
-        dags = sorted((ROOT / "dags").glob("*.py"))
-        if not dags:
-            print("No sample DAGs yet: nothing else to run.")
+        print(f"vendor simulator running on {server.base_url}")
+        env = airflow_env(home, {**server.connection_env(), "AIRFLOW_VAR_LIVE_EVENTS_CALENDAR": str(calendar)})
+        print(f"AIRFLOW_HOME={home}: airflow db migrate ...", flush=True)
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        for dag_id in DAGS:
+            print(f"\n=== airflow dags test {dag_id} ===", flush=True)
+            result = subprocess.run([airflow, "dags", "test", dag_id], env=env)
+            if result.returncode != 0:
+                failed.append(dag_id)
+    output = home / "live_provider"
+    snapshot = newest(output / "snapshots", "polyv_subaccounts_*.jsonl")
+    report = newest(output / "snapshots", "polyv_subaccounts_*.html")
+    sheet = newest(output / "run_sheets", "*/*.json")
+    print("\n=== demo outputs ===")
+    print(f"events calendar : {calendar}")
+    print(f"snapshot        : {snapshot or 'MISSING'}")
+    print(f"HTML report     : {report or 'MISSING'}")
+    print(f"event run sheet : {sheet or 'MISSING'}  (holds push URLs and tokens: keep it private)")
+    if failed or not (snapshot and report and sheet):
+        print(f"demo FAILED: {', '.join(failed) or 'an output is missing'}", file=sys.stderr)
+        return 1
+    print("simulator stopped; open the HTML report in a browser.")
     return 0
 
 
