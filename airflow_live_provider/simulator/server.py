@@ -166,7 +166,10 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="vendor-simulator", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits one poll: keep test teardown short
+            name="vendor-simulator",
+            daemon=True,
         )
         self._thread.start()
         return self
