@@ -289,6 +289,7 @@ class PolyvClient:
         signature_method: str = "MD5",
         now_ms: Callable[[], int] = now_millis,
         max_reconcile_rounds: int = 3,
+        simple_list_page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE,
         **transport_options: Any,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
@@ -305,6 +306,9 @@ class PolyvClient:
         self.signature_method = method
         self.now_ms = now_ms
         self.max_reconcile_rounds = max_reconcile_rounds
+        self.simple_list_page_size = validate_page_size(
+            simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE, "simple_list_page_size"
+        )
         self.transport = Transport(VENDOR, base_url, **transport_options)
 
     def __repr__(self) -> str:  # never show the secret
@@ -441,7 +445,7 @@ class PolyvClient:
         return list(data or [])
 
     def iter_channels(
-        self, *, keyword: str | None = None, page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE
+        self, *, keyword: str | None = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """The account's channels (``v4/channel/simple/list``), paged.
 
@@ -449,7 +453,7 @@ class PolyvClient:
         other v4 list endpoints: *unverified* for this one, so ``data`` as a plain list is accepted
         too. ``keyword`` is a fuzzy match: callers must compare names exactly.
         """
-        size = validate_page_size(page_size, MAX_SIMPLE_LIST_PAGE_SIZE)
+        size = validate_page_size(page_size or self.simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE)
         page_number = 1
         while True:
             data = self.get(
