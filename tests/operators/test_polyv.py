@@ -1,0 +1,264 @@
+"""Polyv operators against the simulator (execute() called directly, no DB needed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.log import _secrets_masker
+
+from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
+from airflow_live_provider.operators.common import default_output_root
+from airflow_live_provider.operators.polyv import (
+    SUB_ACCOUNT_SECRET_FIELDS,
+    PolyvCreateTransmitChannelsOperator,
+    PolyvSubAccountSnapshotOperator,
+    PolyvWatchTokenOperator,
+)
+from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.simulator import polyv as sim
+from airflow_live_provider.vendors.polyv import GROUP_PACKAGE_LIST_PATH, TRANSMIT_BATCH_CREATE_PATH
+from tests.helpers import assert_no_secret_in
+
+
+class _TI:
+    dag_id = "preprovision"
+
+    def __init__(self, map_index: int = -1) -> None:
+        self.map_index = map_index
+
+
+def context(run_id: str = "manual__2026-11-23T10:00:00+00:00", map_index: int = -1) -> dict[str, Any]:
+    return {"run_id": run_id, "ti": _TI(map_index), "ts_nodash": "20261123T100000"}
+
+
+def logs_text(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records)
+
+
+def local(uri: str) -> Path:
+    assert uri.startswith("file://")
+    return Path(uri[len("file://") :])
+
+
+def is_masked(value: str) -> bool:
+    return value not in _secrets_masker().redact(f"value {value}")
+
+
+# -- watch tokens ------------------------------------------------------------------------------
+def test_watch_tokens_to_file_not_xcom(
+    sim_connections: SimulatorServer, tmp_path: Path, all_logs: pytest.LogCaptureFixture
+) -> None:
+    op = PolyvWatchTokenOperator(
+        task_id="tokens",
+        channel_id=sim.DEMO_CHANNEL_ID,
+        viewer_ids=["v1", {"viewerId": "v2", "nickname": "Ann", "actor": "VIP"}],
+        output_uri=f"file://{tmp_path}/tokens.json",
+    )
+    xcom = op.execute(context())
+    doc = json.loads((tmp_path / "tokens.json").read_text())
+    assert doc["channelId"] == sim.DEMO_CHANNEL_ID and [t["viewerId"] for t in doc["tokens"]] == ["v1", "v2"]
+    tokens = [t["token"] for t in doc["tokens"]]
+    issued = sim_connections.polyv.watch_tokens
+    assert [issued[t]["viewerId"] for t in tokens] == ["v1", "v2"] and issued[tokens[1]]["nickname"] == "Ann"
+    generated = datetime.fromisoformat(doc["generatedAt"])
+    assert (datetime.fromisoformat(doc["expiresAt"]) - generated).total_seconds() == 5 * 3600
+    assert xcom == {
+        "channel_id": sim.DEMO_CHANNEL_ID,
+        "count": 2,
+        "output_uri": f"file://{tmp_path}/tokens.json",
+        "expires_at": doc["expiresAt"],
+    }
+    assert all(is_masked(t) for t in tokens)
+    assert_no_secret_in(json.dumps(xcom) + logs_text(all_logs), *tokens)
+
+
+def test_watch_tokens_in_xcom_only_when_asked(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    op = PolyvWatchTokenOperator(
+        task_id="tokens",
+        channel_id=sim.DEMO_CHANNEL_ID,
+        viewer_ids=["v1"],
+        output_uri=str(tmp_path / "t.json"),
+        tokens_in_xcom=True,
+    )
+    xcom = op.execute(context())
+    assert xcom["tokens"][0]["token"] in sim_connections.polyv.watch_tokens
+
+
+def test_watch_tokens_default_path_per_run_and_map_index(sim_connections: SimulatorServer) -> None:
+    op = PolyvWatchTokenOperator(task_id="tokens", channel_id=sim.DEMO_CHANNEL_ID, viewer_ids=["v1"])
+    xcom = op.execute(context(map_index=3))
+    path = local(xcom["output_uri"])
+    assert path.parts[-4:] == (
+        "watch_tokens",
+        "preprovision",
+        "manual__2026-11-23T10_00_00_00_00",
+        "tokens-3.json",
+    )
+    assert path.exists() and str(path).startswith(str(local(default_output_root())))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"viewer_ids": []}, "viewer_ids"),
+        ({"viewer_ids": "v1"}, "viewer_ids"),
+        ({"viewer_ids": ["v1", "v1"]}, "viewer_ids[1]"),
+        ({"viewer_ids": [{"nickname": "no id"}]}, "viewer_ids[0].viewerId"),
+        ({"viewer_ids": [{"viewerId": "v", "vip": True}]}, "viewer_ids[0]"),
+        ({"viewer_ids": ["v1"], "channel_id": "not-a-number"}, "channel_id"),
+        ({"viewer_ids": ["v1"], "output_uri": "relative/path.json"}, "output_uri"),
+    ],
+)
+def test_watch_token_bad_input_sends_nothing(
+    sim_connections: SimulatorServer, kwargs: dict, field: str
+) -> None:
+    kwargs.setdefault("channel_id", sim.DEMO_CHANNEL_ID)
+    with pytest.raises(LiveApiInputError) as info:
+        PolyvWatchTokenOperator(task_id="t", **kwargs).execute(context())
+    assert info.value.field == field
+    assert len(sim_connections.requests) == 0
+
+
+def test_watch_token_template_fields() -> None:
+    assert set(PolyvWatchTokenOperator.template_fields) == {"channel_id", "viewer_ids", "output_uri"}
+    assert set(PolyvSubAccountSnapshotOperator.template_fields) >= {"output_uri", "emails"}
+    assert set(PolyvCreateTransmitChannelsOperator.template_fields) == {"channel_id", "names"}
+
+
+# -- snapshot ----------------------------------------------------------------------------------
+def test_snapshot_streams_rows_without_secrets(
+    sim_connections: SimulatorServer, tmp_path: Path, all_logs: pytest.LogCaptureFixture
+) -> None:
+    op = PolyvSubAccountSnapshotOperator(
+        task_id="snap",
+        output_uri=f"file://{tmp_path}/snap.jsonl",
+        page_size=10,
+        min_remaining_minutes=100,
+        min_remaining_flow=1,
+    )
+    summary = op.execute(context())
+    rows = [json.loads(line) for line in (tmp_path / "snap.jsonl").read_text().splitlines()]
+    expected = [sim_connections.polyv.sub_account(i) for i in range(sim.DEMO_SUB_ACCOUNT_COUNT)]
+    assert len(rows) == summary["count"] == sim.DEMO_SUB_ACCOUNT_COUNT
+    assert {r["snapshotTime"] for r in rows} == {summary["snapshot_time"]}
+    assert summary["snapshot_time"].endswith("Z")
+    assert all(not set(SUB_ACCOUNT_SECRET_FIELDS) & set(r) for r in rows)
+    assert [r["email"] for r in rows] == [a["email"] for a in expected]
+    secrets = [a[f] for a in expected for f in SUB_ACCOUNT_SECRET_FIELDS]
+    assert_no_secret_in(
+        (tmp_path / "snap.jsonl").read_text() + json.dumps(summary) + logs_text(all_logs), *secrets
+    )
+    # Summary: computed from the vendor's data, not hard-coded.
+    for key in ("remainMinutes", "remainConcurrent", "remainFlow", "remainSpace"):
+        assert summary["totals"][key] == pytest.approx(sum(a[key] for a in expected))
+    low = [a for a in expected if a["remainMinutes"] < 100 or a["remainFlow"] < 1]
+    assert summary["below_threshold_count"] == len(low) == 3
+    assert summary["below_threshold"][0] == {
+        "email": low[0]["email"],
+        "userId": low[0]["userId"],
+        "fields": ["remainMinutes", "remainFlow"],
+    }
+    stopped = [(a["email"], a["status"]) for a in expected if a["status"] != "normal"]
+    assert [(s["email"], s["status"]) for s in summary["expired_or_frozen"]] == stopped
+    assert summary["expired_or_frozen_count"] == 2 and summary["path"] == f"file://{tmp_path}/snap.jsonl"
+
+
+def test_snapshot_include_secrets_masks_them(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    op = PolyvSubAccountSnapshotOperator(
+        task_id="snap",
+        output_uri=str(tmp_path / "s.jsonl"),
+        include_secrets=True,
+        emails=[sim.sub_account_email(0)],
+    )
+    assert op.execute(context())["count"] == 1
+    [row] = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert row["appSecret"] == sim_connections.polyv.sub_account(0)["appSecret"]
+    assert all(is_masked(row[f]) for f in SUB_ACCOUNT_SECRET_FIELDS)
+
+
+def test_snapshot_default_path_and_paging(sim_connections: SimulatorServer) -> None:
+    sim_connections.polyv.set_sub_account_count(250)
+    summary = PolyvSubAccountSnapshotOperator(task_id="snap").execute(context())
+    path = local(summary["path"])
+    assert path.name == "polyv_subaccounts_20261123T100000.jsonl" and path.parent.name == "snapshots"
+    assert summary["count"] == 250 and sum(1 for _ in path.open()) == 250
+    assert len(sim_connections.requests_to(GROUP_PACKAGE_LIST_PATH)) == 3
+    assert summary["below_threshold"] == [] and summary["below_threshold_count"] == 0  # no thresholds set
+
+
+def test_snapshot_caps_lists_but_counts_everything(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    sim_connections.polyv.set_sub_account_count(300)
+    summary = PolyvSubAccountSnapshotOperator(
+        task_id="snap", output_uri=str(tmp_path / "s.jsonl"), min_remaining_concurrency=10_000
+    ).execute(context())
+    assert summary["below_threshold_count"] == 300 and len(summary["below_threshold"]) == 100
+
+
+def test_snapshot_failure_leaves_no_partial_file(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    sim_connections.polyv.set_sub_account_count(30)
+    op = PolyvSubAccountSnapshotOperator(task_id="snap", output_uri=str(tmp_path / "s.jsonl"), page_size=10)
+    # Page 2 fails for good: an auth error is never retried.
+    sim_connections.polyv.group_apps[sim.DEMO_GROUP_APP_ID] = "rotated"
+    route = sim_connections.routes[("GET", GROUP_PACKAGE_LIST_PATH)]
+    calls = []
+
+    def first_page_then_rotated(req: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            sim_connections.polyv.group_apps[sim.DEMO_GROUP_APP_ID] = sim.DEMO_GROUP_APP_SECRET
+            response = route(req)
+            sim_connections.polyv.group_apps[sim.DEMO_GROUP_APP_ID] = "rotated"
+            return response
+        return route(req)
+
+    sim_connections.routes[("GET", GROUP_PACKAGE_LIST_PATH)] = first_page_then_rotated
+    with pytest.raises(LiveApiError, match="invalid signature"):
+        op.execute(context())
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"min_remaining_minutes": -1}, "min_remaining_minutes"),
+        ({"min_remaining_space": "lots"}, "min_remaining_space"),
+        ({"page_size": 500}, "page_size"),
+        ({"emails": ["nobody"]}, "emails[0]"),
+        ({"output_uri": "   "}, "output_uri"),
+    ],
+)
+def test_snapshot_bad_input_sends_nothing(
+    sim_connections: SimulatorServer, tmp_path: Path, kwargs: dict, field: str
+) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        PolyvSubAccountSnapshotOperator(task_id="snap", **kwargs).execute(context())
+    assert info.value.field == field
+    assert len(sim_connections.requests) == 0
+
+
+# -- transmit channels -------------------------------------------------------------------------
+def test_create_transmit_channels_operator_is_idempotent(sim_connections: SimulatorServer) -> None:
+    op = PolyvCreateTransmitChannelsOperator(
+        task_id="receivers", channel_id=sim.DEMO_TRANSMIT_CHANNEL_ID, names=["Hall A", "Hall B"]
+    )
+    first = op.execute(context())
+    second = op.execute(context())
+    assert [(r["name"], r["created"]) for r in first] == [("Hall A", True), ("Hall B", True)]
+    assert [r["created"] for r in second] == [False, False]
+    assert [r["channelId"] for r in first] == [r["channelId"] for r in second]
+    passwords = [r["channelPasswd"] for r in sim_connections.polyv.receivers(sim.DEMO_TRANSMIT_CHANNEL_ID)]
+    assert_no_secret_in(json.dumps(first), *passwords)
+    assert len(sim_connections.requests_to(TRANSMIT_BATCH_CREATE_PATH)) == 1
+
+
+def test_create_transmit_channels_operator_bad_names(sim_connections: SimulatorServer) -> None:
+    op = PolyvCreateTransmitChannelsOperator(
+        task_id="r", channel_id=sim.DEMO_TRANSMIT_CHANNEL_ID, names=["A", ""]
+    )
+    with pytest.raises(LiveApiInputError, match=r"names\[1\]"):
+        op.execute(context())
+    assert len(sim_connections.requests) == 0
