@@ -17,6 +17,7 @@ This module knows nothing of Airflow.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -51,6 +52,7 @@ FALLBACK_EXPIRES_IN = 300.0
 INVALID_TOKEN_ERRORS = frozenset({"invalid_token"})
 #: OAuth errors at the token endpoint meaning the client ID/secret pair is wrong.
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unauthorized"})
+_CHALLENGE_ERROR = re.compile(r'error="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,9 @@ class IsdpClient:
         common: dict[str, Any] = {"vendor": VENDOR, "http_status": status, "request_id": request_id}
         if status in (401, 403):
             error, description = _oauth_error(payload)
+            if error is None:  # a gateway may drop the body but keep the challenge header
+                match = _CHALLENGE_ERROR.search(response.headers.get("WWW-Authenticate", ""))
+                error = match.group(1) if match else None
             detail = self._scrub(f"{error}: {description}" if description else (error or f"HTTP {status}"))
             hint = (
                 "the access token was refused"

@@ -181,6 +181,23 @@ def test_refused_again_after_refresh_is_raised_not_looped(
     assert_no_secret_in(str(info.value), client.get_access_token())
 
 
+def test_401_challenge_header_without_body_also_refreshes(
+    simulator: SimulatorServer, client: IsdpClient
+) -> None:
+    inner = simulator.routes[("POST", GET_TOKEN_BATCH_PATH)]
+    refused: list[int] = []
+
+    def bare_401_once(req: SimRequest) -> SimResponse:
+        if not refused:
+            refused.append(1)
+            return SimResponse(401, b"", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return inner(req)
+
+    simulator.routes[("POST", GET_TOKEN_BATCH_PATH)] = bare_401_once
+    assert client.get_token_batch(DEMO_CHANNEL_IDS, DEMO_USER_ACCOUNT)["token"]
+    assert statuses(simulator, DEFAULT_TOKEN_PATH) == [200, 200]
+
+
 def test_concurrent_calls_fetch_one_token(simulator: SimulatorServer, client: IsdpClient) -> None:
     simulator.isdp.token_delay = 0.3  # every thread arrives while the first fetch is in flight
     threads_n = 8
