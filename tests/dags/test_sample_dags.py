@@ -1,0 +1,263 @@
+"""The sample DAGs: parse cleanly and offline, and run end to end with ``airflow dags test``.
+
+The end-to-end runs are real: a subprocess per ``airflow dags test`` against SQLite in a
+throwaway ``AIRFLOW_HOME`` (migrated once per module), talking HTTP to the simulator running in
+this pytest process. Afterwards every file under ``AIRFLOW_HOME`` (logs, the SQLite DB, outputs)
+and the command output are searched for every credential and every secret the simulator issued
+or holds; only the event run sheets may carry the returned push URLs and tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from airflow_live_provider.redaction import SECRET_KEYS, secret_values
+from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.simulator import isdp as isdp_sim
+from airflow_live_provider.simulator import polyv as polyv_sim
+from airflow_live_provider.simulator import volcengine as volc_sim
+from tests.helpers import assert_no_secret_in
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS_DIR = ROOT / "dags"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+BATCH_CREATE = "/live/v3/channel/transmit/batch-create"
+
+
+def clean_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A subprocess environment: isolated home, our DAGs, no inherited connections/variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+# -- parse time ---------------------------------------------------------------------------------
+PARSE_SCRIPT = textwrap.dedent(
+    """
+    import json, socket, sys
+    events = []
+    def refuse(kind):
+        def _refuse(*args, **kwargs):
+            events.append(kind)
+            raise RuntimeError(f"{kind} at parse time")
+        return _refuse
+    socket.socket.connect = refuse("socket connect")
+    socket.socket.connect_ex = refuse("socket connect")
+    socket.create_connection = refuse("socket connect")
+    from airflow.sdk import BaseHook, Connection, Variable
+    BaseHook.get_connection = classmethod(refuse("connection lookup"))
+    Connection.get = classmethod(refuse("connection lookup"))
+    Variable.get = staticmethod(refuse("variable lookup"))
+    from airflow.models import DagBag
+    bag = DagBag(dag_folder=sys.argv[1])
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        dags[dag_id] = {
+            "tasks": sorted(dag.task_ids),
+            "catchup": dag.catchup,
+            "schedule": str(dag.schedule),
+            "params": sorted(dag.params.keys()),
+        }
+    print("RESULT" + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
+                                 "dags": dags, "events": events}))
+    """
+)
+
+
+def test_dags_import_without_connections_variables_or_network(tmp_path: Path) -> None:
+    """DagBag in a fresh process with no AIRFLOW_CONN_*, sockets refused and lookups trapped."""
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_SCRIPT, str(DAGS_DIR)],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT"))
+    report = json.loads(line[len("RESULT") :])
+    assert report["errors"] == {}
+    assert report["events"] == [], "the DAG files touched the network or looked up a connection/variable"
+    snapshot = report["dags"]["polyv_subaccount_snapshot"]
+    assert snapshot["tasks"] == ["alert", "report", "snapshot"]
+    assert snapshot["catchup"] is False and "@daily" in snapshot["schedule"]
+    assert {"output_dir", "alert_mode", "expiring_within_days", "min_remaining_minutes"} <= set(
+        snapshot["params"]
+    )
+    pre = report["dags"]["live_event_preprovision"]
+    assert pre["tasks"] == ["provision", "select_events"]
+    assert pre["catchup"] is False and "@hourly" in pre["schedule"]
+    assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
+
+
+# -- end to end -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimulatorServer]:
+    with SimulatorServer() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("dag-airflow-home")
+    done = subprocess.run(
+        [AIRFLOW, "db", "migrate"], env=clean_env(home), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return home
+
+
+def dags_test(home: Path, server: SimulatorServer, dag_id: str, *args: str, **env: str) -> str:
+    """``airflow dags test`` in a subprocess; returns its combined output (asserting success)."""
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", dag_id, *args],
+        env=clean_env(home, {**server.connection_env(), **env}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "state=success" in output, output[-5000:]
+    return output
+
+
+def run_sheets(home: Path) -> list[Path]:
+    return sorted((home / "live_provider" / "run_sheets").glob("*/*.json"))
+
+
+def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
+    """Every credential and secret in play: demo credentials, simulator-held and issued secrets,
+    and every secret value the run sheets carry (tokens, signed push URLs and their signatures)."""
+    from airflow_live_provider.operators.volcengine import push_url_secrets
+
+    found = [
+        polyv_sim.DEMO_APP_SECRET,
+        polyv_sim.DEMO_GROUP_APP_SECRET,
+        volc_sim.DEMO_SECRET_ACCESS_KEY,
+        volc_sim.DEMO_PUSH_AUTH_KEY,
+        volc_sim.DEMO_PULL_AUTH_KEY,
+        isdp_sim.DEMO_APP_TOKEN,
+    ]
+    for index in range(server.polyv.sub_account_count):
+        found.extend(secret_values(server.polyv.sub_account(index), SECRET_KEYS))
+    found.extend(channel["channelPasswd"] for channel in server.polyv.channels.values())
+    found.extend(server.polyv.watch_tokens)
+    found.extend(server.isdp.access_tokens)
+    for vhost in server.volcengine.vhosts.values():
+        found.extend(config.secret_key for config in vhost.auth.values())
+    for sheet in run_sheets(home):
+        data = json.loads(sheet.read_text())
+        found.extend(secret_values(data, SECRET_KEYS))
+        found.extend(push_url_secrets(data.get("volcengine", {}).get("push", {})))
+    return sorted({s for s in found if s and len(s) >= 6})
+
+
+def assert_no_secret_outside_run_sheets(home: Path, server: SimulatorServer, *outputs: str) -> int:
+    """Search every file under AIRFLOW_HOME (but the run sheets) and the command outputs."""
+    secrets = known_secrets(server, home)
+    allowed = set(run_sheets(home))
+    files = [p for p in home.rglob("*") if p.is_file() and p not in allowed]
+    assert any(p.name == "airflow.db" for p in files), "the metadata DB must be among the files searched"
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for index, secret in enumerate(secrets):
+            assert secret not in text, f"secret #{index} leaked into {path.relative_to(home)}"
+    for output in outputs:
+        assert_no_secret_in(output, *secrets)
+    return len(secrets)
+
+
+def test_snapshot_dag_end_to_end(airflow_home: Path, server: SimulatorServer) -> None:
+    output = dags_test(airflow_home, server, "polyv_subaccount_snapshot")
+    folder = airflow_home / "live_provider" / "snapshots"
+    [snapshot] = sorted(folder.glob("polyv_subaccounts_*.jsonl"))
+    rows = [json.loads(line) for line in snapshot.read_text().splitlines()]
+    assert len(rows) == polyv_sim.DEMO_SUB_ACCOUNT_COUNT
+    assert all(row["snapshotTime"] and not (SECRET_KEYS & row.keys()) for row in rows)
+    report = snapshot.with_suffix(".html").read_text()
+    assert report.count("<svg") == 4 and "Expired or frozen (2)" in report
+    assert "Expiring within 7 days (2)" in report and "No previous snapshot" in report
+    assert "3 Polyv sub-account(s) below the resource thresholds" in output  # alert_mode=warn
+    assert_no_secret_outside_run_sheets(airflow_home, server, output)
+
+
+def write_calendar(path: Path, now: pendulum.DateTime) -> None:
+    def event(name: str, start: pendulum.DateTime, stream: str, zone: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "start": start.in_timezone(zone).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timezone": zone,
+            "volcengine": {"vhost": volc_sim.DEMO_VHOST, "app": volc_sim.DEMO_APP, "stream": stream},
+            "polyv": {
+                "channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID,
+                "receive_channel_names": [f"{stream}-a", f"{stream}-b", f"{stream}-c"],
+                "viewers": ["viewer-1", {"viewerId": "viewer-2", "nickname": "Two"}],
+            },
+            "isdp": {
+                "channel_ids": list(isdp_sim.DEMO_CHANNEL_IDS),
+                "user_account": isdp_sim.DEMO_USER_ACCOUNT,
+            },
+        }
+
+    calendar = [
+        event("Soon in Shanghai", now.add(hours=3), "soon", "Asia/Shanghai"),
+        event("Next week in New York", now.add(days=7), "later", "America/New_York"),
+    ]
+    path.write_text(json.dumps({"events": calendar}))
+
+
+def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
+    airflow_home: Path, server: SimulatorServer, tmp_path: Path
+) -> None:
+    calendar = tmp_path / "events.json"
+    write_calendar(calendar, pendulum.now("UTC"))
+    transmit = polyv_sim.DEMO_TRANSMIT_CHANNEL_ID
+    assert server.polyv.receivers(transmit) == []
+
+    # First run: calendar chosen through the Variable (as an AIRFLOW_VAR_ env var).
+    first = dags_test(
+        airflow_home, server, "live_event_preprovision", AIRFLOW_VAR_LIVE_EVENTS_CALENDAR=str(calendar)
+    )
+    receivers = {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)}
+    assert sorted(receivers) == ["soon-a", "soon-b", "soon-c"]  # only the event inside the window
+    assert len(server.requests_to(BATCH_CREATE, "POST")) == 1
+    [sheet_path] = run_sheets(airflow_home)
+    sheet = json.loads(sheet_path.read_text())
+    assert sheet["event"] == "Soon in Shanghai"
+    assert [t["viewerId"] for t in sheet["polyv"]["watchTokens"]] == ["viewer-1", "viewer-2"]
+    assert all(t["token"] in server.polyv.watch_tokens for t in sheet["polyv"]["watchTokens"])
+    assert {c["name"]: c["channelId"] for c in sheet["polyv"]["receiveChannels"]} == receivers
+    assert "volcSecret=" in sheet["volcengine"]["push"]["PushURLList"][0]
+    assert sheet["isdp"]["tokens"]
+
+    # Second run for the same events, calendar given as a DAG param this time.
+    second = dags_test(
+        airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})
+    )
+    assert len(server.requests_to(BATCH_CREATE, "POST")) == 1, "the re-run created channels again"
+    assert {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)} == receivers
+    sheets = run_sheets(airflow_home)
+    assert len(sheets) == 2, "the re-run must still write a run sheet"
+    rerun = json.loads(sheets[-1].read_text() if sheets[-1] != sheet_path else sheets[0].read_text())
+    assert [c["created"] for c in rerun["polyv"]["receiveChannels"]] == [False, False, False]
+    count = assert_no_secret_outside_run_sheets(airflow_home, server, first, second)
+    assert count > 40  # the search really had secrets to look for
