@@ -26,6 +26,7 @@ import pytest
 import requests
 import yaml
 
+from airflow_live_provider.get_provider_info import get_provider_info
 from airflow_live_provider.simulator import SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,8 +312,9 @@ def test_connections_equal_the_simulators_demo_connections(
     for name in AIRFLOW_SERVICES:
         actual = {var: json.loads(value) for var, value in conn_vars(services[name]).items()}
         assert actual == expected, f"{name}: AIRFLOW_CONN_* differ from the simulator's demo connections"
-    if vendors_without_demo_connections:
-        pytest.skip(f"simulator has no demo connections yet for: {vendors_without_demo_connections}")
+    assert not vendors_without_demo_connections, "every vendor's sample DAG tasks need a default connection"
+    registered = {conn["connection-type"] for conn in get_provider_info()["connection-types"]}
+    assert {conn["conn_type"] for conn in expected.values()} == registered
 
 
 def test_simulator_service_port_healthcheck_and_public_url_agree(services: dict[str, dict[str, Any]]) -> None:
