@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
@@ -30,6 +31,23 @@ def default_output_root() -> str:
     """``$AIRFLOW_HOME/live_provider`` as a file:// URI: where outputs go unless told otherwise."""
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return f"file://{os.path.abspath(home)}/live_provider"
+
+
+def path_segment(text: str) -> str:
+    """A dag id, run id or task id made safe as one path segment."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_") or "run"
+
+
+def task_output_uri(kind: str, task: Any, context: Mapping[str, Any], suffix: str = ".json") -> str:
+    """``{root}/{kind}/{dag_id}/{run_id}/{task_id}[-{map_index}]{suffix}``: one file per task
+    instance, so reruns and mapped instances never overwrite each other's credentials."""
+    ti = context.get("ti")
+    dag_id = getattr(ti, "dag_id", None) or getattr(task, "dag_id", None) or "dag"
+    run_id = str(context.get("run_id") or getattr(ti, "run_id", None) or "manual")
+    map_index = getattr(ti, "map_index", -1)
+    mapped = f"-{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
+    parts = "/".join(path_segment(str(part)) for part in (dag_id, run_id, task.task_id))
+    return f"{default_output_root()}/{kind}/{parts}{mapped}{suffix}"
 
 
 def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:

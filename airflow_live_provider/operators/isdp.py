@@ -7,7 +7,6 @@ together with the moment they expire, and XCom holds only a summary unless ``tok
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -16,10 +15,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_live_provider.hooks.isdp import IsdpHook
 from airflow_live_provider.operators.common import (
-    default_output_root,
     mask_all,
     mask_returned_secrets,
     output_path,
+    task_output_uri,
     write_json,
 )
 from airflow_live_provider.vendors.isdp import (
@@ -78,10 +77,6 @@ def token_entries(
     return entries
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", part).strip("_") or "run"
-
-
 class IsdpTokenBatchOperator(BaseOperator):
     """SaasLive/getTokenBatch for ``user_account`` on ``channel_ids``; tokens to ``output_uri``.
 
@@ -114,13 +109,7 @@ class IsdpTokenBatchOperator(BaseOperator):
         self.isdp_conn_id = isdp_conn_id
 
     def _default_uri(self, context: Any) -> str:
-        dag_id = getattr(context.get("dag"), "dag_id", None) or self.dag_id
-        run_id = _safe(str(context.get("run_id") or "manual"))
-        map_index = getattr(context.get("ti"), "map_index", -1)
-        suffix = f"-{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
-        return (
-            f"{default_output_root()}/isdp_tokens/{_safe(dag_id)}/{run_id}/{_safe(self.task_id)}{suffix}.json"
-        )
+        return task_output_uri("isdp_tokens", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Every input is checked before the connection is read or a token fetched.

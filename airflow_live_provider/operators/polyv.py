@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,8 @@ from airflow_live_provider.operators.common import (
     mask_all,
     mask_returned_secrets,
     output_path,
+    path_segment,
+    task_output_uri,
     write_json,
 )
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
@@ -50,21 +51,6 @@ WRITE_BATCH = 100
 
 def _iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _safe(text: str) -> str:
-    """A run id or similar as one path segment."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
-
-
-def _run_parts(operator: BaseOperator, context: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """dag_id, safe run_id, task_id and ``-<map_index>`` (empty when not mapped)."""
-    ti = context.get("ti")
-    dag_id = getattr(ti, "dag_id", None) or getattr(operator, "dag_id", None) or "dag"
-    run_id = str(context.get("run_id") or getattr(ti, "run_id", None) or "manual")
-    map_index = getattr(ti, "map_index", -1)
-    suffix = f"-{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
-    return _safe(str(dag_id)), _safe(run_id), _safe(operator.task_id), suffix
 
 
 def normalize_viewers(viewer_ids: Any) -> list[dict[str, str]]:
@@ -121,8 +107,7 @@ class PolyvWatchTokenOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
-        dag_id, run_id, task_id, suffix = _run_parts(self, context)
-        return f"{default_output_root()}/watch_tokens/{dag_id}/{run_id}/{task_id}{suffix}.json"
+        return task_output_uri("watch_tokens", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
         channel_id = validate_channel_id(self.channel_id)
@@ -262,7 +247,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         stamp = context.get("ts_nodash") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{default_output_root()}/snapshots/polyv_subaccounts_{_safe(str(stamp))}.jsonl"
+        return f"{default_output_root()}/snapshots/polyv_subaccounts_{path_segment(str(stamp))}.jsonl"
 
     def execute(self, context: Any) -> dict[str, Any]:
         thresholds = {key: _threshold(getattr(self, attr), attr) for key, attr in RESOURCE_FIELDS.items()}

@@ -18,10 +18,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
 from airflow_live_provider.operators.common import (
-    default_output_root,
     mask_all,
     mask_returned_secrets,
     output_path,
+    task_output_uri,
     write_json,
 )
 from airflow_live_provider.redaction import redact
@@ -121,10 +121,6 @@ def push_url_secrets(result: dict[str, Any]) -> list[str]:
     return [v for v in dict.fromkeys(found + extra) if v]
 
 
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", part).strip("_") or "run"
-
-
 class VolcengineGeneratePushUrlOperator(BaseOperator):
     """GeneratePushURL for one stream; the signed URLs go to ``output_uri`` (JSON), masked in logs.
 
@@ -170,13 +166,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         self.volcengine_conn_id = volcengine_conn_id
 
     def _default_uri(self, context: Any) -> str:
-        dag_id = getattr(context.get("dag"), "dag_id", None) or self.dag_id
-        run_id = _safe(str(context.get("run_id") or "manual"))
-        map_index = getattr(context.get("ti"), "map_index", -1)
-        suffix = f"-{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
-        return (
-            f"{default_output_root()}/push_urls/{_safe(dag_id)}/{run_id}/{_safe(self.task_id)}{suffix}.json"
-        )
+        return task_output_uri("push_urls", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Everything is checked before the vendor is called (the client re-checks the rest).
