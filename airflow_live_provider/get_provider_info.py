@@ -66,6 +66,16 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "MD5 (default) or SHA256.",
                         "schema": {"type": ["string", "null"], "enum": ["MD5", "SHA256"], "default": "MD5"},
                     },
+                    "account_type": {
+                        "label": "Account type",
+                        "description": "group for a group main account (group calls, e.g. the sub-account "
+                        "snapshot); normal otherwise. Decides what Test connection reads.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["normal", "group"],
+                            "default": "normal",
+                        },
+                    },
                 },
             ),
             _connection_type(
