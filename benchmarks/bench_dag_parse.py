@@ -1,0 +1,125 @@
+"""Parse time of each sample DAG file vs a bare DAG file (target: at most 1.2x the bare file).
+
+Airflow 3's DAG processor parses each file in a fresh child process that already has Airflow
+imported, so what a DAG file costs is its first import with Airflow warm: our modules, their
+imports (requests, the vendor clients) and the DAG objects. Each sample is therefore a new
+process that imports Airflow, builds an empty DagBag, then times ``DagBag.process_file(file)``.
+Printed, never asserted. A second table shows where the time goes: the import of each
+provider module the DAG files pull in, measured the same way (fresh process, Airflow warm).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from _common import ROOT, header
+
+SAMPLES = 5
+DAG_FILES = ("polyv_subaccount_snapshot.py", "live_event_preprovision.py")
+
+BARE_DAG = textwrap.dedent(
+    '''
+    """A bare DAG: one task, nothing imported beyond the SDK."""
+    import pendulum
+    from airflow.sdk import DAG, task
+
+    with DAG("bare", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False):
+
+        @task
+        def hello() -> str:
+            return "hello"
+
+        hello()
+    '''
+)
+
+TIMER = textwrap.dedent(
+    """
+    import json, sys, tempfile, time
+    from airflow.models import DagBag
+    import airflow.sdk  # warm, as in the DAG processor
+    bag = DagBag(dag_folder=tempfile.mkdtemp())
+    started = time.perf_counter()
+    found = bag.process_file(sys.argv[1])
+    elapsed = time.perf_counter() - started
+    print("RESULT" + json.dumps({"seconds": elapsed, "dags": len(found), "errors": len(bag.import_errors)}))
+    """
+)
+
+
+def parse_seconds(path: Path, env_home: str) -> float:
+    """Median over fresh processes of one ``process_file`` of ``path``."""
+    import os
+
+    env = {**os.environ, "AIRFLOW_HOME": env_home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_CONN_")}
+    samples = []
+    for _ in range(SAMPLES):
+        out = subprocess.run(
+            [sys.executable, "-c", TIMER, str(path)], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT"))[6:])
+        if result["errors"] or not result["dags"]:
+            raise RuntimeError(f"{path.name} did not parse cleanly: {result}")
+        samples.append(result["seconds"])
+    return statistics.median(samples)
+
+
+IMPORT_TIMER = textwrap.dedent(
+    """
+    import json, sys, time
+    from airflow.models import DagBag
+    import airflow.sdk
+    started = time.perf_counter()
+    __import__(sys.argv[1])
+    print("RESULT" + json.dumps({"seconds": time.perf_counter() - started,
+                                 "requests": "requests" in sys.modules}))
+    """
+)
+PROVIDER_MODULES = ("airflow_live_provider.operators.polyv", "airflow_live_provider.transport", "requests")
+
+
+def import_seconds(module: str, env_home: str) -> tuple[float, bool]:
+    """Median import time of ``module`` in fresh processes, and whether it pulled in requests."""
+    import os
+
+    env = {**os.environ, "AIRFLOW_HOME": env_home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    samples, loads_requests = [], False
+    for _ in range(SAMPLES):
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT_TIMER, module], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        result = json.loads(next(x for x in out.splitlines() if x.startswith("RESULT"))[6:])
+        samples.append(result["seconds"])
+        loads_requests = result["requests"]
+    return statistics.median(samples), loads_requests
+
+
+def main() -> None:
+    header(f"Sample DAG parse time vs a bare DAG file (median of {SAMPLES} fresh processes)")
+    home = tempfile.mkdtemp(prefix="live-provider-bench-parse-")
+    bare = Path(tempfile.mkdtemp()) / "bare_dag.py"
+    bare.write_text(BARE_DAG)
+    baseline = parse_seconds(bare, home)
+    print(f"{'bare DAG file':34s} {baseline * 1000:8.1f} ms   1.00x")
+    for name in DAG_FILES:
+        seconds = parse_seconds(ROOT / "dags" / name, home)
+        ratio = seconds / baseline
+        verdict = "ok" if ratio <= 1.2 else "over the 1.2x target"
+        print(f"{name:34s} {seconds * 1000:8.1f} ms   {ratio:.2f}x  ({verdict})")
+    print("where the time goes (import with Airflow already loaded):")
+    for module in PROVIDER_MODULES:
+        seconds, loads_requests = import_seconds(module, home)
+        note = "imports requests" if loads_requests else "no requests"
+        print(f"  {module:40s} {seconds * 1000:8.1f} ms   ({note})")
+
+
+if __name__ == "__main__":
+    main()
