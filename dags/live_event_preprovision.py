@@ -27,7 +27,6 @@ from airflow.sdk import DAG, Param, task
 
 DEFAULT_CALENDAR = str(Path(__file__).with_name("live_events.json"))
 CALENDAR_VARIABLE = "live_events_calendar"
-WATCH_TOKEN_LIFETIME_HOURS = 5  # Polyv: a watch API token is valid for 5 hours
 
 
 def _read_text(location: str) -> str:
@@ -91,106 +90,15 @@ with DAG(
     def provision(
         event: dict[str, Any], params: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
-        """Provision one event on every vendor it names and write its run sheet."""
-        import re
-
+        """Provision one event on every vendor it names and write its run sheet (summary as XCom)."""
         from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.events import slug
-        from airflow_live_provider.operators.common import (
-            default_output_root,
-            mask_all,
-            mask_returned_secrets,
-            output_path,
-            write_json,
-        )
+        from airflow_live_provider.preprovision import provision_event, run_sheet_uri
 
         get_current_context()["event_name"] = event["name"]  # type: ignore[typeddict-unknown-key]
-        params = params or {}
-        name = event["name"]
-        folder = (params.get("output_dir") or "").strip().rstrip("/") or f"{default_output_root()}/run_sheets"
-        safe_run = re.sub(r"[^A-Za-z0-9_.\-]+", "_", run_id or "manual").strip("_")
-        sheet_path = output_path(f"{folder}/{slug(name)}/{safe_run}.json", "output_dir")
-        now = pendulum.now("UTC")
-        sheet: dict[str, Any] = {"event": name, "start": event["start"], "generatedAt": now.isoformat()}
-        summary: dict[str, Any] = {"event": name, "start": event["start"], "run_sheet": str(sheet_path)}
-
-        if volc := event.get("volcengine"):
-            from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
-            from airflow_live_provider.operators.volcengine import push_url_secrets
-
-            volc_hook = VolcengineLiveHook()
-            target = f"vhost {volc['vhost']!r} app {volc['app']!r}"
-            # DescribeAuth takes the vhost alone; the push domain is for GeneratePushURL.
-            auth = volc_hook.describe_auth("push", vhost=volc["vhost"], app=volc["app"])
-            mask_returned_secrets(auth)
-            if not auth or not all(item.get("AuthStatus") for item in auth):
-                raise AirflowFailException(
-                    f"event {name!r}: push authentication is OFF for {target} (DescribeAuth); enable push "
-                    "authentication in the Volcengine Live console before the event"
-                )
-            push = volc_hook.generate_push_url(
-                volc["vhost"],
-                volc["app"],
-                volc["stream"],
-                domain=volc.get("domain"),
-                valid_duration=volc.get("valid_duration"),
-            )
-            mask_all(push_url_secrets(push))
-            sheet["volcengine"] = {k: volc[k] for k in ("vhost", "app", "stream", "domain")} | {"push": push}
-            summary["volcengine"] = {
-                "push_auth": "enabled",
-                "push_url_count": len(push.get("PushURLList") or []),
-            }
-
-        if polyv := event.get("polyv"):
-            from airflow_live_provider.hooks.polyv import PolyvHook
-
-            polyv_hook = PolyvHook()
-            receivers: list[dict[str, Any]] = []
-            if polyv["receive_channel_names"]:
-                receivers = polyv_hook.create_transmit_channels(
-                    polyv["channel_id"], polyv["receive_channel_names"]
-                )
-            watch_channel = polyv.get("watch_channel_id") or polyv["channel_id"]
-            tokens = []
-            for viewer in polyv["viewers"]:
-                spec = {"viewerId": viewer} if isinstance(viewer, str) else dict(viewer)
-                viewer_id = spec.pop("viewerId")
-                token = polyv_hook.get_watch_api_token(watch_channel, viewer_id, **spec)
-                mask_all([token])
-                tokens.append({"viewerId": viewer_id, "token": token})
-            expires = pendulum.now("UTC").add(hours=WATCH_TOKEN_LIFETIME_HOURS).isoformat()
-            receive = [{k: r.get(k) for k in ("name", "channelId", "created")} for r in receivers]
-            sheet["polyv"] = {
-                "transmitChannelId": polyv["channel_id"],
-                "receiveChannels": receive,
-                "watchChannelId": watch_channel,
-                "watchTokens": tokens,
-                "watchTokensExpireAt": expires,
-            }
-            summary["polyv"] = {
-                "transmit_channel_id": polyv["channel_id"],
-                "receive_channels": receive,
-                "created": sum(1 for r in receive if r.get("created")),
-                "watch_token_count": len(tokens),
-                "watch_tokens_expire_at": expires,
-            }
-
-        if isdp := event.get("isdp"):
-            from airflow_live_provider.hooks.isdp import IsdpHook
-
-            joined = IsdpHook().get_token_batch(isdp["channel_ids"], isdp["user_account"], isdp["role"])
-            mask_returned_secrets(joined)
-            sheet["isdp"] = {k: isdp[k] for k in ("channel_ids", "user_account", "role")} | {"tokens": joined}
-            summary["isdp"] = {
-                "channel_ids": isdp["channel_ids"],
-                "token_count": len(joined) if isinstance(joined, list) else 1,
-            }
-
-        write_json(sheet_path, sheet)
-        print(f"event {name!r}: run sheet written to {sheet_path}")
+        sheet_uri = run_sheet_uri((params or {}).get("output_dir"), event["name"], run_id)
+        summary = provision_event(event, sheet_uri=sheet_uri)
+        print(f"event {event['name']!r}: run sheet written to {summary['run_sheet']}")
         return summary
 
     provision.expand(event=select_events())
