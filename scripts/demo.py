@@ -8,9 +8,9 @@
 4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the event
    run sheet were written. The simulator stops when the script ends.
 
-Running it again keeps ``.demo/``: the second snapshot report then shows the change since the
-first, and pre-provisioning reuses the receive channels... of this simulator process only (the
-simulator's state is in memory, so each demo starts from the seeded demo data).
+Running it again keeps ``.demo/`` (delete it for a clean start, ``make clean`` does): the new
+snapshot report then shows the change since the previous one. The simulator's state lives in
+memory, so each demo starts again from its seeded demo data.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def main() -> int:
     failed: list[str] = []
     with SimulatorServer() as server:
         print(f"vendor simulator running on {server.base_url}")
-        env = airflow_env(home, {**server.connection_env(), "AIRFLOW_VAR_LIVE_EVENTS_CALENDAR": str(calendar)})
+        env = airflow_env(
+            home, {**server.connection_env(), "AIRFLOW_VAR_LIVE_EVENTS_CALENDAR": str(calendar)}
+        )
         print(f"AIRFLOW_HOME={home}: airflow db migrate ...", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         for dag_id in DAGS:
