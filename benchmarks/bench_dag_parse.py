@@ -21,6 +21,7 @@ from pathlib import Path
 from _common import ROOT, header
 
 SAMPLES = 5
+IMPORT_SAMPLES = 3
 DAG_FILES = ("polyv_subaccount_snapshot.py", "live_event_preprovision.py")
 
 BARE_DAG = textwrap.dedent(
@@ -92,7 +93,7 @@ def import_seconds(module: str, env_home: str) -> tuple[float, bool]:
 
     env = {**os.environ, "AIRFLOW_HOME": env_home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     samples, loads_requests = [], False
-    for _ in range(SAMPLES):
+    for _ in range(IMPORT_SAMPLES):
         out = subprocess.run(
             [sys.executable, "-c", IMPORT_TIMER, module], env=env, capture_output=True, text=True, check=True
         ).stdout
