@@ -229,7 +229,7 @@ def svg_bar_chart(items: list[AccountValue], *, title: str, width: int = 640) ->
             label = label[:31] + "\u2026"
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{bar_w:.1f}" height="{bar_h}">'
+            f'<rect class="bar" x="{label_w}" y="{y}" width="{bar_w:.1f}" height="{bar_h}" fill="#d9534f">'
             f"<title>{_e(item.email)} ({_e(item.user_id)}): {_e(_fmt(item.value))}</title></rect>"
             f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 13}">{_e(_fmt(item.value))}</text>'
         )
