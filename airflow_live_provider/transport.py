@@ -20,11 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from airflow_live_provider.exceptions import (
     LiveApiConnectionError,
@@ -32,6 +29,11 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
+
+if TYPE_CHECKING:
+    # Imported where first needed (a client being built): DAG files import operators, and
+    # `requests` alone would double a sample DAG's parse time.
+    import requests
 
 log = logging.getLogger("airflow_live_provider.transport")
 
@@ -164,6 +166,9 @@ class Transport:
         self.read_timeout = read_timeout
         self.retry = retry or RetryPolicy()
         self.rate_limiter = rate_limiter
+        import requests
+        from requests.adapters import HTTPAdapter
+
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
@@ -192,6 +197,8 @@ class Transport:
         (throttling, a refused connection) are resent here. Anything ambiguous (reset, read
         timeout, 5xx) is raised with ``retryable=True`` so the caller can read state first.
         """
+        import requests
+
         policy = self.retry
         limiter = rate_limiter or self.rate_limiter
         deadline = time.monotonic() + policy.total_seconds

@@ -83,3 +83,15 @@ def test_airflow_cli_lists_the_provider_and_its_hooks(tmp_path: Path) -> None:
     ).stdout
     for conn_type, (hook_class_name, _) in CONN_TYPES.items():
         assert conn_type in hooks and hook_class_name in hooks
+
+
+def test_importing_operators_does_not_import_requests() -> None:
+    """DAG files import our operators at parse time: keep that light (requests alone ~100 ms)."""
+    code = (
+        "import sys, airflow.sdk\n"
+        "import airflow_live_provider.operators.polyv, airflow_live_provider.operators.volcengine\n"
+        "import airflow_live_provider.operators.isdp\n"
+        "print('requests' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

@@ -22,9 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -34,6 +32,9 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+
+if TYPE_CHECKING:  # requests is imported by the transport when a client is built
+    import requests
 
 VENDOR = "isdp"
 DEFAULT_HOST = "isdpcloud.huawei.com"

@@ -14,9 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
-
-import requests
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -26,6 +24,9 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
 )
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+
+if TYPE_CHECKING:  # requests is imported by the transport when a client is built
+    import requests
 
 log = logging.getLogger("airflow_live_provider.vendors.polyv")
 

@@ -18,10 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import requests
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -30,6 +28,9 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
 )
 from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
+
+if TYPE_CHECKING:  # requests is imported by the transport when a client is built
+    import requests
 
 VENDOR = "volcengine"
 SERVICE = "live"
