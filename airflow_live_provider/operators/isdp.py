@@ -3,6 +3,9 @@
 Join tokens are short-lived credentials (120 s in the vendor's example) and XCom is stored and
 shown in plain text, so every token is registered with Airflow's masker, the tokens go to a file
 together with the moment they expire, and XCom holds only a summary unless ``tokens_in_xcom=True``.
+
+Hooks and vendor modules are imported inside ``execute()``: DAG files import this module at
+every parse, and those imports would be paid there.
 """
 
 from __future__ import annotations
@@ -13,19 +16,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_live_provider.hooks.isdp import IsdpHook
 from airflow_live_provider.operators.common import (
     mask_all,
     mask_returned_secrets,
     output_path,
     task_output_uri,
     write_json,
-)
-from airflow_live_provider.vendors.isdp import (
-    DEFAULT_ROLE,
-    validate_channel_ids,
-    validate_role,
-    validate_user_account,
 )
 
 #: ``tokenBegin``/``tokenEnd`` carry no offset; the vendor's envelope timestamps are +08:00.
@@ -94,10 +90,10 @@ class IsdpTokenBatchOperator(BaseOperator):
         *,
         channel_ids: list[str],
         user_account: str,
-        role: int = DEFAULT_ROLE,
+        role: int = 1,
         output_uri: str | None = None,
         tokens_in_xcom: bool = False,
-        isdp_conn_id: str = IsdpHook.default_conn_name,
+        isdp_conn_id: str = "isdp_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,6 +109,13 @@ class IsdpTokenBatchOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Every input is checked before the connection is read or a token fetched.
+        from airflow_live_provider.hooks.isdp import IsdpHook
+        from airflow_live_provider.vendors.isdp import (
+            validate_channel_ids,
+            validate_role,
+            validate_user_account,
+        )
+
         channel_ids = validate_channel_ids(self.channel_ids)
         user_account = validate_user_account(self.user_account)
         role = validate_role(self.role)

@@ -2,6 +2,9 @@
 
 Hooks are built in ``execute()``. Tokens are credentials: each is masked in the task log and
 written to a file; XCom carries a summary unless the user asks for tokens there explicitly.
+
+Hooks and vendor modules are imported inside ``execute()``: DAG files import this module at
+every parse, and those imports would be paid there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.hooks.polyv import PolyvHook
 from airflow_live_provider.operators.common import (
     default_output_root,
     mask_all,
@@ -26,14 +28,6 @@ from airflow_live_provider.operators.common import (
     write_json,
 )
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
-from airflow_live_provider.vendors.polyv import (
-    WATCH_TOKEN_TTL_SECONDS,
-    validate_channel_id,
-    validate_emails,
-    validate_names,
-    validate_page_size,
-    validate_viewer_id,
-)
 
 VIEWER_KEYS = ("viewerId", "nickname", "avatar", "openid", "actor")
 #: Sub-account fields holding credentials: dropped from snapshots unless asked for.
@@ -55,6 +49,8 @@ def _iso_utc(moment: datetime) -> str:
 
 def normalize_viewers(viewer_ids: Any) -> list[dict[str, str]]:
     """``viewer_ids`` as ``[{viewerId, nickname?, ...}]``: strings or dicts, checked up front."""
+    from airflow_live_provider.vendors.polyv import validate_viewer_id
+
     if isinstance(viewer_ids, str) or not isinstance(viewer_ids, Sequence) or not viewer_ids:
         raise LiveApiInputError(
             "viewer_ids",
@@ -110,6 +106,9 @@ class PolyvWatchTokenOperator(BaseOperator):
         return task_output_uri("watch_tokens", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.vendors.polyv import WATCH_TOKEN_TTL_SECONDS, validate_channel_id
+
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
         path = output_path(self.output_uri or self.default_output_uri(context))
@@ -250,6 +249,9 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         return f"{default_output_root()}/snapshots/polyv_subaccounts_{path_segment(str(stamp))}.jsonl"
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.vendors.polyv import validate_emails, validate_page_size
+
         thresholds = {key: _threshold(getattr(self, attr), attr) for key, attr in RESOURCE_FIELDS.items()}
         page_size = validate_page_size(self.page_size)
         emails = validate_emails(self.emails)
@@ -319,6 +321,9 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
+        from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.vendors.polyv import validate_channel_id, validate_names
+
         channel_id = validate_channel_id(self.channel_id)
         names = validate_names(self.names)
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)

@@ -4,6 +4,9 @@ Both results hold credentials (auth ``SecretKey`` values, push URLs signed with 
 and XCom is stored and shown in plain text, so: every such value is registered with Airflow's
 masker, the auth XCom carries redaction markers unless ``include_secrets=True``, and push URLs go
 to a file with only a summary in XCom unless ``urls_in_xcom=True``.
+
+Hooks and vendor modules are imported inside ``execute()``: DAG files import this module at
+every parse, and those imports would be paid there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
 from airflow_live_provider.operators.common import (
     mask_all,
     mask_returned_secrets,
@@ -25,14 +27,6 @@ from airflow_live_provider.operators.common import (
     write_json,
 )
 from airflow_live_provider.redaction import redact
-from airflow_live_provider.vendors.volcengine import (
-    DEFAULT_VERSION,
-    describe_auth_body,
-    validate_app,
-    validate_expired_time,
-    validate_stream,
-    validate_valid_duration,
-)
 
 
 class VolcengineDescribeAuthOperator(BaseOperator):
@@ -51,10 +45,10 @@ class VolcengineDescribeAuthOperator(BaseOperator):
         vhost: str | None = None,
         domain: str | None = None,
         app: str | None = None,
-        version: str = DEFAULT_VERSION,
+        version: str = "2023-01-01",
         require_auth_enabled: bool = False,
         include_secrets: bool = False,
-        volcengine_conn_id: str = VolcengineLiveHook.default_conn_name,
+        volcengine_conn_id: str = "volcengine_live_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,6 +63,9 @@ class VolcengineDescribeAuthOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         # Validate the rendered values before the connection is even read.
+        from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+        from airflow_live_provider.vendors.volcengine import describe_auth_body
+
         describe_auth_body(
             self.scene_type, vhost=self.vhost, domain=self.domain, app=self.app, version=self.version
         )
@@ -151,7 +148,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         expired_time: str | None = None,
         output_uri: str | None = None,
         urls_in_xcom: bool = False,
-        volcengine_conn_id: str = VolcengineLiveHook.default_conn_name,
+        volcengine_conn_id: str = "volcengine_live_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -170,6 +167,14 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Everything is checked before the vendor is called (the client re-checks the rest).
+        from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+        from airflow_live_provider.vendors.volcengine import (
+            validate_app,
+            validate_expired_time,
+            validate_stream,
+            validate_valid_duration,
+        )
+
         validate_app(self.app)
         validate_stream(self.stream)
         duration = validate_valid_duration(self.valid_duration)
