@@ -35,6 +35,9 @@ from airflow_live_provider.exceptions import LiveApiInputError
 VENDOR_SECTIONS = ("volcengine", "polyv", "isdp")
 _VIEWER_KEYS = frozenset({"viewerId", "nickname", "avatar", "openid", "actor"})
 
+#: Polyv: receive channels per transmit channel (documented limit).
+MAX_RECEIVERS_PER_TRANSMIT = 500
+
 
 def _err(where: str, problem: str) -> LiveApiInputError:
     return LiveApiInputError(where, problem, vendor="calendar")
@@ -169,8 +172,12 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
     if polyv := raw.get("polyv"):
         spot = f"{where}.polyv"
         names = _text_list(polyv, "receive_channel_names", spot, required=False)
-        if len(names) > 100:
-            raise _err(f"{spot}.receive_channel_names", "has more than 100 names; Polyv creates at most 100")
+        if len(names) > MAX_RECEIVERS_PER_TRANSMIT:
+            # The hook creates in calls of 100; a transmit channel holds at most 500 receivers.
+            raise _err(
+                f"{spot}.receive_channel_names",
+                f"has {len(names)} names; a Polyv transmit channel has at most {MAX_RECEIVERS_PER_TRANSMIT}",
+            )
         event["polyv"] = {
             "channel_id": _text(polyv, "channel_id", spot),
             "watch_channel_id": _text(polyv, "watch_channel_id", spot, required=False),

@@ -55,6 +55,11 @@ def test_the_shipped_sample_calendar_is_valid() -> None:
             "receive_channel_names",
             "twice",
         ),
+        (
+            {"polyv": {"channel_id": "1", "receive_channel_names": [f"r{i}" for i in range(501)]}},
+            "receive_channel_names",
+            "at most 500",
+        ),
         ({"polyv": {"channel_id": "1", "viewers": ["x" * 65]}}, "viewers[0]", "1 to 64"),
         ({"polyv": {"channel_id": "1", "viewers": [{"nick": "a"}]}}, "viewers[0]", "unknown keys"),
         ({"isdp": {"channel_ids": [], "user_account": "u"}}, "isdp.channel_ids", "non-empty"),
@@ -67,6 +72,12 @@ def test_invalid_event_names_event_and_field(overrides: dict[str, Any], field: s
         parse_calendar({"events": [event(**overrides)]})
     assert field in str(info.value)
     assert hint in str(info.value)
+
+
+def test_more_than_one_create_call_of_receive_channels_is_fine() -> None:
+    names = [f"r{i}" for i in range(500)]
+    [parsed] = parse_calendar([event(polyv={"channel_id": "1", "receive_channel_names": names})])
+    assert parsed["polyv"]["receive_channel_names"] == names
 
 
 def test_duplicate_names_and_bad_shapes() -> None:
