@@ -106,14 +106,15 @@ class PolyvSimulator(VendorSimulator):
                 "host": base_url,
                 "login": DEMO_APP_ID,
                 "password": DEMO_APP_SECRET,
-                "extra": {"signature_method": "MD5"},
             },
             "polyv_group_default": {
                 "conn_type": "polyv",
                 "host": base_url,
                 "login": DEMO_GROUP_APP_ID,
                 "password": DEMO_GROUP_APP_SECRET,
-                "extra": {"signature_method": "MD5", "account_type": "group"},
+                # MD5 (the default) is not spelled out: Airflow masks every extra value and
+                # warns on each one under 5 characters.
+                "extra": {"account_type": "group"},
             },
         }
 
