@@ -69,3 +69,12 @@ def secret_values(value: Any, keys: Iterable[str] = SECRET_KEYS) -> Iterator[str
     elif isinstance(value, list | tuple):
         for item in value:
             yield from secret_values(item, keyset)
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every known credential value replaced: vendor error messages sometimes echo
+    what they were sent (a token, a canonical request holding the STS token)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text

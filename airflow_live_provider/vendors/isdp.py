@@ -30,7 +30,7 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.redaction import REDACTED
+from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
@@ -340,10 +340,7 @@ class IsdpClient:
 
     def _scrub(self, text: str) -> str:
         """Vendor error texts may echo a credential (Spring OAuth echoes the access token)."""
-        for secret in (self._app_token, self._client_secret, *self._seen_tokens):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, REDACTED)
-        return text
+        return scrub(text, (self._app_token, self._client_secret, *self._seen_tokens))
 
     def get_token(self, channel_id: Any, user_account: Any, role: Any = DEFAULT_ROLE) -> dict[str, Any]:
         """SaasLive/getToken: one join token (short-lived credential) for one channel."""

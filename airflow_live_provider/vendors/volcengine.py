@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
+from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
@@ -323,7 +324,9 @@ class VolcengineLiveClient:
         payload = encode_body(body)
         return self.transport.request(
             lambda: self.build_request(action, payload, version),
-            lambda response: parse_response(response, action),
+            lambda response: parse_response(
+                response, action, secrets=(self._secret_access_key, self._session_token)
+            ),
             idempotent=is_read_action(action) if idempotent is None else idempotent,
             rate_limiter=self.limiter_for(action),
         )
@@ -420,8 +423,11 @@ def describe_auth_body(
     return body
 
 
-def parse_response(response: requests.Response, action: str) -> tuple[dict[str, Any], str | None]:
-    """``Result`` on success; otherwise the right :class:`LiveApiError` from ``ResponseMetadata``."""
+def parse_response(
+    response: requests.Response, action: str, *, secrets: Iterable[str | None] = ()
+) -> tuple[dict[str, Any], str | None]:
+    """``Result`` on success; otherwise the right :class:`LiveApiError` from ``ResponseMetadata``
+    (its message scrubbed of ``secrets``: a gateway may echo the canonical request)."""
     status = response.status_code
     try:
         payload = response.json()
@@ -436,7 +442,7 @@ def parse_response(response: requests.Response, action: str) -> tuple[dict[str, 
         result = payload.get("Result")
         return (result if isinstance(result, dict) else {}), request_id
     code = (error or {}).get("Code") or None
-    message = str((error or {}).get("Message") or f"HTTP {status}")
+    message = scrub(str((error or {}).get("Message") or f"HTTP {status}"), secrets)
     text = f"{action} failed: {message}"
     common: dict[str, Any] = {"vendor": VENDOR, "code": code, "http_status": status, "request_id": request_id}
     if code in AUTH_ERROR_CODES:

@@ -16,7 +16,8 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.redaction import REDACTED
+from airflow_live_provider.simulator import SimRequest, SimResponse, SimulatorServer
 from airflow_live_provider.simulator.volcengine import (
     DEMO_ACCESS_KEY_ID,
     DEMO_APP,
@@ -325,3 +326,30 @@ def test_logs_carry_no_query_or_secret(
     text = "\n".join(r.getMessage() for r in all_logs.records if r.levelno >= logging.DEBUG)
     assert "Action=" not in text, "a query string reached the logs"
     assert_no_secret_in(text, DEMO_SECRET_ACCESS_KEY, result["PushURLListDetail"][0]["StreamSign"])
+
+
+def test_vendor_message_echoing_credentials_is_scrubbed(simulator: SimulatorServer) -> None:
+    """A gateway that echoes the canonical request (STS token included) must not leak it."""
+    secret_key, session_token = "SK-echo-secret-0001", "STS-echo-token-0001"
+
+    def echo(req: SimRequest) -> SimResponse:
+        echoed = (
+            f"canonical request had x-security-token:{req.headers.get('x-security-token')} sk={secret_key}"
+        )
+        return SimResponse(
+            403,
+            {
+                "ResponseMetadata": {
+                    "RequestId": "rid-echo",
+                    "Error": {"Code": "AccessDenied", "Message": echoed},
+                }
+            },
+        )
+
+    simulator.routes[("POST", "/")] = echo
+    client = VolcengineLiveClient(simulator.base_url, "AKECHO", secret_key, session_token=session_token)
+    with pytest.raises(LiveApiAuthError) as info:
+        client.call("DescribeAuth", {"Vhost": "v.example.com", "SceneType": "push"})
+    assert info.value.request_id == "rid-echo"
+    assert REDACTED in str(info.value)
+    assert_no_secret_in(str(info.value), secret_key, session_token)
