@@ -185,6 +185,11 @@ def _host_name(value: Any, field: str, what: str) -> str:
     return value
 
 
+def validate_host_name(value: Any, field: str = "vhost", what: str = "domain space (Vhost)") -> str:
+    """A bare host name (vhost or push domain): no scheme, path, port or spaces."""
+    return _host_name(value, field, what)
+
+
 def validate_scene_type(scene_type: Any) -> str:
     if scene_type not in SCENE_TYPES:
         raise LiveApiInputError(
