@@ -24,54 +24,48 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pendulum
 
 from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.vendors import isdp as isdp_api
+from airflow_live_provider.vendors import polyv as polyv_api
+from airflow_live_provider.vendors import volcengine as volc_api
 
 VENDOR_SECTIONS = ("volcengine", "polyv", "isdp")
-_VIEWER_KEYS = frozenset({"viewerId", "nickname", "avatar", "openid", "actor"})
 
-#: Polyv: receive channels per transmit channel (documented limit).
-MAX_RECEIVERS_PER_TRANSMIT = 500
+T = TypeVar("T")
 
 
 def _err(where: str, problem: str) -> LiveApiInputError:
     return LiveApiInputError(where, problem, vendor="calendar")
 
 
-def _text(section: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
-    value = section.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise _err(f"{where}.{key}", "is missing; add it to the calendar")
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise _err(f"{where}.{key}", f"must be a string, not {type(value).__name__}")
-    return value.strip()
+def _check(where: str, key: str, check: Callable[[Any], T], value: Any) -> T:
+    """Run a vendor's own validator on a calendar value, renaming its field to the calendar's.
+
+    The vendor validators name their parameter (``names[2]``, ``valid_duration``); the calendar
+    error names the event, the section and the calendar key instead (``event 'X'.polyv.
+    receive_channel_names[2]``), keeping the vendor's problem text and index suffix.
+    """
+    try:
+        return check(value)
+    except LiveApiInputError as exc:
+        prefix = f"{exc.field}: "
+        problem = exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
+        suffix = exc.field[exc.field.index("[") :] if "[" in exc.field else ""
+        raise _err(f"{where}.{key}{suffix}", problem) from None
 
 
-def _text_list(section: dict[str, Any], key: str, where: str, *, required: bool = True) -> list[str]:
+def _present(section: dict[str, Any], key: str, where: str) -> Any:
+    """A required calendar key: its absence is reported as such, not as a vendor format error."""
     value = section.get(key)
-    if value is None and not required:
-        return []
-    if not isinstance(value, list) or (required and not value):
-        raise _err(f"{where}.{key}", "must be a non-empty list of strings")
-    out = []
-    for index, item in enumerate(value):
-        if isinstance(item, int) and not isinstance(item, bool):
-            item = str(item)
-        if not isinstance(item, str) or not item.strip():
-            raise _err(f"{where}.{key}[{index}]", "must be a non-empty string")
-        out.append(item.strip())
-    if len(set(out)) != len(out):
-        raise _err(f"{where}.{key}", "lists the same value twice; remove the duplicate")
-    return out
+    if value is None or (isinstance(value, str | list) and not value):
+        raise _err(f"{where}.{key}", "is missing; add it to the calendar")
+    return value
 
 
 def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
@@ -116,32 +110,13 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
     return parsed
 
 
-def _viewers(section: dict[str, Any], where: str) -> list[str | dict[str, str]]:
-    value = section.get("viewers", [])
-    if not isinstance(value, list):
-        raise _err(f"{where}.viewers", "must be a list of viewer ids or {viewerId, nickname?, ...} objects")
-    out: list[str | dict[str, str]] = []
-    for index, item in enumerate(value):
-        spot = f"{where}.viewers[{index}]"
-        if isinstance(item, str | int) and not isinstance(item, bool):
-            viewer_id: str | None = str(item).strip()
-            entry: str | dict[str, str] = str(viewer_id)
-        elif isinstance(item, dict):
-            unknown = set(item) - _VIEWER_KEYS
-            if unknown:
-                raise _err(spot, f"unknown keys {sorted(unknown)}; allowed: {sorted(_VIEWER_KEYS)}")
-            viewer_id = _text(item, "viewerId", spot)
-            entry = {k: str(v) for k, v in item.items() if v is not None}
-        else:
-            raise _err(spot, "must be a viewer id string or an object with viewerId")
-        if not viewer_id or len(viewer_id) > 64:
-            raise _err(spot, "viewerId must be 1 to 64 characters")
-        out.append(entry)
-    return out
-
-
 def validate_event(raw: Any, index: int) -> dict[str, Any]:
-    """One calendar entry as a JSON-ready dict (``start`` normalised to ISO-8601 with offset)."""
+    """One calendar entry as a JSON-ready dict (``start`` normalised to ISO-8601 with offset).
+
+    Every vendor field goes through that vendor's own validator (the ones the hooks and operators
+    use), so an event that passes here cannot fail a later section's input check half-way through
+    provisioning. Idempotent: a validated event validates to itself.
+    """
     if not isinstance(raw, dict):
         raise _err(f"events[{index}]", "must be an object with name, start and vendor sections")
     name = raw.get("name")
@@ -157,42 +132,57 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
             raise _err(f"{where}.{section}", "must be an object")
     if volc := raw.get("volcengine"):
         spot = f"{where}.volcengine"
-        duration = volc.get("valid_duration")
-        if duration is not None and (
-            not isinstance(duration, int) or isinstance(duration, bool) or duration <= 0
-        ):
-            raise _err(f"{spot}.valid_duration", "must be a positive number of seconds")
+        domain = volc.get("domain")
         event["volcengine"] = {
-            "vhost": _text(volc, "vhost", spot),
-            "app": _text(volc, "app", spot),
-            "stream": _text(volc, "stream", spot),
-            "domain": _text(volc, "domain", spot, required=False),
-            "valid_duration": duration,
+            "vhost": _check(spot, "vhost", volc_api.validate_host_name, _present(volc, "vhost", spot)),
+            "app": _check(spot, "app", volc_api.validate_app, _present(volc, "app", spot)),
+            "stream": _check(spot, "stream", volc_api.validate_stream, _present(volc, "stream", spot)),
+            "domain": (
+                None
+                if domain in (None, "")
+                else _check(
+                    spot, "domain", lambda v: volc_api.validate_host_name(v, "domain", "push domain"), domain
+                )
+            ),
+            "valid_duration": _check(
+                spot, "valid_duration", volc_api.validate_valid_duration, volc.get("valid_duration")
+            ),
         }
     if polyv := raw.get("polyv"):
         spot = f"{where}.polyv"
-        names = _text_list(polyv, "receive_channel_names", spot, required=False)
-        if len(names) > MAX_RECEIVERS_PER_TRANSMIT:
-            # The hook creates in calls of 100; a transmit channel holds at most 500 receivers.
-            raise _err(
-                f"{spot}.receive_channel_names",
-                f"has {len(names)} names; a Polyv transmit channel has at most {MAX_RECEIVERS_PER_TRANSMIT}",
-            )
+        names = polyv.get("receive_channel_names")
+        watch = polyv.get("watch_channel_id")
         event["polyv"] = {
-            "channel_id": _text(polyv, "channel_id", spot),
-            "watch_channel_id": _text(polyv, "watch_channel_id", spot, required=False),
-            "receive_channel_names": names,
-            "viewers": _viewers(polyv, spot),
+            "channel_id": _check(
+                spot, "channel_id", polyv_api.validate_channel_id, _present(polyv, "channel_id", spot)
+            ),
+            "watch_channel_id": (
+                None
+                if watch in (None, "")
+                else _check(spot, "watch_channel_id", polyv_api.validate_channel_id, watch)
+            ),
+            "receive_channel_names": (
+                []
+                if names is None or names == []
+                else _check(spot, "receive_channel_names", polyv_api.validate_names, names)
+            ),
+            "viewers": _check(
+                spot,
+                "viewers",
+                lambda v: polyv_api.normalize_viewers(v, "viewers", required=False),
+                polyv.get("viewers"),
+            ),
         }
     if isdp := raw.get("isdp"):
         spot = f"{where}.isdp"
-        role = isdp.get("role", 1)
-        if not isinstance(role, int) or isinstance(role, bool):
-            raise _err(f"{spot}.role", "must be an integer (1 = audience)")
         event["isdp"] = {
-            "channel_ids": _text_list(isdp, "channel_ids", spot),
-            "user_account": _text(isdp, "user_account", spot),
-            "role": role,
+            "channel_ids": _check(
+                spot, "channel_ids", isdp_api.validate_channel_ids, _present(isdp, "channel_ids", spot)
+            ),
+            "user_account": _check(
+                spot, "user_account", isdp_api.validate_user_account, _present(isdp, "user_account", spot)
+            ),
+            "role": _check(spot, "role", isdp_api.validate_role, isdp.get("role", isdp_api.DEFAULT_ROLE)),
         }
     return event
 

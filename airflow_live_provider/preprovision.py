@@ -14,7 +14,7 @@ from typing import Any
 import pendulum
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_live_provider.events import slug
+from airflow_live_provider.events import slug, validate_event
 from airflow_live_provider.operators.common import (
     default_output_root,
     mask_all,
@@ -56,7 +56,12 @@ def provision_event(
     polyv_conn_id: str = "polyv_default",
     isdp_conn_id: str = "isdp_default",
 ) -> dict[str, Any]:
-    """Provision one validated calendar event, write its run sheet, return a secret-free summary."""
+    """Provision one calendar event, write its run sheet, return a secret-free summary.
+
+    The whole event (every vendor section) is validated again first, so a direct caller's bad
+    input fails before the first request, not after channels were created or tokens fetched.
+    """
+    event = validate_event(event, 0)
     sheet_path = output_path(sheet_uri, "output_dir")  # a bad location fails before any request
     name = event["name"]
     sheet: dict[str, Any] = {

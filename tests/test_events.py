@@ -29,7 +29,8 @@ def test_valid_calendar_is_normalised() -> None:
     [parsed] = parse_calendar({"events": [event(start="2026-12-01T19:30:00", timezone="Asia/Shanghai")]})
     assert parsed["start"] == "2026-12-01T19:30:00+08:00"
     assert parsed["isdp"] == {"channel_ids": ["10882"], "user_account": "135965565", "role": 1}
-    assert parsed["polyv"]["viewers"] == ["v1"]
+    assert parsed["polyv"]["viewers"] == [{"viewerId": "v1"}]
+    assert parse_calendar([parsed]) == [parsed]  # a validated event validates to itself
     json.dumps(parsed)  # XCom-ready
 
 
@@ -52,18 +53,44 @@ def test_the_shipped_sample_calendar_is_valid() -> None:
         ({"polyv": {"receive_channel_names": ["a"]}}, "event 'Launch'.polyv.channel_id", "missing"),
         (
             {"polyv": {"channel_id": "1", "receive_channel_names": ["a", "a"]}},
-            "receive_channel_names",
-            "twice",
+            "receive_channel_names[1]",
+            "duplicates",
         ),
         (
             {"polyv": {"channel_id": "1", "receive_channel_names": [f"r{i}" for i in range(501)]}},
             "receive_channel_names",
             "at most 500",
         ),
-        ({"polyv": {"channel_id": "1", "viewers": ["x" * 65]}}, "viewers[0]", "1 to 64"),
-        ({"polyv": {"channel_id": "1", "viewers": [{"nick": "a"}]}}, "viewers[0]", "unknown keys"),
-        ({"isdp": {"channel_ids": [], "user_account": "u"}}, "isdp.channel_ids", "non-empty"),
-        ({"isdp": {"channel_ids": ["1"], "user_account": "u", "role": "1"}}, "isdp.role", "integer"),
+        ({"polyv": {"channel_id": "1", "viewers": ["x" * 65]}}, "viewers[0].viewerId", "1-64"),
+        ({"polyv": {"channel_id": "1", "viewers": [{"nick": "a"}]}}, "viewers[0]", "unknown key"),
+        ({"isdp": {"channel_ids": [], "user_account": "u"}}, "isdp.channel_ids", "missing"),
+        # The vendors' own validators decide, exactly as the operators and hooks would.
+        ({"isdp": {"channel_ids": ["1"], "user_account": "u", "role": -1}}, "isdp.role", "whole-number"),
+        ({"isdp": {"channel_ids": ["1", 2.5], "user_account": "u"}}, "isdp.channel_ids[1]", "channel ID"),
+        ({"polyv": {"channel_id": "abc"}}, "event 'Launch'.polyv.channel_id", "digits only"),
+        ({"polyv": {"channel_id": "1", "watch_channel_id": "x1"}}, "polyv.watch_channel_id", "digits"),
+        (
+            {"polyv": {"channel_id": "1", "viewers": [{"viewerId": "v", "nickname": 12345}]}},
+            "event 'Launch'.polyv.viewers[0].nickname",
+            "string",
+        ),
+        (
+            {"polyv": {"channel_id": "1", "receive_channel_names": "a,b"}},
+            "polyv.receive_channel_names",
+            "got a string",
+        ),
+        ({"volcengine": {"vhost": "v", "app": "my app", "stream": "s"}}, "volcengine.app", "letters"),
+        ({"volcengine": {"vhost": "https://v", "app": "a", "stream": "s"}}, "volcengine.vhost", "bare host"),
+        (
+            {"volcengine": {"vhost": "v", "app": "a", "stream": "s", "domain": "p.example.com/x"}},
+            "volcengine.domain",
+            "bare host",
+        ),
+        (
+            {"volcengine": {"vhost": "v", "app": "a", "stream": "s", "valid_duration": -5}},
+            "volcengine.valid_duration",
+            "positive",
+        ),
         ({"volcengine": None, "polyv": None, "isdp": None}, "event 'Launch'", "no vendor section"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,29 @@ def test_bad_output_location_fails_before_any_request(sim_connections: Simulator
     with pytest.raises(LiveApiInputError, match="output_dir"):
         provision_event(demo_event(), sheet_uri="relative/sheet.json")
     assert list(sim_connections.requests) == []
+
+
+@pytest.mark.parametrize(
+    ("section", "change", "field"),
+    [
+        ("isdp", {"role": -1}, "isdp.role"),
+        ("polyv", {"channel_id": "abc"}, "polyv.channel_id"),
+        ("volcengine", {"app": "my app"}, "volcengine.app"),
+        ("polyv", {"viewers": ["v1", {"viewerId": "v2", "nickname": 12345}]}, "polyv.viewers[1].nickname"),
+    ],
+)
+def test_a_later_sections_bad_input_fails_before_the_first_request(
+    sim_connections: SimulatorServer, tmp_path: Path, section: str, change: dict[str, Any], field: str
+) -> None:
+    """A direct caller's event is validated whole: no receive channel or token before the error."""
+    event = demo_event()
+    event[section] = {**event[section], **change}
+    sim_connections.clear_requests()
+    with pytest.raises(LiveApiInputError, match=re.escape(field)):
+        provision_event(event, sheet_uri=f"{tmp_path}/sheet.json")
+    assert list(sim_connections.requests) == []
+    assert sim_connections.polyv.receivers(polyv_sim.DEMO_TRANSMIT_CHANNEL_ID) == []
+    assert not (tmp_path / "sheet.json").exists()
 
 
 def test_run_sheet_uri_defaults_under_airflow_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -157,6 +157,12 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
 
 
 # -- input validation (before any request) -------------------------------------------------------
+#: A list parameter given one string: usually a template rendered to text.
+_STRING_NOT_LIST = (
+    "got a string (a rendered template?); pass a list, or set render_template_as_native_obj=True on the DAG"
+)
+
+
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
     """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -192,6 +198,57 @@ def validate_viewer_id(value: Any, field: str = "viewer_id") -> str:
     return value
 
 
+#: Keys a viewer spec may have (the get-watch-api-token form fields).
+VIEWER_KEYS = ("viewerId", "nickname", "avatar", "openid", "actor")
+#: Longest value of each optional viewer field (avatar is a URL).
+VIEWER_FIELD_LENGTHS = {"nickname": 255, "avatar": 1024, "openid": 255, "actor": 255}
+
+
+def normalize_viewers(
+    viewer_ids: Any, field: str = "viewer_ids", *, required: bool = True
+) -> list[dict[str, str]]:
+    """``viewer_ids`` as ``[{viewerId, nickname?, ...}]``: ID strings or dicts, every field checked
+    up front so a bad nickname fails before the first token is fetched."""
+    if isinstance(viewer_ids, str):
+        raise LiveApiInputError(field, _STRING_NOT_LIST, vendor=VENDOR)
+    if viewer_ids is None and not required:
+        return []
+    if not isinstance(viewer_ids, Sequence) or (required and not viewer_ids):
+        raise LiveApiInputError(
+            field,
+            f"must be a {'non-empty ' if required else ''}list of viewer IDs "
+            "or {viewerId, nickname?...} dicts",
+            vendor=VENDOR,
+        )
+    viewers: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(viewer_ids):
+        spot = f"{field}[{index}]"
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        spec = {"viewerId": item} if isinstance(item, str) else item
+        if not isinstance(spec, Mapping):
+            raise LiveApiInputError(
+                spot, "must be a viewer ID string or a dict with 'viewerId'", vendor=VENDOR
+            )
+        unknown = sorted(str(key) for key in set(spec) - set(VIEWER_KEYS))
+        if unknown:
+            raise LiveApiInputError(
+                spot, f"unknown key(s) {unknown}; use {', '.join(VIEWER_KEYS)}", vendor=VENDOR
+            )
+        viewer_id = validate_viewer_id(spec.get("viewerId"), f"{spot}.viewerId")
+        if viewer_id in seen:
+            raise LiveApiInputError(spot, f"viewer {viewer_id!r} is listed twice", vendor=VENDOR)
+        seen.add(viewer_id)
+        viewer = {"viewerId": viewer_id}
+        for key, max_len in VIEWER_FIELD_LENGTHS.items():
+            value = _optional_text(spec.get(key), f"{spot}.{key}", max_len)
+            if value is not None:
+                viewer[key] = value
+        viewers.append(viewer)
+    return viewers
+
+
 def validate_page_size(value: Any, maximum: int = MAX_PAGE_SIZE, field: str = "page_size") -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
@@ -204,10 +261,10 @@ def validate_emails(emails: Any) -> list[str] | None:
     """None (every sub-account) or a list of e-mail addresses without commas or spaces."""
     if emails is None:
         return None
-    if isinstance(emails, str) or not isinstance(emails, Sequence):
-        raise LiveApiInputError(
-            "emails", "must be a list of e-mail addresses (not one comma-separated string)", vendor=VENDOR
-        )
+    if isinstance(emails, str):
+        raise LiveApiInputError("emails", _STRING_NOT_LIST, vendor=VENDOR)
+    if not isinstance(emails, Sequence):
+        raise LiveApiInputError("emails", "must be a list of e-mail addresses", vendor=VENDOR)
     out: list[str] = []
     for index, email in enumerate(emails):
         if (
@@ -227,7 +284,9 @@ def validate_emails(emails: Any) -> list[str] | None:
 
 def validate_names(names: Any) -> list[str]:
     """Receive-channel names: a non-empty list of distinct, non-blank strings, at most 500."""
-    if isinstance(names, str) or not isinstance(names, Sequence):
+    if isinstance(names, str):
+        raise LiveApiInputError("names", _STRING_NOT_LIST, vendor=VENDOR)
+    if not isinstance(names, Sequence):
         raise LiveApiInputError(
             "names", "must be a list of channel names, e.g. ['Hall A', 'Hall B']", vendor=VENDOR
         )
