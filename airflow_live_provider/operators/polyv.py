@@ -29,7 +29,6 @@ from airflow_live_provider.operators.common import (
 )
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
 
-VIEWER_KEYS = ("viewerId", "nickname", "avatar", "openid", "actor")
 #: Sub-account fields holding credentials: dropped from snapshots unless asked for.
 SUB_ACCOUNT_SECRET_FIELDS = ("appSecret", "vodSecretKey", "vodBakSecretKey", "writeToken", "readToken")
 #: Summary field -> sub-account field, for totals and thresholds.
@@ -45,38 +44,6 @@ WRITE_BATCH = 100
 
 def _iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def normalize_viewers(viewer_ids: Any) -> list[dict[str, str]]:
-    """``viewer_ids`` as ``[{viewerId, nickname?, ...}]``: strings or dicts, checked up front."""
-    from airflow_live_provider.vendors.polyv import validate_viewer_id
-
-    if isinstance(viewer_ids, str) or not isinstance(viewer_ids, Sequence) or not viewer_ids:
-        raise LiveApiInputError(
-            "viewer_ids",
-            "must be a non-empty list of viewer IDs or {viewerId, nickname?...} dicts",
-            vendor="polyv",
-        )
-    viewers: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for index, item in enumerate(viewer_ids):
-        field = f"viewer_ids[{index}]"
-        spec = {"viewerId": item} if isinstance(item, str) else item
-        if not isinstance(spec, Mapping):
-            raise LiveApiInputError(
-                field, "must be a viewer ID string or a dict with 'viewerId'", vendor="polyv"
-            )
-        unknown = sorted(set(spec) - set(VIEWER_KEYS))
-        if unknown:
-            raise LiveApiInputError(
-                field, f"unknown key(s) {unknown}; use {', '.join(VIEWER_KEYS)}", vendor="polyv"
-            )
-        viewer_id = validate_viewer_id(spec.get("viewerId"), f"{field}.viewerId")
-        if viewer_id in seen:
-            raise LiveApiInputError(field, f"viewer {viewer_id!r} is listed twice", vendor="polyv")
-        seen.add(viewer_id)
-        viewers.append({k: v for k, v in spec.items() if v not in (None, "")})
-    return viewers
 
 
 class PolyvWatchTokenOperator(BaseOperator):
@@ -107,7 +74,11 @@ class PolyvWatchTokenOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.vendors.polyv import WATCH_TOKEN_TTL_SECONDS, validate_channel_id
+        from airflow_live_provider.vendors.polyv import (
+            WATCH_TOKEN_TTL_SECONDS,
+            normalize_viewers,
+            validate_channel_id,
+        )
 
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)

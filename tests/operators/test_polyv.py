@@ -109,6 +109,11 @@ def test_watch_tokens_default_path_per_run_and_map_index(sim_connections: Simula
         ({"viewer_ids": ["v1", "v1"]}, "viewer_ids[1]"),
         ({"viewer_ids": [{"nickname": "no id"}]}, "viewer_ids[0].viewerId"),
         ({"viewer_ids": [{"viewerId": "v", "vip": True}]}, "viewer_ids[0]"),
+        # Optional fields are checked up front too: no token is fetched for v1 first.
+        ({"viewer_ids": ["v1", {"viewerId": "v2", "nickname": 12345}]}, "viewer_ids[1].nickname"),
+        ({"viewer_ids": ["v1", {"viewerId": "v2", "avatar": "x" * 1025}]}, "viewer_ids[1].avatar"),
+        ({"viewer_ids": ["v1", {"viewerId": "v2", "openid": ["o"]}]}, "viewer_ids[1].openid"),
+        ({"viewer_ids": ["v1", {"viewerId": "v2", "actor": 1}]}, "viewer_ids[1].actor"),
         ({"viewer_ids": ["v1"], "channel_id": "not-a-number"}, "channel_id"),
         ({"viewer_ids": ["v1"], "output_uri": "relative/path.json"}, "output_uri"),
     ],

@@ -425,3 +425,19 @@ def test_logs_never_hold_query_or_secrets(
         accounts[0]["writeToken"],
     )
     assert "sign=" not in text
+
+
+def test_normalize_viewers_checks_every_field_before_use() -> None:
+    from airflow_live_provider.vendors.polyv import normalize_viewers
+
+    assert normalize_viewers(["v1", {"viewerId": "v2", "nickname": "Ann", "avatar": None}]) == [
+        {"viewerId": "v1"},
+        {"viewerId": "v2", "nickname": "Ann"},
+    ]
+    with pytest.raises(LiveApiInputError) as info:
+        normalize_viewers(["v1", {"viewerId": "v2", "nickname": 12345}])
+    assert info.value.field == "viewer_ids[1].nickname"
+    with pytest.raises(LiveApiInputError, match="got a string") as info:
+        normalize_viewers("v1,v2")
+    assert info.value.field == "viewer_ids"
+    assert normalize_viewers(None, "viewers", required=False) == []
