@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pendulum
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_live_provider.events import slug, validate_event
 from airflow_live_provider.operators.common import (
     default_output_root,
@@ -21,31 +18,15 @@ from airflow_live_provider.operators.common import (
     mask_returned_secrets,
     output_path,
     path_segment,
+    utc_iso,
     write_json,
 )
-
-#: Polyv: a watch API token is valid for 5 hours.
-WATCH_TOKEN_LIFETIME_HOURS = 5
 
 
 def run_sheet_uri(output_dir: str | None, event_name: str, run_id: str | None) -> str:
     """``<output_dir>/<event slug>/<run id>.json``; default ``$AIRFLOW_HOME/live_provider/run_sheets``."""
     folder = (output_dir or "").strip().rstrip("/") or f"{default_output_root()}/run_sheets"
     return f"{folder}/{slug(event_name)}/{path_segment(run_id or 'manual')}.json"
-
-
-def check_push_auth(auth_list: list[dict[str, Any]], event_name: str, target: str) -> None:
-    """Fail (without retries: waiting will not switch it on) unless push auth is enabled."""
-    if not auth_list:
-        raise AirflowFailException(
-            f"event {event_name!r}: no push authentication is configured for {target} (DescribeAuth "
-            "returned no setting); enable push authentication in the Volcengine Live console"
-        )
-    if not all(item.get("AuthStatus") for item in auth_list):
-        raise AirflowFailException(
-            f"event {event_name!r}: push authentication is OFF for {target} (DescribeAuth); enable it "
-            "in the Volcengine Live console before the event"
-        )
 
 
 def provision_event(
@@ -67,19 +48,24 @@ def provision_event(
     sheet: dict[str, Any] = {
         "event": name,
         "start": event["start"],
-        "generatedAt": pendulum.now("UTC").isoformat(),
+        "generatedAt": utc_iso(),
     }
     summary: dict[str, Any] = {"event": name, "start": event["start"], "run_sheet": str(sheet_path)}
 
     if volc := event.get("volcengine"):
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
-        from airflow_live_provider.operators.volcengine import push_url_secrets
+        from airflow_live_provider.operators.volcengine import (
+            ensure_auth_enabled,
+            push_url_count,
+            push_url_secrets,
+        )
 
         volc_hook = VolcengineLiveHook(volcengine_conn_id=volcengine_conn_id)
         # DescribeAuth takes the vhost alone; the push domain is for GeneratePushURL.
         auth = volc_hook.describe_auth("push", vhost=volc["vhost"], app=volc["app"])
         mask_returned_secrets(auth)
-        check_push_auth(auth, name, f"vhost {volc['vhost']!r} app {volc['app']!r}")
+        target = f"vhost {volc['vhost']!r} (app {volc['app']!r})"
+        ensure_auth_enabled(auth, "push", target, about=f"event {name!r}: ")
         push = volc_hook.generate_push_url(
             volc["vhost"],
             volc["app"],
@@ -89,10 +75,11 @@ def provision_event(
         )
         mask_all(push_url_secrets(push))
         sheet["volcengine"] = {k: volc.get(k) for k in ("vhost", "app", "stream", "domain")} | {"push": push}
-        summary["volcengine"] = {"push_auth": "enabled", "push_url_count": len(push.get("PushURLList") or [])}
+        summary["volcengine"] = {"push_auth": "enabled", "push_url_count": push_url_count(push)}
 
     if polyv := event.get("polyv"):
         from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.operators.polyv import issue_watch_tokens
 
         polyv_hook = PolyvHook(polyv_conn_id=polyv_conn_id)
         receivers: list[dict[str, Any]] = []
@@ -102,14 +89,8 @@ def provision_event(
                 polyv["channel_id"], polyv["receive_channel_names"]
             )
         watch_channel = polyv.get("watch_channel_id") or polyv["channel_id"]
-        tokens = []
-        for viewer in polyv["viewers"]:
-            spec = {"viewerId": viewer} if isinstance(viewer, str) else dict(viewer)
-            viewer_id = spec.pop("viewerId")
-            token = polyv_hook.get_watch_api_token(watch_channel, viewer_id, **spec)
-            mask_all([token])
-            tokens.append({"viewerId": viewer_id, "token": token})
-        expires = pendulum.now("UTC").add(hours=WATCH_TOKEN_LIFETIME_HOURS).isoformat()
+        issued = issue_watch_tokens(polyv_hook, watch_channel, polyv["viewers"])
+        tokens, expires = issued.tokens, issued.expires_at
         receive = [{k: r.get(k) for k in ("name", "channelId", "created")} for r in receivers]
         sheet["polyv"] = {
             "transmitChannelId": polyv["channel_id"],
@@ -128,15 +109,19 @@ def provision_event(
 
     if isdp := event.get("isdp"):
         from airflow_live_provider.hooks.isdp import IsdpHook
+        from airflow_live_provider.operators.isdp import fetch_join_tokens
 
-        joined = IsdpHook(isdp_conn_id=isdp_conn_id).get_token_batch(
-            isdp["channel_ids"], isdp["user_account"], isdp.get("role", 1)
+        joined = fetch_join_tokens(
+            IsdpHook(isdp_conn_id=isdp_conn_id), isdp["channel_ids"], isdp["user_account"], isdp["role"]
         )
-        mask_returned_secrets(joined)
-        sheet["isdp"] = {k: isdp.get(k) for k in ("channel_ids", "user_account", "role")} | {"tokens": joined}
+        sheet["isdp"] = {k: isdp.get(k) for k in ("channel_ids", "user_account", "role")} | {
+            "tokens": joined.entries,
+            "tokensExpireAt": joined.expires_at,
+        }
         summary["isdp"] = {
             "channel_ids": isdp["channel_ids"],
-            "token_count": len(joined) if isinstance(joined, list) else 1,
+            "token_count": len(joined.entries),
+            "tokens_expire_at": joined.expires_at,
         }
 
     write_json(sheet_path, sheet)

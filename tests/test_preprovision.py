@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
+from airflow_live_provider.vendors.polyv import WATCH_TOKEN_TTL_SECONDS
 from tests.helpers import assert_no_secret_in
 
 BATCH_CREATE = "/live/v3/channel/transmit/batch-create"
@@ -69,6 +71,14 @@ def test_provision_writes_run_sheet_and_returns_secret_free_summary(
     assert sim_connections.polyv.watch_tokens[sheet["polyv"]["watchTokens"][1]["token"]]["nickname"] == "Two"
     assert "volcSecret=" in sheet["volcengine"]["push"]["PushURLList"][0]
     assert sheet["isdp"]["tokens"]
+    # Token expiry on the run sheet, in the one output format, as the operators write it.
+    assert all(t["expiresAt"].endswith("Z") for t in sheet["isdp"]["tokens"])
+    assert sheet["isdp"]["tokensExpireAt"] == min(t["expiresAt"] for t in sheet["isdp"]["tokens"])
+    assert summary["isdp"]["tokens_expire_at"] == sheet["isdp"]["tokensExpireAt"]
+    generated = datetime.fromisoformat(sheet["generatedAt"].replace("Z", "+00:00"))
+    polyv_expiry = datetime.fromisoformat(sheet["polyv"]["watchTokensExpireAt"].replace("Z", "+00:00"))
+    assert sheet["generatedAt"].endswith("Z") and sheet["polyv"]["watchTokensExpireAt"].endswith("Z")
+    assert timedelta(0) < polyv_expiry - generated <= timedelta(seconds=WATCH_TOKEN_TTL_SECONDS)
     assert summary["polyv"]["created"] == 2 and summary["volcengine"]["push_url_count"] == 1
     assert summary["run_sheet"].endswith(sheet_file.name)
 
@@ -94,7 +104,7 @@ def test_rerun_creates_no_channels(sim_connections: SimulatorServer, tmp_path: P
     ("turn_off", "message"),
     [
         (lambda sim: sim.volcengine.set_auth(volc_sim.DEMO_VHOST, "push", enabled=False), "is OFF"),
-        (lambda sim: sim.volcengine.clear_auth(volc_sim.DEMO_VHOST, "push"), "no push authentication"),
+        (lambda sim: sim.volcengine.clear_auth(volc_sim.DEMO_VHOST, "push"), "push auth is not configured"),
     ],
 )
 def test_push_auth_off_fails_before_anything_is_created(

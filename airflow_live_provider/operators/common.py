@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
@@ -25,6 +26,12 @@ def mask_all(values: Iterable[str]) -> None:
 def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:
     """Mask vendor secrets Airflow's key heuristics would miss (``writeToken``, ``SecretKey``...)."""
     mask_all(secret_values(payload, keys))
+
+
+def utc_iso(moment: datetime | None = None) -> str:
+    """The one timestamp format of every output file: UTC ISO-8601 to the second, ``Z``-suffixed
+    (``2026-11-23T10:00:00Z``). Truncating to the second makes expiry times err early, never late."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def default_output_root() -> str:

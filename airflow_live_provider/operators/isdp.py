@@ -10,9 +10,10 @@ every parse, and those imports would be paid there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -21,15 +22,15 @@ from airflow_live_provider.operators.common import (
     mask_returned_secrets,
     output_path,
     task_output_uri,
+    utc_iso,
     write_json,
 )
 
+if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
+    from airflow_live_provider.hooks.isdp import IsdpHook
+
 #: ``tokenBegin``/``tokenEnd`` carry no offset; the vendor's envelope timestamps are +08:00.
 VENDOR_LOCAL_TIME = timezone(timedelta(hours=8))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def token_expiry(item: dict[str, Any], requested_at: datetime) -> datetime | None:
@@ -69,8 +70,28 @@ def token_entries(
             continue
         expiry = token_expiry(item, requested_at)
         channels = [str(item["channelId"])] if item.get("channelId") not in (None, "") else channel_ids
-        entries.append({"channelIds": channels, "expiresAt": _iso(expiry) if expiry else None, **item})
+        entries.append({"channelIds": channels, "expiresAt": utc_iso(expiry) if expiry else None, **item})
     return entries
+
+
+@dataclass(frozen=True)
+class JoinTokens:
+    """Join-token entries (each with ``expiresAt``), when they were requested, the earliest expiry."""
+
+    entries: list[dict[str, Any]]
+    requested_at: str
+    expires_at: str | None
+
+
+def fetch_join_tokens(hook: IsdpHook, channel_ids: list[str], user_account: str, role: int) -> JoinTokens:
+    """getTokenBatch, every token masked, entries with their expiry counted from *before* the request."""
+    requested_at = datetime.now(UTC)
+    data = hook.get_token_batch(channel_ids, user_account, role)
+    mask_returned_secrets(data)
+    entries = token_entries(data, channel_ids, requested_at)
+    mask_all(str(e["token"]) for e in entries if e.get("token"))
+    expiries = [e["expiresAt"] for e in entries if e.get("expiresAt")]
+    return JoinTokens(entries, utc_iso(requested_at), min(expiries) if expiries else None)
 
 
 class IsdpTokenBatchOperator(BaseOperator):
@@ -104,7 +125,7 @@ class IsdpTokenBatchOperator(BaseOperator):
         self.tokens_in_xcom = tokens_in_xcom
         self.isdp_conn_id = isdp_conn_id
 
-    def _default_uri(self, context: Any) -> str:
+    def default_output_uri(self, context: Mapping[str, Any]) -> str:
         return task_output_uri("isdp_tokens", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -119,22 +140,16 @@ class IsdpTokenBatchOperator(BaseOperator):
         channel_ids = validate_channel_ids(self.channel_ids)
         user_account = validate_user_account(self.user_account)
         role = validate_role(self.role)
-        path = output_path(self.output_uri or self._default_uri(context))
-        hook = IsdpHook(isdp_conn_id=self.isdp_conn_id)
-        requested_at = datetime.now(UTC)
-        data = hook.get_token_batch(channel_ids, user_account, role)
-        mask_returned_secrets(data)
-        entries = token_entries(data, channel_ids, requested_at)
-        mask_all(str(e["token"]) for e in entries if e.get("token"))
-        expiries = [e["expiresAt"] for e in entries if e.get("expiresAt")]
-        expires_at = min(expiries) if expiries else None
+        path = output_path(self.output_uri or self.default_output_uri(context))
+        fetched = fetch_join_tokens(IsdpHook(isdp_conn_id=self.isdp_conn_id), channel_ids, user_account, role)
+        entries, expires_at = fetched.entries, fetched.expires_at
         written = write_json(
             path,
             {
                 "channelIds": channel_ids,
                 "userAccount": user_account,
                 "role": role,
-                "generatedAt": _iso(requested_at),
+                "generatedAt": fetched.requested_at,
                 "expiresAt": expires_at,
                 "tokens": entries,
             },

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -25,9 +26,13 @@ from airflow_live_provider.operators.common import (
     output_path,
     path_segment,
     task_output_uri,
+    utc_iso,
     write_json,
 )
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
+
+if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
+    from airflow_live_provider.hooks.polyv import PolyvHook
 
 #: Sub-account fields holding credentials: dropped from snapshots unless asked for.
 SUB_ACCOUNT_SECRET_FIELDS = ("appSecret", "vodSecretKey", "vodBakSecretKey", "writeToken", "readToken")
@@ -42,8 +47,38 @@ SUMMARY_LIST_CAP = 100
 WRITE_BATCH = 100
 
 
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+@dataclass(frozen=True)
+class WatchTokens:
+    """Watch tokens for a list of viewers, with when they were issued and when the first expires."""
+
+    tokens: list[dict[str, str]]
+    generated_at: str
+    expires_at: str
+
+
+def issue_watch_tokens(hook: PolyvHook, channel_id: str, viewers: list[dict[str, str]]) -> WatchTokens:
+    """One watch token per (normalised) viewer, each masked as it arrives.
+
+    The expiry is counted from *before* the first request, so it is the earliest token's expiry
+    or sooner: never later than any token really stops working.
+    """
+    from airflow_live_provider.vendors.polyv import WATCH_TOKEN_TTL_SECONDS
+
+    generated = datetime.now(UTC)
+    tokens: list[dict[str, str]] = []
+    for viewer in viewers:
+        token = hook.get_watch_api_token(
+            channel_id,
+            viewer["viewerId"],
+            nickname=viewer.get("nickname"),
+            avatar=viewer.get("avatar"),
+            openid=viewer.get("openid"),
+            actor=viewer.get("actor"),
+        )
+        mask_all([token])
+        tokens.append({"viewerId": viewer["viewerId"], "token": token})
+    expires = generated + timedelta(seconds=WATCH_TOKEN_TTL_SECONDS)
+    return WatchTokens(tokens, utc_iso(generated), utc_iso(expires))
 
 
 class PolyvWatchTokenOperator(BaseOperator):
@@ -74,36 +109,18 @@ class PolyvWatchTokenOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.vendors.polyv import (
-            WATCH_TOKEN_TTL_SECONDS,
-            normalize_viewers,
-            validate_channel_id,
-        )
+        from airflow_live_provider.vendors.polyv import normalize_viewers, validate_channel_id
 
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
         path = output_path(self.output_uri or self.default_output_uri(context))
-        hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
-        generated = datetime.now(UTC)
-        tokens: list[dict[str, str]] = []
-        for viewer in viewers:
-            token = hook.get_watch_api_token(
-                channel_id,
-                viewer["viewerId"],
-                nickname=viewer.get("nickname"),
-                avatar=viewer.get("avatar"),
-                openid=viewer.get("openid"),
-                actor=viewer.get("actor"),
-            )
-            mask_all([token])
-            tokens.append({"viewerId": viewer["viewerId"], "token": token})
-        # The earliest token's expiry: every token was issued after ``generated``.
-        expires_at = _iso_utc(generated + timedelta(seconds=WATCH_TOKEN_TTL_SECONDS))
+        issued = issue_watch_tokens(PolyvHook(polyv_conn_id=self.polyv_conn_id), channel_id, viewers)
+        tokens, expires_at = issued.tokens, issued.expires_at
         location = write_json(
             path,
             {
                 "channelId": channel_id,
-                "generatedAt": _iso_utc(generated),
+                "generatedAt": issued.generated_at,
                 "expiresAt": expires_at,
                 "tokens": tokens,
             },
@@ -227,7 +244,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         page_size = validate_page_size(self.page_size)
         emails = validate_emails(self.emails)
         path = output_path(self.output_uri or self.default_output_uri(context))
-        snapshot_time = _iso_utc(datetime.now(UTC))
+        snapshot_time = utc_iso()
         summary = SnapshotSummary(thresholds)
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
         accounts = hook.iter_sub_accounts(emails=emails, page_size=page_size)

@@ -12,8 +12,7 @@ every parse, and those imports would be paid there.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -24,9 +23,35 @@ from airflow_live_provider.operators.common import (
     mask_returned_secrets,
     output_path,
     task_output_uri,
+    utc_iso,
     write_json,
 )
 from airflow_live_provider.redaction import redact
+
+
+def ensure_auth_enabled(
+    auth_list: list[dict[str, Any]], scene_type: str, target: str, about: str = ""
+) -> None:
+    """Fail (without retries: waiting will not switch it on) unless every auth setting is on.
+
+    ``about`` prefixes the message (e.g. ``"event 'Launch': "``).
+    """
+    if not auth_list:
+        raise AirflowFailException(
+            f"{about}{scene_type} auth is not configured for {target}: DescribeAuth returned no "
+            f"setting; enable {scene_type} authentication in the Volcengine Live console"
+        )
+    if not all(item.get("AuthStatus") for item in auth_list):
+        raise AirflowFailException(
+            f"{about}{scene_type} auth is OFF for {target}: enable {scene_type} "
+            "authentication in the Volcengine Live console before the event"
+        )
+
+
+def push_url_count(result: dict[str, Any]) -> int:
+    """Push addresses in a GeneratePushURL result: one per push domain."""
+    details = result.get("PushURLListDetail") or []
+    return len(details) if details else len(result.get("PushURLList") or [])
 
 
 class VolcengineDescribeAuthOperator(BaseOperator):
@@ -87,16 +112,7 @@ class VolcengineDescribeAuthOperator(BaseOperator):
             enabled,
         )
         if self.require_auth_enabled:
-            if not auth_list:
-                raise AirflowFailException(
-                    f"{self.scene_type} auth is not configured for {target}: DescribeAuth returned no "
-                    f"setting; enable {self.scene_type} authentication in the Volcengine Live console"
-                )
-            if not all(enabled):
-                raise AirflowFailException(
-                    f"{self.scene_type} auth is OFF for {target}: enable {self.scene_type} "
-                    "authentication in the Volcengine Live console before the event"
-                )
+            ensure_auth_enabled(auth_list, self.scene_type, target)
         return auth_list if self.include_secrets else redact(auth_list)
 
 
@@ -162,7 +178,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         self.urls_in_xcom = urls_in_xcom
         self.volcengine_conn_id = volcengine_conn_id
 
-    def _default_uri(self, context: Any) -> str:
+    def default_output_uri(self, context: Mapping[str, Any]) -> str:
         return task_output_uri("push_urls", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -179,7 +195,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         validate_stream(self.stream)
         duration = validate_valid_duration(self.valid_duration)
         expired_time = validate_expired_time(self.expired_time)
-        uri = self.output_uri or self._default_uri(context)
+        uri = self.output_uri or self.default_output_uri(context)
         path = output_path(uri)
         hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
         result = hook.generate_push_url(
@@ -192,8 +208,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         )
         mask_all(push_url_secrets(result))
         mask_returned_secrets(result)
-        details = result.get("PushURLListDetail") or []
-        count = len(details) if details else len(result.get("PushURLList") or [])
+        count = push_url_count(result)
         written = write_json(
             path,
             {
@@ -201,7 +216,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
                 "app": self.app,
                 "stream": self.stream,
                 "domain": self.domain or None,
-                "generatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "generatedAt": utc_iso(),
                 "result": result,
             },
         )
