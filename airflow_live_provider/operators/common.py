@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.log import mask_secret
@@ -70,10 +71,54 @@ def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     return ObjectStoragePath(uri)
 
 
+def _local_file(path: ObjectStoragePath) -> str | None:
+    """The OS path of a ``file://`` location, None for any other scheme."""
+    protocol = path.protocol
+    protocols = protocol if isinstance(protocol, tuple | list) else (protocol,)
+    return str(path.path) if {"file", "local"} & set(protocols) else None
+
+
+def _make_private_dirs(folder: str) -> None:
+    """Create each missing folder with mode 0o700 (``os.makedirs`` applies it to the last only)."""
+    missing: list[str] = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for item in reversed(missing):
+        try:
+            os.mkdir(item, 0o700)
+        except FileExistsError:
+            pass
+
+
+@contextmanager
+def open_for_write(path: ObjectStoragePath) -> Iterator[IO[str]]:
+    """A text file for writing credentials: local files are made 0o600 in 0o700 folders created
+    as needed (never world-readable, whatever the umask); other schemes use ObjectStoragePath and
+    the bucket's own access control."""
+    local = _local_file(path)
+    if local is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            yield fh
+        return
+    _make_private_dirs(os.path.dirname(local))
+    fd = os.open(local, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        yield fh
+
+
 def write_json(path: ObjectStoragePath, payload: Any) -> str:
-    """Write one JSON document atomically enough for a task: parent made, whole file written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
+    """Write one JSON document (parent folders made); local files are private (see open_for_write)."""
+    with open_for_write(path) as fh:
         json.dump(payload, fh, ensure_ascii=False, indent=2, default=str)
         fh.write("\n")
     return str(path)

@@ -23,6 +23,7 @@ from airflow_live_provider.operators.common import (
     default_output_root,
     mask_all,
     mask_returned_secrets,
+    open_for_write,
     output_path,
     path_segment,
     task_output_uri,
@@ -248,9 +249,8 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         summary = SnapshotSummary(thresholds)
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
         accounts = hook.iter_sub_accounts(emails=emails, page_size=page_size)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with path.open("w", encoding="utf-8") as fh:
+            with open_for_write(path) as fh:  # rows may hold secrets (include_secrets=True)
                 lines: list[str] = []  # one write per page-sized batch: cheaper on fsspec files
                 for account in accounts:
                     if self.include_secrets:

@@ -1,10 +1,15 @@
-"""The operators' shared output helpers: one timestamp format."""
+"""The operators' shared output helpers: one timestamp format, private local files."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
-from airflow_live_provider.operators.common import utc_iso
+from airflow_live_provider.operators.common import output_path, utc_iso, write_json
+from airflow_live_provider.simulator import SimulatorServer
 
 
 def test_utc_iso_is_utc_to_the_second_with_z() -> None:
@@ -12,3 +17,33 @@ def test_utc_iso_is_utc_to_the_second_with_z() -> None:
     assert utc_iso(datetime(2026, 11, 23, 18, 0, 5, 999_999, tzinfo=beijing)) == "2026-11-23T10:00:05Z"
     now = datetime.fromisoformat(utc_iso().replace("Z", "+00:00"))
     assert now.tzinfo is not None and abs(datetime.now(UTC) - now) < timedelta(minutes=1)
+
+
+def test_local_outputs_are_private(tmp_path: Path) -> None:
+    """Credential files: 0o600 in 0o700 folders, even when the umask would allow more."""
+    old = os.umask(0o002)
+    try:
+        target = tmp_path / "new" / "deeper" / "sheet.json"
+        write_json(output_path(f"file://{target}"), {"token": "t"})
+        existing = tmp_path / "old.json"
+        existing.write_text("{}")
+        existing.chmod(0o644)
+        write_json(output_path(str(existing)), {"token": "t"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "new" / "deeper").stat().st_mode) == 0o700
+    assert json.loads(target.read_text()) == {"token": "t"}
+
+
+def test_snapshot_file_is_private(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
+
+    sim_connections.polyv.set_sub_account_count(3)
+    target = tmp_path / "snaps" / "s.jsonl"
+    op = PolyvSubAccountSnapshotOperator(task_id="s", output_uri=str(target), include_secrets=True)
+    op.execute({"ts_nodash": "20261123T100000"})
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
