@@ -35,8 +35,6 @@ from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
     from airflow_live_provider.hooks.polyv import PolyvHook
 
-#: Sub-account fields holding credentials: dropped from snapshots unless asked for.
-SUB_ACCOUNT_SECRET_FIELDS = ("appSecret", "vodSecretKey", "vodBakSecretKey", "writeToken", "readToken")
 #: Summary field -> sub-account field, for totals and thresholds.
 RESOURCE_FIELDS = {
     "remainMinutes": "min_remaining_minutes",
@@ -201,8 +199,10 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
     """Every sub-account of a Polyv group, streamed to a JSON Lines file; a small summary as XCom.
 
     Each row is the vendor's record plus ``snapshotTime`` (ISO-8601 UTC, the same on every row).
-    ``appSecret``, ``vodSecretKey``, ``vodBakSecretKey``, ``writeToken`` and ``readToken`` are
-    removed unless ``include_secrets=True`` (then they are masked in the task log). A threshold
+    Every field named in :data:`~airflow_live_provider.redaction.SECRET_KEYS` (``appSecret``,
+    ``vodSecretKey``, ``vodBakSecretKey``, ``writeToken``, ``readToken``, any ``token``,
+    ``password``, ``channelPasswd``...) is removed unless ``include_secrets=True``; then the same
+    fields are kept and masked in the task log. A threshold
     flags accounts whose remaining resource is strictly below it.
     """
 
@@ -254,7 +254,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                 lines: list[str] = []  # one write per page-sized batch: cheaper on fsspec files
                 for account in accounts:
                     if self.include_secrets:
-                        mask_returned_secrets(account, SUB_ACCOUNT_SECRET_FIELDS)
+                        mask_returned_secrets(account, SECRET_KEYS)  # the same keys as stripped
                         row = dict(account)
                     else:
                         row = strip_secrets(account, SECRET_KEYS)

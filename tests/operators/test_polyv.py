@@ -13,11 +13,11 @@ from airflow.sdk.log import _secrets_masker
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
 from airflow_live_provider.operators.common import default_output_root
 from airflow_live_provider.operators.polyv import (
-    SUB_ACCOUNT_SECRET_FIELDS,
     PolyvCreateTransmitChannelsOperator,
     PolyvSubAccountSnapshotOperator,
     PolyvWatchTokenOperator,
 )
+from airflow_live_provider.redaction import SECRET_KEYS
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as sim
 from airflow_live_provider.vendors.polyv import GROUP_PACKAGE_LIST_PATH, TRANSMIT_BATCH_CREATE_PATH
@@ -33,6 +33,10 @@ class _TI:
 
 def context(run_id: str = "manual__2026-11-23T10:00:00+00:00", map_index: int = -1) -> dict[str, Any]:
     return {"run_id": run_id, "ti": _TI(map_index), "ts_nodash": "20261123T100000"}
+
+
+#: The credential fields of a simulated Polyv sub-account.
+SUB_ACCOUNT_SECRET_FIELDS = ("appSecret", "vodSecretKey", "vodBakSecretKey", "writeToken", "readToken")
 
 
 def logs_text(caplog: pytest.LogCaptureFixture) -> str:
@@ -183,6 +187,28 @@ def test_snapshot_include_secrets_masks_them(sim_connections: SimulatorServer, t
     [row] = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert row["appSecret"] == sim_connections.polyv.sub_account(0)["appSecret"]
     assert all(is_masked(row[f]) for f in SUB_ACCOUNT_SECRET_FIELDS)
+
+
+def test_snapshot_strips_and_masks_the_same_keys(
+    sim_connections: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret field beyond the five sub-account ones (a channel password, a token) is stripped
+    by default and, with include_secrets=True, masked: one key set for both."""
+    plain = sim_connections.polyv.sub_account
+    extra = {"channelPasswd": "chan-pass-0001", "token": "tok-extra-0001"}
+    monkeypatch.setattr(sim_connections.polyv, "sub_account", lambda i: {**plain(i), **extra})
+    emails = [sim.sub_account_email(0)]
+    PolyvSubAccountSnapshotOperator(task_id="a", output_uri=str(tmp_path / "a.jsonl"), emails=emails).execute(
+        context()
+    )
+    [stripped] = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert not set(SECRET_KEYS) & set(stripped) and "email" in stripped
+    PolyvSubAccountSnapshotOperator(
+        task_id="b", output_uri=str(tmp_path / "b.jsonl"), emails=emails, include_secrets=True
+    ).execute(context())
+    [kept] = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert kept["channelPasswd"] == extra["channelPasswd"] and kept["token"] == extra["token"]
+    assert all(is_masked(kept[f]) for f in (*SUB_ACCOUNT_SECRET_FIELDS, *extra))
 
 
 def test_snapshot_default_path_and_paging(sim_connections: SimulatorServer) -> None:
