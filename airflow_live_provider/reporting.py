@@ -14,17 +14,26 @@ from __future__ import annotations
 import heapq
 import html
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-#: Remaining-resource fields of a Polyv sub-account, with the label the report shows.
-RESOURCE_FIELDS: dict[str, str] = {
-    "remainMinutes": "Live minutes",
-    "remainConcurrent": "Concurrency",
-    "remainFlow": "VOD flow (GB)",
-    "remainSpace": "VOD space (GB)",
+
+@dataclass(frozen=True)
+class ResourceField:
+    """A remaining-resource field of a Polyv sub-account: its threshold parameter and its label."""
+
+    param: str  # the operator argument and DAG param holding its threshold
+    label: str  # what the report shows
+
+
+#: The one table of remaining-resource fields (operator, report and snapshot DAG all read it).
+RESOURCE_FIELDS: dict[str, ResourceField] = {
+    "remainMinutes": ResourceField("min_remaining_minutes", "Live minutes"),
+    "remainConcurrent": ResourceField("min_remaining_concurrency", "Concurrency"),
+    "remainFlow": ResourceField("min_remaining_flow", "VOD flow (GB)"),
+    "remainSpace": ResourceField("min_remaining_space", "VOD space (GB)"),
 }
 INACTIVE_STATUSES = ("expired", "frozen")
 #: Upper bound of every account list the summary keeps (the counts stay exact).
@@ -40,21 +49,118 @@ class AccountValue:
     value: float
 
 
-@dataclass
-class SnapshotSummary:
-    """What the report needs from one snapshot, computed in a single pass."""
+def number(value: Any) -> float | None:
+    """A resource value as a float; None for blanks, booleans and anything not numeric."""
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
-    count: int = 0
-    snapshot_time: datetime | None = None
-    totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RESOURCE_FIELDS, 0.0))
-    lowest: dict[str, list[AccountValue]] = field(default_factory=dict)
-    inactive: list[dict[str, Any]] = field(default_factory=list)
-    inactive_count: int = 0
-    expiring: list[dict[str, Any]] = field(default_factory=list)
-    expiring_count: int = 0
-    below_threshold: list[dict[str, Any]] = field(default_factory=list)
-    below_threshold_count: int = 0
-    status_by_id: dict[str, str] = field(default_factory=dict)
+
+class SnapshotSummary:
+    """Totals, N lowest per resource, inactive, expiring and below-threshold accounts of a snapshot,
+    updated one row at a time with :meth:`add` (the operator while streaming, the report while
+    reading). Memory is bounded by the capped lists, plus one ``userId -> status`` entry per
+    account when ``track_status`` (needed only to compare two snapshots).
+
+    "Expiring" is measured from the snapshot's own ``snapshotTime`` (falling back to ``now``), so
+    re-rendering an old snapshot gives the same report.
+    """
+
+    def __init__(
+        self,
+        *,
+        top_n: int = 10,
+        expiring_within_days: float = 7,
+        thresholds: Mapping[str, float | None] | None = None,
+        now: datetime | None = None,
+        track_status: bool = True,
+    ) -> None:
+        self.count = 0
+        self.snapshot_time: datetime | None = None
+        self.totals: dict[str, float] = dict.fromkeys(RESOURCE_FIELDS, 0.0)
+        self.inactive: list[dict[str, Any]] = []
+        self.inactive_count = 0
+        self.expiring_count = 0
+        self.below_threshold: list[dict[str, Any]] = []
+        self.below_threshold_count = 0
+        self.status_by_id: dict[str, str] = {}
+        self._top_n = top_n
+        self._window = timedelta(days=expiring_within_days)
+        self._limits = {
+            k: float(v) for k, v in (thresholds or {}).items() if v is not None and k in RESOURCE_FIELDS
+        }
+        self._now = now
+        self._track_status = track_status
+        self._reference: datetime | None = None  # the instant "expiring within N days" counts from
+        # Max-heaps (negated values) of size top_n keep the lowest values seen so far.
+        self._heaps: dict[str, list[tuple[float, int, str, str]]] = {name: [] for name in RESOURCE_FIELDS}
+        self._expiring: list[dict[str, Any]] = []
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Count one account."""
+        seq = self.count
+        self.count += 1
+        email, user_id = str(row.get("email") or ""), str(row.get("userId") or "")
+        status = str(row.get("status") or "")
+        if self.snapshot_time is None:
+            self.snapshot_time = parse_time(row.get("snapshotTime"))
+        if self._reference is None:
+            self._reference = self.snapshot_time or self._now or datetime.now(UTC)
+        if self._track_status:
+            self.status_by_id[user_id or email] = status
+        below: list[str] = []
+        for name in RESOURCE_FIELDS:
+            value = number(row.get(name))
+            if value is None:
+                continue
+            self.totals[name] += value
+            heap = self._heaps[name]
+            item = (-value, -seq, email, user_id)
+            if len(heap) < self._top_n:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+            if name in self._limits and value < self._limits[name]:
+                below.append(name)
+        if below:
+            self.below_threshold_count += 1
+            if len(self.below_threshold) < LIST_CAP:
+                self.below_threshold.append({"email": email, "userId": user_id, "fields": below})
+        expire = parse_time(row.get("expireDate"))
+        if status in INACTIVE_STATUSES:
+            self.inactive_count += 1
+            if len(self.inactive) < LIST_CAP:
+                self.inactive.append(
+                    {"email": email, "userId": user_id, "status": status, "expireDate": expire}
+                )
+        elif expire is not None and self._reference <= expire <= self._reference + self._window:
+            self.expiring_count += 1
+            if len(self._expiring) < LIST_CAP:
+                days_left = (expire - self._reference).total_seconds() / 86400
+                self._expiring.append(
+                    {"email": email, "userId": user_id, "expireDate": expire, "daysLeft": days_left}
+                )
+
+    @property
+    def expiring(self) -> list[dict[str, Any]]:
+        """Accounts expiring within the window, soonest first (capped)."""
+        return sorted(self._expiring, key=lambda item: item["expireDate"])
+
+    @property
+    def lowest(self) -> dict[str, list[AccountValue]]:
+        """The N accounts with the least remaining, per resource, lowest first."""
+        out: dict[str, list[AccountValue]] = {}
+        for name, heap in self._heaps.items():
+            ordered = sorted(heap, key=lambda item: (-item[0], -item[1]))
+            out[name] = [AccountValue(email, uid, -neg) for neg, _, email, uid in ordered]
+        return out
+
+    def totals_rounded(self) -> dict[str, float | int]:
+        """Whole numbers as ints (minutes, concurrency); GB figures to 3 decimals (XCom-ready)."""
+        return {k: int(v) if float(v).is_integer() else round(v, 3) for k, v in self.totals.items()}
 
 
 @dataclass
@@ -98,79 +204,20 @@ def parse_time(value: Any) -> datetime | None:
     return None
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def summarize(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[Mapping[str, Any]],
     *,
     top_n: int = 10,
     expiring_within_days: float = 7,
-    thresholds: dict[str, float | None] | None = None,
+    thresholds: Mapping[str, float | None] | None = None,
     now: datetime | None = None,
 ) -> SnapshotSummary:
-    """One pass over the rows: totals, N lowest per resource, inactive, expiring, below threshold.
-
-    "Expiring" is measured from the snapshot's own ``snapshotTime`` (falling back to ``now``), so
-    re-rendering an old snapshot gives the same report.
-    """
-    summary = SnapshotSummary()
-    limits: dict[str, float] = {
-        k: float(v) for k, v in (thresholds or {}).items() if v is not None and k in RESOURCE_FIELDS
-    }
-    # Max-heaps (negated values) of size top_n keep the lowest values seen so far.
-    heaps: dict[str, list[tuple[float, int, str, str]]] = {name: [] for name in RESOURCE_FIELDS}
-    reference: datetime | None = None  # the instant "expiring within N days" counts from
-    for seq, row in enumerate(rows):
-        summary.count += 1
-        email, user_id = str(row.get("email") or ""), str(row.get("userId") or "")
-        status = str(row.get("status") or "")
-        if summary.snapshot_time is None:
-            summary.snapshot_time = parse_time(row.get("snapshotTime"))
-        if reference is None:
-            reference = summary.snapshot_time or now or datetime.now(UTC)
-        summary.status_by_id[user_id or email] = status
-        below: list[str] = []
-        for name in RESOURCE_FIELDS:
-            value = _number(row.get(name))
-            if value is None:
-                continue
-            summary.totals[name] += value
-            heap = heaps[name]
-            item = (-value, -seq, email, user_id)
-            if len(heap) < top_n:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
-            if name in limits and value < limits[name]:
-                below.append(name)
-        if below:
-            summary.below_threshold_count += 1
-            if len(summary.below_threshold) < LIST_CAP:
-                summary.below_threshold.append({"email": email, "userId": user_id, "fields": below})
-        expire = parse_time(row.get("expireDate"))
-        if status in INACTIVE_STATUSES:
-            summary.inactive_count += 1
-            if len(summary.inactive) < LIST_CAP:
-                summary.inactive.append(
-                    {"email": email, "userId": user_id, "status": status, "expireDate": expire}
-                )
-        elif expire is not None:
-            if reference <= expire <= reference + timedelta(days=expiring_within_days):
-                summary.expiring_count += 1
-                if len(summary.expiring) < LIST_CAP:
-                    days_left = (expire - reference).total_seconds() / 86400
-                    summary.expiring.append(
-                        {"email": email, "userId": user_id, "expireDate": expire, "daysLeft": days_left}
-                    )
-    summary.expiring.sort(key=lambda item: item["expireDate"])
-    for name, heap in heaps.items():
-        ordered = sorted(heap, key=lambda item: (-item[0], -item[1]))
-        summary.lowest[name] = [AccountValue(email, uid, -neg) for neg, _, email, uid in ordered]
+    """One pass over the rows (see :class:`SnapshotSummary`)."""
+    summary = SnapshotSummary(
+        top_n=top_n, expiring_within_days=expiring_within_days, thresholds=thresholds, now=now
+    )
+    for row in rows:
+        summary.add(row)
     return summary
 
 
@@ -198,6 +245,11 @@ def compare(current: SnapshotSummary, previous: SnapshotSummary) -> SnapshotChan
 # -- rendering -------------------------------------------------------------------------------
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _label(name: str) -> str:
+    spec = RESOURCE_FIELDS.get(name)
+    return spec.label if spec else name
 
 
 def _fmt(value: float) -> str:
@@ -261,7 +313,7 @@ def render_html(
     snapshot_name: str = "",
     previous_name: str | None = None,
     expiring_within_days: float = 7,
-    thresholds: dict[str, float | None] | None = None,
+    thresholds: Mapping[str, float | None] | None = None,
 ) -> str:
     """The whole report as one HTML document: no scripts, no external assets."""
     title = f"Polyv sub-account snapshot {_fmt_time(summary.snapshot_time)}"
@@ -272,30 +324,29 @@ def render_html(
         "<h2>Totals</h2>",
         _table(
             ["Resource", "Remaining (all accounts)"],
-            [[label, _fmt(summary.totals[name])] for name, label in RESOURCE_FIELDS.items()],
+            [[spec.label, _fmt(summary.totals[name])] for name, spec in RESOURCE_FIELDS.items()],
             len(RESOURCE_FIELDS),
         ),
     ]
     active = {k: v for k, v in (thresholds or {}).items() if v is not None}
     if active:
         out.append("<h2>Below threshold</h2>")
-        limits = ", ".join(
-            f"{RESOURCE_FIELDS.get(k, k)} &lt; {_e(_fmt(float(v)))}" for k, v in active.items()
-        )
+        limits = ", ".join(f"{_label(k)} &lt; {_e(_fmt(float(v)))}" for k, v in active.items())
         out.append(f"<p>Thresholds: {limits}. Accounts below: {summary.below_threshold_count}.</p>")
         out.append(
             _table(
                 ["E-mail", "User id", "Below on"],
                 [
-                    [a["email"], a["userId"], ", ".join(RESOURCE_FIELDS.get(f, f) for f in a["fields"])]
+                    [a["email"], a["userId"], ", ".join(_label(f) for f in a["fields"])]
                     for a in summary.below_threshold
                 ],
                 summary.below_threshold_count,
             )
         )
     out.append("<h2>Least remaining</h2>")
-    for name, label in RESOURCE_FIELDS.items():
-        out.append(f"<div>{svg_bar_chart(summary.lowest.get(name, []), title=label)}</div>")
+    lowest = summary.lowest
+    for name, spec in RESOURCE_FIELDS.items():
+        out.append(f"<div>{svg_bar_chart(lowest.get(name, []), title=spec.label)}</div>")
     out.append(f"<h2>Expired or frozen ({summary.inactive_count})</h2>")
     out.append(
         _table(
@@ -325,9 +376,9 @@ def render_html(
             f"({change.added} added, {change.removed} removed).</p>"
         )
         rows = []
-        for name, label in RESOURCE_FIELDS.items():
+        for name, spec in RESOURCE_FIELDS.items():
             delta = change.totals_delta[name]
-            rows.append([label, _fmt(summary.totals[name]), ("+" if delta > 0 else "") + _fmt(delta)])
+            rows.append([spec.label, _fmt(summary.totals[name]), ("+" if delta > 0 else "") + _fmt(delta)])
         out.append(_table(["Resource", "Now", "Change"], rows, len(rows)))
         out.append(f"<p>Newly expired or frozen: {change.newly_inactive_count}.</p>")
         out.append(
@@ -349,7 +400,7 @@ def build_report(
     previous_name: str | None = None,
     top_n: int = 10,
     expiring_within_days: float = 7,
-    thresholds: dict[str, float | None] | None = None,
+    thresholds: Mapping[str, float | None] | None = None,
     now: datetime | None = None,
 ) -> tuple[str, SnapshotSummary, SnapshotChange | None]:
     """Summarize the snapshot (and the previous one, if given) and render the report."""

@@ -21,12 +21,6 @@ from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperato
 
 SNAPSHOT_PREFIX = "polyv_subaccounts_"
 SNAPSHOT_SUFFIX = ".jsonl"
-RESOURCE_PARAMS = {
-    "remainMinutes": "min_remaining_minutes",
-    "remainConcurrent": "min_remaining_concurrency",
-    "remainFlow": "min_remaining_flow",
-    "remainSpace": "min_remaining_space",
-}
 
 
 def snapshot_dir(output_dir: str | None) -> str:
@@ -89,13 +83,13 @@ with DAG(
         from contextlib import ExitStack
 
         from airflow_live_provider.operators.common import output_path
-        from airflow_live_provider.reporting import build_report, previous_snapshot_name
+        from airflow_live_provider.reporting import RESOURCE_FIELDS, build_report, previous_snapshot_name
 
         params = params or {}
         path = output_path(summary["path"], "path")
         names = [child.name for child in path.parent.iterdir()]
         previous = previous_snapshot_name(path.name, names, prefix=SNAPSHOT_PREFIX, suffix=SNAPSHOT_SUFFIX)
-        thresholds = {field: params.get(name) for field, name in RESOURCE_PARAMS.items()}
+        thresholds = {field: params.get(spec.param) for field, spec in RESOURCE_FIELDS.items()}
         with ExitStack() as files:
             current = files.enter_context(path.open("r", encoding="utf-8"))
             before = (

@@ -31,18 +31,11 @@ from airflow_live_provider.operators.common import (
     write_json,
 )
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
+from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
     from airflow_live_provider.hooks.polyv import PolyvHook
 
-#: Summary field -> sub-account field, for totals and thresholds.
-RESOURCE_FIELDS = {
-    "remainMinutes": "min_remaining_minutes",
-    "remainConcurrent": "min_remaining_concurrency",
-    "remainFlow": "min_remaining_flow",
-    "remainSpace": "min_remaining_space",
-}
-SUMMARY_LIST_CAP = 100
 WRITE_BATCH = 100
 
 
@@ -148,53 +141,6 @@ def _threshold(value: Any, field: str) -> float | None:
     return number
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-class SnapshotSummary:
-    """Totals and alert lists, updated one account at a time (constant memory)."""
-
-    def __init__(self, thresholds: Mapping[str, float | None]) -> None:
-        self.thresholds = {k: v for k, v in thresholds.items() if v is not None}
-        self.count = 0
-        self.totals: dict[str, float] = dict.fromkeys(RESOURCE_FIELDS, 0)
-        self.below: list[dict[str, Any]] = []
-        self.below_count = 0
-        self.stopped: list[dict[str, Any]] = []
-        self.stopped_count = 0
-
-    def add(self, account: Mapping[str, Any]) -> None:
-        self.count += 1
-        fields = []
-        for key in RESOURCE_FIELDS:
-            value = _number(account.get(key))
-            if value is None:
-                continue
-            self.totals[key] += value
-            limit = self.thresholds.get(key)
-            if limit is not None and value < limit:
-                fields.append(key)
-        who = {"email": account.get("email"), "userId": account.get("userId")}
-        if fields:
-            self.below_count += 1
-            if len(self.below) < SUMMARY_LIST_CAP:
-                self.below.append({**who, "fields": fields})
-        if account.get("status") in ("expired", "frozen"):
-            self.stopped_count += 1
-            if len(self.stopped) < SUMMARY_LIST_CAP:
-                self.stopped.append({**who, "status": account.get("status")})
-
-    def totals_out(self) -> dict[str, float | int]:
-        """Whole numbers stay ints (minutes, concurrency); GB figures keep 3 decimals."""
-        return {k: int(v) if float(v).is_integer() else round(v, 3) for k, v in self.totals.items()}
-
-
 class PolyvSubAccountSnapshotOperator(BaseOperator):
     """Every sub-account of a Polyv group, streamed to a JSON Lines file; a small summary as XCom.
 
@@ -241,12 +187,14 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         from airflow_live_provider.hooks.polyv import PolyvHook
         from airflow_live_provider.vendors.polyv import validate_emails, validate_page_size
 
-        thresholds = {key: _threshold(getattr(self, attr), attr) for key, attr in RESOURCE_FIELDS.items()}
+        thresholds = {
+            key: _threshold(getattr(self, spec.param), spec.param) for key, spec in RESOURCE_FIELDS.items()
+        }
         page_size = validate_page_size(self.page_size)
         emails = validate_emails(self.emails)
         path = output_path(self.output_uri or self.default_output_uri(context))
         snapshot_time = utc_iso()
-        summary = SnapshotSummary(thresholds)
+        summary = SnapshotSummary(thresholds=thresholds, track_status=False)  # constant memory
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
         accounts = hook.iter_sub_accounts(emails=emails, page_size=page_size)
         try:
@@ -260,7 +208,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                         row = strip_secrets(account, SECRET_KEYS)
                     row["snapshotTime"] = snapshot_time
                     lines.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-                    summary.add(account)
+                    summary.add(row)
                     if len(lines) >= WRITE_BATCH:
                         fh.write("".join(lines))
                         lines.clear()
@@ -278,11 +226,13 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
             "path": location,
             "count": summary.count,
             "snapshot_time": snapshot_time,
-            "totals": summary.totals_out(),
-            "below_threshold": summary.below,
-            "below_threshold_count": summary.below_count,
-            "expired_or_frozen": summary.stopped,
-            "expired_or_frozen_count": summary.stopped_count,
+            "totals": summary.totals_rounded(),
+            "below_threshold": summary.below_threshold,
+            "below_threshold_count": summary.below_threshold_count,
+            "expired_or_frozen": [
+                {"email": a["email"], "userId": a["userId"], "status": a["status"]} for a in summary.inactive
+            ],
+            "expired_or_frozen_count": summary.inactive_count,
         }
 
 

@@ -293,3 +293,27 @@ def test_create_transmit_channels_operator_bad_names(sim_connections: SimulatorS
     with pytest.raises(LiveApiInputError, match=r"names\[1\]"):
         op.execute(context())
     assert len(sim_connections.requests) == 0
+
+
+def test_snapshot_summary_is_the_reports_summary(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    """One summary implementation: the XCom summary equals the report's summary of the same file,
+    and every threshold parameter in the one resource table is an operator argument."""
+    import inspect
+
+    from airflow_live_provider.reporting import RESOURCE_FIELDS, summarize
+
+    params = set(inspect.signature(PolyvSubAccountSnapshotOperator.__init__).parameters)
+    assert {spec.param for spec in RESOURCE_FIELDS.values()} <= params
+    thresholds = {"remainMinutes": 100.0, "remainSpace": 1.0}
+    kwargs = {RESOURCE_FIELDS[k].param: v for k, v in thresholds.items()}
+    xcom = PolyvSubAccountSnapshotOperator(
+        task_id="snap", output_uri=str(tmp_path / "s.jsonl"), **kwargs
+    ).execute(context())
+    with (tmp_path / "s.jsonl").open() as fh:
+        report = summarize(json.loads(line) for line in fh)
+    with (tmp_path / "s.jsonl").open() as fh:
+        flagged = summarize((json.loads(line) for line in fh), thresholds=thresholds)
+    assert xcom["totals"] == report.totals_rounded()
+    assert xcom["below_threshold"] == flagged.below_threshold and xcom["below_threshold_count"] > 0
+    assert xcom["expired_or_frozen_count"] == report.inactive_count == 2
+    assert xcom["snapshot_time"] == report.snapshot_time.isoformat().replace("+00:00", "Z")  # type: ignore[union-attr]
