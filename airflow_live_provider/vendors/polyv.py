@@ -614,11 +614,32 @@ class PolyvClient:
                     self.max_reconcile_rounds,
                 )
                 continue
-            result = []
-            for name in wanted:
-                cid = by_name.get(name) or made.get(name)
-                result.append({"name": name, "channelId": cid, "created": name not in initial})
-            return result
+            unmatched = [name for name in wanted if name not in by_name and name not in made]
+            if unmatched:
+                # The vendor answered with fewer channels than names: find them among the receivers.
+                log.warning(
+                    "polyv transmit/batch-create: %d name(s) without a channel ID in the reply; "
+                    "re-reading receivers",
+                    len(unmatched),
+                )
+                found = self._receivers_by_name(
+                    self.list_transmit_receivers(transmit_id), wanted_set, transmit_id
+                )
+                by_name.update({name: found[name] for name in unmatched if name in found})
+                still = [name for name in unmatched if name not in by_name]
+                if still:
+                    shown = ", ".join(repr(name) for name in still[:5]) + (" ..." if len(still) > 5 else "")
+                    raise LiveApiError(
+                        f"transmit/batch-create on channel {transmit_id} returned no channel for "
+                        f"{len(still)} name(s) ({shown}) and they are not among its receivers; "
+                        "re-run to create what is missing",
+                        vendor=VENDOR,
+                        code="batch_create_incomplete",
+                    )
+            return [
+                {"name": name, "channelId": by_name.get(name) or made[name], "created": name not in initial}
+                for name in wanted
+            ]
 
     @staticmethod
     def _receivers_by_name(

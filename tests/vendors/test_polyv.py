@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -441,3 +443,54 @@ def test_normalize_viewers_checks_every_field_before_use() -> None:
         normalize_viewers("v1,v2")
     assert info.value.field == "viewer_ids"
     assert normalize_viewers(None, "viewers", required=False) == []
+
+
+def _short_batch_create(simulator: SimulatorServer, *, commit_all: bool) -> None:
+    """batch-create answers with one item fewer than asked (all committed, or the last one not)."""
+    key = ("POST", TRANSMIT_BATCH_CREATE_PATH)
+    original = simulator.routes[key]
+
+    def handler(req: Any) -> Any:
+        if not commit_all:
+            names = json.loads(req.body)
+            req = dataclasses.replace(req, body=json.dumps(names[:-1]).encode())
+        response = original(req)
+        if commit_all and isinstance(response.body.get("data"), list):
+            response.body["data"] = response.body["data"][:-1]
+        return response
+
+    simulator.routes[key] = handler
+
+
+def test_short_batch_create_reply_is_reconciled(simulator: SimulatorServer) -> None:
+    _short_batch_create(simulator, commit_all=True)
+    result = client(simulator).create_transmit_channels(sim.DEMO_TRANSMIT_CHANNEL_ID, ["a", "b", "c"])
+    receivers = {
+        r["name"]: str(r["channelId"]) for r in simulator.polyv.receivers(sim.DEMO_TRANSMIT_CHANNEL_ID)
+    }
+    assert [(r["name"], r["channelId"], r["created"]) for r in result] == [
+        (name, receivers[name], True) for name in ("a", "b", "c")
+    ]
+
+
+def test_short_batch_create_with_a_missing_channel_raises(simulator: SimulatorServer) -> None:
+    _short_batch_create(simulator, commit_all=False)
+    with pytest.raises(LiveApiError, match="returned no channel for 1 name") as info:
+        client(simulator).create_transmit_channels(sim.DEMO_TRANSMIT_CHANNEL_ID, ["a", "b", "c"])
+    assert "'c'" in str(info.value) and not isinstance(info.value, LiveApiInputError)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.create_transmit_channels(sim.DEMO_TRANSMIT_CHANNEL_ID, "a,b"), "names"),
+        (lambda c: c.iter_sub_accounts(emails="a@example.com"), "emails"),
+    ],
+)
+def test_a_string_for_a_list_says_how_to_fix_it(
+    simulator: SimulatorServer, call: Callable[[Any], Any], field: str
+) -> None:
+    with pytest.raises(LiveApiInputError, match="render_template_as_native_obj=True") as info:
+        call(client(simulator))
+    assert info.value.field == field and "got a string" in str(info.value)
+    assert list(simulator.requests) == []
