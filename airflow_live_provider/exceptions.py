@@ -46,6 +46,12 @@ class LiveApiError(Exception):
         return f"[{self.vendor}] {self.message}{suffix}"
 
 
+#: The fix to suggest when a list parameter arrives as one string: usually a rendered template.
+STRING_GIVEN_FOR_LIST = (
+    "got a string (a rendered template?); pass a list, or set render_template_as_native_obj=True on the DAG"
+)
+
+
 class LiveApiInputError(LiveApiError, ValueError):
     """Bad input caught before any request was sent. Names the field and the fix."""
 

@@ -20,11 +20,12 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.exceptions import (
+    STRING_GIVEN_FOR_LIST,
     LiveApiAuthError,
     LiveApiError,
     LiveApiInputError,
@@ -83,10 +84,13 @@ def validate_channel_id(value: Any, field: str = "channel_id") -> str:
 
 def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
     """A non-empty list of channel IDs, as strings, duplicates dropped (order kept)."""
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+    if isinstance(values, str | bytes):
+        raise LiveApiInputError(field, STRING_GIVEN_FOR_LIST, vendor=VENDOR)
+    if not isinstance(values, list | tuple):
+        # A set or dict would be accepted by iteration but loses order or sends its keys.
         raise LiveApiInputError(
             field,
-            f"{values!r} is not a list; give a list of channel IDs such as ['10882', '10883']",
+            f"a {type(values).__name__} is not a list; give a list of channel IDs such as ['10882', '10883']",
             vendor=VENDOR,
         )
     ids = [validate_channel_id(v, f"{field}[{i}]") for i, v in enumerate(values)]

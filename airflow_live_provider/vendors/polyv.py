@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_live_provider.exceptions import (
+    STRING_GIVEN_FOR_LIST,
     LiveApiAuthError,
     LiveApiConnectionError,
     LiveApiError,
@@ -157,12 +158,6 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
 
 
 # -- input validation (before any request) -------------------------------------------------------
-#: A list parameter given one string: usually a template rendered to text.
-_STRING_NOT_LIST = (
-    "got a string (a rendered template?); pass a list, or set render_template_as_native_obj=True on the DAG"
-)
-
-
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
     """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -210,7 +205,7 @@ def normalize_viewers(
     """``viewer_ids`` as ``[{viewerId, nickname?, ...}]``: ID strings or dicts, every field checked
     up front so a bad nickname fails before the first token is fetched."""
     if isinstance(viewer_ids, str):
-        raise LiveApiInputError(field, _STRING_NOT_LIST, vendor=VENDOR)
+        raise LiveApiInputError(field, STRING_GIVEN_FOR_LIST, vendor=VENDOR)
     if viewer_ids is None and not required:
         return []
     if not isinstance(viewer_ids, Sequence) or (required and not viewer_ids):
@@ -262,7 +257,7 @@ def validate_emails(emails: Any) -> list[str] | None:
     if emails is None:
         return None
     if isinstance(emails, str):
-        raise LiveApiInputError("emails", _STRING_NOT_LIST, vendor=VENDOR)
+        raise LiveApiInputError("emails", STRING_GIVEN_FOR_LIST, vendor=VENDOR)
     if not isinstance(emails, Sequence):
         raise LiveApiInputError("emails", "must be a list of e-mail addresses", vendor=VENDOR)
     out: list[str] = []
@@ -285,7 +280,7 @@ def validate_emails(emails: Any) -> list[str] | None:
 def validate_names(names: Any) -> list[str]:
     """Receive-channel names: a non-empty list of distinct, non-blank strings, at most 500."""
     if isinstance(names, str):
-        raise LiveApiInputError("names", _STRING_NOT_LIST, vendor=VENDOR)
+        raise LiveApiInputError("names", STRING_GIVEN_FOR_LIST, vendor=VENDOR)
     if not isinstance(names, Sequence):
         raise LiveApiInputError(
             "names", "must be a list of channel names, e.g. ['Hall A', 'Hall B']", vendor=VENDOR

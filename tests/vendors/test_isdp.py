@@ -336,6 +336,9 @@ def test_persistent_throttling_surfaces_as_rate_limit(simulator: SimulatorServer
         (["10882", "  "], DEMO_USER_ACCOUNT, 1, "channel_ids[1]"),
         ([None], DEMO_USER_ACCOUNT, 1, "channel_ids[0]"),
         ("10882", DEMO_USER_ACCOUNT, 1, "channel_ids"),
+        ('["10882"]', DEMO_USER_ACCOUNT, 1, "channel_ids"),
+        ({"10882", "10883"}, DEMO_USER_ACCOUNT, 1, "channel_ids"),
+        ({"10882": 1}, DEMO_USER_ACCOUNT, 1, "channel_ids"),
         (DEMO_CHANNEL_IDS, "   ", 1, "user_account"),
         (DEMO_CHANNEL_IDS, None, 1, "user_account"),
         (DEMO_CHANNEL_IDS, DEMO_USER_ACCOUNT, "admin", "role"),
@@ -352,6 +355,11 @@ def test_bad_input_refused_before_any_request(
     assert info.value.field == field
     assert str(info.value).startswith(f"[isdp] {field}: ")
     assert list(simulator.requests) == [], "no request (not even a token) may be sent"
+
+
+def test_a_rendered_template_string_gets_the_fix_in_the_message(client: IsdpClient) -> None:
+    with pytest.raises(LiveApiInputError, match="render_template_as_native_obj"):
+        client.get_token_batch('["10882"]', DEMO_USER_ACCOUNT)
 
 
 def test_get_token_refuses_blank_channel_before_any_request(
