@@ -132,10 +132,33 @@ def test_watch_token_bad_input_sends_nothing(
     assert len(sim_connections.requests) == 0
 
 
-def test_watch_token_template_fields() -> None:
-    assert set(PolyvWatchTokenOperator.template_fields) == {"channel_id", "viewer_ids", "output_uri"}
-    assert set(PolyvSubAccountSnapshotOperator.template_fields) >= {"output_uri", "emails"}
-    assert set(PolyvCreateTransmitChannelsOperator.template_fields) == {"channel_id", "names"}
+def test_templated_fields_render_before_the_calls(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    ctx = {**context(), "params": {"channel": sim.DEMO_CHANNEL_ID, "viewer": "v-9"}, "ds": "2026-11-23"}
+    tokens = PolyvWatchTokenOperator(
+        task_id="tokens",
+        channel_id="{{ params.channel }}",
+        viewer_ids=["{{ params.viewer }}"],
+        output_uri=f"file://{tmp_path}/{{{{ ds }}}}-tokens.json",
+    )
+    tokens.render_template_fields(ctx)
+    xcom = tokens.execute(ctx)
+    assert xcom["channel_id"] == sim.DEMO_CHANNEL_ID
+    assert xcom["output_uri"].endswith("/2026-11-23-tokens.json")
+    issued = sim_connections.polyv.watch_tokens.values()
+    assert [t["viewerId"] for t in issued] == ["v-9"]
+
+    create = PolyvCreateTransmitChannelsOperator(
+        task_id="create", channel_id="{{ params.channel }}", names=["{{ ds }}-cn"]
+    )
+    create.render_template_fields({**ctx, "params": {"channel": sim.DEMO_TRANSMIT_CHANNEL_ID}})
+    assert [r["name"] for r in create.execute(ctx)] == ["2026-11-23-cn"]
+
+    snapshot = PolyvSubAccountSnapshotOperator(
+        task_id="snapshot", output_uri=f"file://{tmp_path}/{{{{ ds }}}}.jsonl", emails=["{{ params.email }}"]
+    )
+    snapshot.render_template_fields({**ctx, "params": {"email": sim.sub_account_email(0)}})
+    assert snapshot.execute(ctx)["count"] == 1
+    assert (tmp_path / "2026-11-23.jsonl").exists()
 
 
 # -- snapshot ----------------------------------------------------------------------------------
