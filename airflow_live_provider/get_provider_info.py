@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-_TIMEOUT_FIELDS: dict[str, Any] = {
-    "connect_timeout": {
-        "label": "Connect timeout (s)",
-        "description": "Seconds to wait for a TCP connection. Default 10.",
-        "schema": {"type": ["number", "null"], "minimum": 0, "default": 10},
-    },
-    "read_timeout": {
-        "label": "Read timeout (s)",
-        "description": "Seconds to wait for a response. Default 30.",
-        "schema": {"type": ["number", "null"], "minimum": 0, "default": 30},
-    },
-}
+from airflow_live_provider.transport import TRANSPORT_EXTRAS, TransportExtra
+
+
+def _transport_field(spec: TransportExtra) -> dict[str, Any]:
+    """The form field for one transport extra, from the same table the connection parser uses."""
+    # 10, not 10.0, in the form.
+    default: float | int = int(spec.default) if float(spec.default).is_integer() else spec.default
+    bound: dict[str, Any] = {"minimum": 1} if spec.integer else {"exclusiveMinimum": 0}
+    return {
+        "label": spec.label,
+        "description": f"{spec.description} Default {default}.",
+        "schema": {"type": ["integer" if spec.integer else "number", "null"], **bound, "default": default},
+    }
+
+
+_TRANSPORT_FIELDS: dict[str, Any] = {spec.name: _transport_field(spec) for spec in TRANSPORT_EXTRAS}
 
 
 def _connection_type(
@@ -40,7 +44,7 @@ def _connection_type(
             "relabeling": relabeling,
             "placeholders": placeholders,
         },
-        "conn-fields": {**conn_fields, **_TIMEOUT_FIELDS},
+        "conn-fields": {**conn_fields, **_TRANSPORT_FIELDS},
     }
 
 

@@ -86,16 +86,31 @@ class HttpRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-class RateLimiter:
-    """Thread-safe token bucket: ``rate`` requests per second, bursts of at most ``burst``."""
+_TOKEN_EPSILON = 1e-9
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+
+class RateLimiter:
+    """Thread-safe token bucket: ``rate`` requests per second, bursts of at most ``burst``.
+
+    ``sleep`` and ``monotonic`` are injectable so tests can drive a fake clock.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if rate <= 0:
             raise LiveApiInputError("rate_limit", f"must be > 0 requests/s, got {rate}")
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
+        self._sleep = sleep
+        self._monotonic = monotonic
         self._tokens = self.capacity
-        self._updated = time.monotonic()
+        self._updated = monotonic()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
@@ -103,14 +118,16 @@ class RateLimiter:
         waited = 0.0
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._monotonic()
                 self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
-                if self._tokens >= 1:
+                # Tolerate float dust: refilling by exactly the slept time can leave 0.999999999999
+                # tokens and ask for a sleep below the clock's resolution, forever.
+                if self._tokens >= 1 - _TOKEN_EPSILON:
                     self._tokens -= 1
                     return waited
                 delay = (1 - self._tokens) / self.rate
-            time.sleep(delay)
+            self._sleep(delay)
             waited += delay
 
 
@@ -133,6 +150,127 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
     if parts.query or parts.fragment:
         raise LiveApiInputError(field_name, "must not contain a query string or fragment")
     return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class TransportExtra:
+    """One connection extra that tunes the transport; the parser and the UI forms share these."""
+
+    name: str
+    label: str
+    description: str
+    default: float
+    integer: bool = False
+    #: Where the value goes: a ``Transport`` keyword, or ``retry.<RetryPolicy field>``.
+    target: str = ""
+
+    @property
+    def problem(self) -> str:
+        return "must be a whole number >= 1" if self.integer else "must be a number > 0"
+
+
+#: Connection extras every vendor connection understands (all optional).
+TRANSPORT_EXTRAS: tuple[TransportExtra, ...] = (
+    TransportExtra(
+        "connect_timeout",
+        "Connect timeout (s)",
+        "Seconds to wait for a TCP connection.",
+        DEFAULT_CONNECT_TIMEOUT,
+        target="connect_timeout",
+    ),
+    TransportExtra(
+        "read_timeout",
+        "Read timeout (s)",
+        "Seconds to wait for a response.",
+        DEFAULT_READ_TIMEOUT,
+        target="read_timeout",
+    ),
+    TransportExtra(
+        "max_attempts",
+        "Max attempts",
+        "Attempts per call, the first included, before a retryable error is raised.",
+        RetryPolicy.max_attempts,
+        integer=True,
+        target="retry.max_attempts",
+    ),
+    TransportExtra(
+        "total_retry_seconds",
+        "Total retry time (s)",
+        "Bound on requests plus backoff sleeps across all attempts of one call.",
+        RetryPolicy.total_seconds,
+        target="retry.total_seconds",
+    ),
+)
+
+
+def transport_settings(
+    host: str | None,
+    port: int | str | None,
+    extra: Mapping[str, Any],
+    *,
+    default_host: str,
+    field_prefix: str,
+) -> tuple[str, dict[str, Any]]:
+    """Base URL and ``Transport`` keyword arguments from connection fields, validated up front.
+
+    Lives here, not in the hooks, so hooks know nothing of HTTP. Errors name the connection
+    field (``f"{field_prefix}.host"``, ``f"{field_prefix}.extra.read_timeout"``) so the user
+    knows what to fix. A port is appended only to a bare host; a full URL carries its own.
+    """
+    base_url = resolve_base_url(host, default_host, field_name=f"{field_prefix}.host")
+    if port not in (None, "", 0) and "://" not in (host or ""):
+        number = _port_number(port, f"{field_prefix}.port")
+        current = urlsplit(base_url).port
+        if current is None:
+            base_url = f"{base_url}:{number}"
+        elif current != number:
+            raise LiveApiInputError(
+                f"{field_prefix}.port",
+                f"is {number} but the host already says port {current}; keep only one",
+            )
+    options: dict[str, Any] = {}
+    retry: dict[str, Any] = {}
+    for spec in TRANSPORT_EXTRAS:
+        raw = extra.get(spec.name)
+        if raw is None or raw == "":
+            continue
+        value = _extra_number(raw, spec, f"{field_prefix}.extra.{spec.name}")
+        target, _, retry_field = spec.target.partition("retry.")
+        if retry_field:
+            retry[retry_field] = value
+        else:
+            options[target] = value
+    if retry:
+        options["retry"] = RetryPolicy(**retry)
+    return base_url, options
+
+
+def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | int:
+    """A positive number (or whole number >= 1) from an extra that may be a JSON number or text."""
+    number: float | None
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+    if spec.integer:
+        if not number.is_integer() or number < 1:
+            raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        return int(number)
+    if number <= 0:
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+    return number
+
+
+def _port_number(value: Any, field_name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or not 1 <= number <= 65535:
+        raise LiveApiInputError(field_name, f"must be a TCP port 1-65535, got {value!r}")
+    return number
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -159,8 +297,13 @@ class Transport:
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
         pool_size: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.vendor = vendor
+        # Injectable so tests assert the sleeps the policy asks for, not wall time.
+        self._sleep = sleep
+        self._monotonic = monotonic
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -201,14 +344,14 @@ class Transport:
 
         policy = self.retry
         limiter = rate_limiter or self.rate_limiter
-        deadline = time.monotonic() + policy.total_seconds
+        deadline = self._monotonic() + policy.total_seconds
         attempt = 0
         while True:
             attempt += 1
             if limiter is not None:
                 limiter.acquire()
             req = build()
-            started = time.monotonic()
+            started = self._monotonic()
             remaining = max(0.1, deadline - started)
             timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
             status: int | str = "-"
@@ -251,9 +394,9 @@ class Transport:
             if not resendable or attempt >= policy.max_attempts:
                 raise error
             delay = error.retry_after if error.retry_after is not None else policy.backoff(attempt)
-            if time.monotonic() + delay >= deadline:
+            if self._monotonic() + delay >= deadline:
                 raise error
-            time.sleep(delay)
+            self._sleep(delay)
 
     def _log(
         self, req: HttpRequest, status: int | str, started: float, request_id: str | None, attempt: int
@@ -264,7 +407,7 @@ class Transport:
             req.method,
             req.path,
             status,
-            (time.monotonic() - started) * 1000,
+            (self._monotonic() - started) * 1000,
             request_id or "-",
             attempt,
         )

@@ -54,7 +54,13 @@ def test_connection_forms_are_declared_as_data(manager: ProvidersManager) -> Non
         assert conn_type in manager.field_behaviours
         behaviour = manager.field_behaviours[conn_type]
         assert "login" in behaviour["relabeling"] and "password" in behaviour["relabeling"]
-        assert f"extra__{conn_type}__read_timeout" in widgets
+        for field in ("connect_timeout", "read_timeout", "max_attempts", "total_retry_seconds"):
+            assert f"extra__{conn_type}__{field}" in widgets, f"{conn_type}.{field} missing from the form"
+        max_attempts = widgets[f"extra__{conn_type}__max_attempts"].field
+        assert max_attempts["value"] == 5
+        assert "integer" in max_attempts["schema"]["type"] and max_attempts["schema"]["minimum"] == 1
+        total = widgets[f"extra__{conn_type}__total_retry_seconds"].field
+        assert total["value"] == 120 and total["schema"]["exclusiveMinimum"] == 0
     for conn_type, field in SECRET_FIELDS:
         assert widgets[f"extra__{conn_type}__{field}"].is_sensitive, (
             f"{conn_type}.{field} must be a secret field"

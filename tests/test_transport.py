@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import requests
@@ -22,6 +23,7 @@ from airflow_live_provider.transport import (
     Transport,
     is_retryable_status,
     resolve_base_url,
+    transport_settings,
 )
 from tests.helpers import assert_no_secret_in
 
@@ -55,9 +57,26 @@ def echo(simulator: SimulatorServer) -> SimulatorServer:
     return simulator
 
 
-def make_transport(server: SimulatorServer, **kwargs: object) -> Transport:
+@dataclass
+class FakeClock:
+    """Injected as ``sleep``/``monotonic``: time moves only when the code under test sleeps, and
+    every sleep is recorded, so tests assert the waits asked for instead of wall time."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def make_transport(server: SimulatorServer, clock: FakeClock | None = None, **kwargs: Any) -> Transport:
     kwargs.setdefault("retry", FAST)
-    return Transport("test", server.base_url, **kwargs)  # type: ignore[arg-type]
+    clock = clock or FakeClock()
+    return Transport("test", server.base_url, sleep=clock.sleep, monotonic=clock.monotonic, **kwargs)
 
 
 def counting_build(path: str = "/echo", method: str = "GET", **params: str):
@@ -73,9 +92,9 @@ def counting_build(path: str = "/echo", method: str = "GET", **params: str):
 def test_429_with_retry_after_then_success(echo: SimulatorServer) -> None:
     echo.faults.add("429", path="/echo", retry_after=0.3)
     build, calls = counting_build()
-    started = time.monotonic()
-    body = make_transport(echo).request(build, parse_json)
-    assert time.monotonic() - started >= 0.3, "Retry-After was not honoured"
+    clock = FakeClock()
+    body = make_transport(echo, clock).request(build, parse_json)
+    assert clock.sleeps == [0.3], "Retry-After must replace the backoff, exactly once"
     assert len(calls) == 2
     assert body["query"]["sign"] == f"{SECRET}-2", "second attempt must be re-signed"
     assert [r.status for r in echo.requests_to("/echo")] == [429, 200]
@@ -140,28 +159,38 @@ def test_max_attempts_bound(echo: SimulatorServer) -> None:
 def test_total_time_bound_stops_a_server_that_always_answers_503(echo: SimulatorServer) -> None:
     policy = RetryPolicy(max_attempts=1000, backoff_base=0.05, backoff_max=0.2, total_seconds=1.0)
     build, calls = counting_build(status="503")
-    started = time.monotonic()
-    with pytest.raises(LiveApiError):
-        make_transport(echo, retry=policy).request(build, parse_json)
-    elapsed = time.monotonic() - started
-    assert elapsed < 5, f"total-time bound ignored ({elapsed:.1f}s)"
+    clock = FakeClock()
+    with pytest.raises(LiveApiError) as info:
+        make_transport(echo, clock, retry=policy).request(build, parse_json)
+    assert info.value.http_status == 503
+    assert sum(clock.sleeps) <= policy.total_seconds, "slept past the total-time budget"
+    assert all(0.025 <= s <= 0.2 for s in clock.sleeps), "sleeps must follow the backoff policy"
+    assert len(calls) == len(clock.sleeps) + 1, "one request per attempt, a sleep between each"
     assert 2 <= len(calls) < 1000
 
 
 def test_retry_after_beyond_the_time_budget_gives_up_at_once(echo: SimulatorServer) -> None:
     echo.faults.add("429", path="/echo", retry_after=60)
     build, calls = counting_build()
-    started = time.monotonic()
-    with pytest.raises(LiveApiRateLimitError):
-        make_transport(echo, retry=RetryPolicy(total_seconds=2)).request(build, parse_json)
-    assert time.monotonic() - started < 2
+    clock = FakeClock()
+    with pytest.raises(LiveApiRateLimitError) as info:
+        make_transport(echo, clock, retry=RetryPolicy(total_seconds=2)).request(build, parse_json)
+    assert info.value.retry_after == 60
+    assert clock.sleeps == [], "waiting 60 s could never fit a 2 s budget"
     assert len(calls) == 1
 
 
 def test_connection_refused_is_a_live_api_error_without_the_query(all_logs: pytest.LogCaptureFixture) -> None:
     with SimulatorServer() as server:
         url = server.base_url
-    transport = Transport("test", url, retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    clock = FakeClock()
+    transport = Transport(
+        "test",
+        url,
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
     build, calls = counting_build()
     with pytest.raises(LiveApiConnectionError) as info:
         transport.request(build, parse_json)
@@ -193,13 +222,37 @@ def test_one_log_line_per_request_without_query_headers_or_body(
 
 
 def test_rate_limiter_spaces_requests() -> None:
-    limiter = RateLimiter(rate=20, burst=1)
-    started = time.monotonic()
+    clock = FakeClock()
+    limiter = RateLimiter(rate=20, burst=1, sleep=clock.sleep, monotonic=clock.monotonic)
+    granted = []
     for _ in range(6):
         limiter.acquire()
-    # 1 immediate + 5 spaced by 1/20 s: at least 0.2 s. Not a speed assertion: a lower bound
-    # the limiter must impose however fast the machine is.
-    assert time.monotonic() - started >= 0.2
+        granted.append(clock.now)
+    # 1 immediate + 5 each 1/20 s after the previous one, all by (fake) sleeping.
+    assert granted[0] == 1000.0
+    gaps = [later - earlier for earlier, later in zip(granted[:-1], granted[1:], strict=True)]
+    assert gaps == [pytest.approx(1 / 20, abs=1e-6)] * 5
+    assert sum(clock.sleeps) == pytest.approx(5 / 20, abs=1e-6)
+
+
+def test_rate_limiter_lets_a_burst_through_then_waits() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=2, burst=3, sleep=clock.sleep, monotonic=clock.monotonic)
+    waits = [limiter.acquire() for _ in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0], "a full bucket must not wait"
+    assert waits[3] == pytest.approx(0.5) and sum(clock.sleeps) == pytest.approx(0.5)
+
+
+def test_transport_rate_limiter_runs_before_every_attempt(echo: SimulatorServer) -> None:
+    echo.faults.add("503", path="/echo", times=2)
+    clock = FakeClock()
+    limiter = RateLimiter(rate=10, burst=1, sleep=clock.sleep, monotonic=clock.monotonic)
+    policy = RetryPolicy(max_attempts=5, backoff_base=0.001, backoff_max=0.001)
+    build, calls = counting_build()
+    make_transport(echo, clock, retry=policy, rate_limiter=limiter).request(build, parse_json)
+    assert len(calls) == 3
+    # Each backoff (<= 1 ms) is shorter than the limiter's 100 ms spacing, so it tops up the rest.
+    assert sum(clock.sleeps) == pytest.approx(0.2, abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -225,3 +278,81 @@ def test_host_header_keeps_non_default_port_only() -> None:
     assert Transport("t", "https://live.volcengineapi.com").host_header == "live.volcengineapi.com"
     assert Transport("t", "https://live.volcengineapi.com:443").host_header == "live.volcengineapi.com"
     assert Transport("t", "http://127.0.0.1:8999").host_header == "127.0.0.1:8999"
+
+
+def settings(host: str | None, port: int | None = None, **extra: Any) -> tuple[str, dict[str, Any]]:
+    return transport_settings(host, port, extra, default_host="api.polyv.net", field_prefix="polyv_default")
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("api.polyv.net", None, "https://api.polyv.net"),
+        ("", None, "https://api.polyv.net"),
+        (None, 8443, "https://api.polyv.net:8443"),
+        ("live.example.com", 8443, "https://live.example.com:8443"),
+        ("live.example.com:8443", 8443, "https://live.example.com:8443"),
+        ("http://127.0.0.1:8999/", None, "http://127.0.0.1:8999"),
+        # A full URL carries its own port; the (hidden) port field does not override it.
+        ("http://127.0.0.1:8999", 1234, "http://127.0.0.1:8999"),
+        ("http://127.0.0.1", 1234, "http://127.0.0.1"),
+    ],
+)
+def test_transport_settings_base_url(host: str | None, port: int | None, expected: str) -> None:
+    assert settings(host, port) == (expected, {})
+
+
+def test_transport_settings_parse_extras_into_transport_kwargs() -> None:
+    base_url, options = settings(
+        "api.polyv.net",
+        connect_timeout="5",
+        read_timeout=7.5,
+        max_attempts="3",
+        total_retry_seconds=60,
+        signature_method="MD5",
+    )
+    assert options == {
+        "connect_timeout": 5.0,
+        "read_timeout": 7.5,
+        "retry": RetryPolicy(max_attempts=3, total_seconds=60.0),
+    }
+    transport = Transport("polyv", base_url, **options)
+    assert (transport.connect_timeout, transport.read_timeout) == (5.0, 7.5)
+    assert transport.retry.max_attempts == 3 and isinstance(transport.retry.max_attempts, int)
+
+
+def test_transport_settings_ignore_empty_extras() -> None:
+    """The UI form saves untouched fields as empty strings or nulls: defaults apply."""
+    assert settings("api.polyv.net", read_timeout="", max_attempts=None) == ("https://api.polyv.net", {})
+
+
+@pytest.mark.parametrize("value", ["-1", 0, "abc", [], True, "nan", "inf"])
+def test_transport_settings_name_the_bad_timeout_field(value: object) -> None:
+    with pytest.raises(LiveApiInputError, match=r"polyv_default\.extra\.read_timeout: must be a number > 0"):
+        settings("api.polyv.net", read_timeout=value)
+
+
+@pytest.mark.parametrize("value", ["0", 0.5, "2.5", -3, "x", False])
+def test_transport_settings_reject_bad_max_attempts(value: object) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        settings("api.polyv.net", max_attempts=value)
+    assert info.value.field == "polyv_default.extra.max_attempts"
+    assert "whole number >= 1" in str(info.value)
+
+
+def test_transport_settings_accept_a_whole_float_for_max_attempts() -> None:
+    assert settings("api.polyv.net", max_attempts=4.0)[1] == {"retry": RetryPolicy(max_attempts=4)}
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "field_name"),
+    [
+        ("ftp://api.polyv.net", None, "polyv_default.host"),
+        ("live.example.com:8443", 9000, "polyv_default.port"),
+        ("live.example.com", 70000, "polyv_default.port"),
+    ],
+)
+def test_transport_settings_name_the_bad_host_or_port(host: str, port: int | None, field_name: str) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        settings(host, port)
+    assert info.value.field == field_name

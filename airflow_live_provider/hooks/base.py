@@ -11,40 +11,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseHook
 
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.transport import RetryPolicy, resolve_base_url
+from airflow_live_provider.transport import transport_settings
 
 ClientT = TypeVar("ClientT")
-
-#: Connection extras every hook understands (all optional).
-TRANSPORT_EXTRAS = ("connect_timeout", "read_timeout", "max_attempts", "total_retry_seconds")
-
-
-def transport_options(extra: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    """Timeouts and retry bounds from connection extras, validated before any request."""
-    options: dict[str, Any] = {}
-    for key in ("connect_timeout", "read_timeout"):
-        if extra.get(key) not in (None, ""):
-            options[key] = _positive_number(extra[key], f"{conn_id}.extra.{key}")
-    retry: dict[str, Any] = {}
-    if extra.get("max_attempts") not in (None, ""):
-        retry["max_attempts"] = int(_positive_number(extra["max_attempts"], f"{conn_id}.extra.max_attempts"))
-    if extra.get("total_retry_seconds") not in (None, ""):
-        retry["total_seconds"] = _positive_number(
-            extra["total_retry_seconds"], f"{conn_id}.extra.total_retry_seconds"
-        )
-    if retry:
-        options["retry"] = RetryPolicy(**retry)
-    return options
-
-
-def _positive_number(value: Any, field: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise LiveApiInputError(field, f"must be a positive number, got {value!r}") from None
-    if number <= 0:
-        raise LiveApiInputError(field, f"must be a positive number, got {value!r}")
-    return number
 
 
 class LiveBaseHook(BaseHook, Generic[ClientT]):
@@ -63,15 +32,15 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
         if self._client is None:
             conn = self.get_connection(self.conn_id)
             extra = conn.extra_dejson or {}
-            base_url = resolve_base_url(conn.host, self.default_host, field_name=f"{self.conn_id}.host")
-            if conn.port and "://" not in (conn.host or ""):
-                base_url = f"{base_url}:{conn.port}"
+            base_url, options = transport_settings(
+                conn.host, conn.port, extra, default_host=self.default_host, field_prefix=self.conn_id
+            )
             self._client = self.build_client(
                 base_url=base_url,
                 login=conn.login or "",
                 password=conn.password or "",
                 extra=extra,
-                options=transport_options(extra, self.conn_id),
+                options=options,
             )
         return self._client
 
