@@ -20,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -51,7 +53,17 @@ class _StripQueryStrings(logging.Filter):
         return True
 
 
-logging.getLogger("urllib3.connectionpool").addFilter(_StripQueryStrings())
+#: Logger filters see only records logged on that very logger, so each urllib3 module that
+#: logs a URL gets one (``connection`` warns "Failed to parse headers (url=...)" with the query).
+URLLIB3_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+)
+for _name in URLLIB3_LOGGERS:
+    logging.getLogger(_name).addFilter(_StripQueryStrings())
 
 T = TypeVar("T")
 
@@ -141,6 +153,11 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
     if "://" not in value:
         value = f"https://{value}"
     parts = urlsplit(value)
+    if "@" in parts.netloc:
+        # Said without echoing the value: it would hold the password.
+        raise LiveApiInputError(
+            field_name, "must not contain a user name or password; put credentials in login/password"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LiveApiInputError(
             field_name,
@@ -274,14 +291,21 @@ def _port_number(value: Any, field_name: str) -> int:
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds form), or None."""
+    """``Retry-After`` in seconds, from either form RFC 9110 allows (seconds or an HTTP date)."""
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None
     try:
         return max(0.0, float(raw))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class Transport:

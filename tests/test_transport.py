@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -272,6 +276,54 @@ def test_resolve_base_url(host: str | None, expected: str) -> None:
 def test_resolve_base_url_rejects_bad_hosts(host: str) -> None:
     with pytest.raises(LiveApiInputError, match="host"):
         resolve_base_url(host, "default.example.com")
+
+
+def test_credentials_in_the_host_are_refused_without_echoing_them() -> None:
+    with pytest.raises(LiveApiInputError, match="user name or password") as info:
+        resolve_base_url(f"https://user:{SECRET}@h.example.com", "default.example.com")
+    assert_no_secret_in(str(info.value), SECRET)
+
+
+def test_retry_after_as_an_http_date_is_honoured(echo: SimulatorServer) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=30)
+
+    def handler(req: SimRequest) -> SimResponse:
+        if len(echo.requests_to("/dated")) == 0:
+            return SimResponse(503, {"error": "busy"}, {"Retry-After": format_datetime(when, usegmt=True)})
+        return SimResponse(200, {"ok": True})
+
+    echo.routes[("GET", "/dated")] = handler
+    clock = FakeClock()
+    build, calls = counting_build("/dated")
+    make_transport(echo, clock, retry=RetryPolicy(total_seconds=120)).request(build, parse_json)
+    assert len(calls) == 2
+    assert len(clock.sleeps) == 1 and 25 <= clock.sleeps[0] <= 31, clock.sleeps
+
+
+def test_urllib3_warnings_carry_no_query_string(all_logs: pytest.LogCaptureFixture) -> None:
+    """urllib3 warns 'Failed to parse headers (url=...)' with the full URL on a malformed header
+    (a misbehaving proxy is enough); a signed Polyv query replayed from a log leaks secrets."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve_one_malformed_response() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nbroken header line\r\n\r\n{}")
+        conn.close()
+
+    thread = threading.Thread(target=serve_one_malformed_response, daemon=True)
+    thread.start()
+    try:
+        transport = Transport("test", f"http://127.0.0.1:{listener.getsockname()[1]}", retry=FAST)
+        transport.request(lambda: HttpRequest("GET", "/page", params={"sign": SECRET}), parse_json)
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    warnings = [r for r in all_logs.records if r.name.startswith("urllib3") and r.levelname == "WARNING"]
+    assert warnings, "the malformed header must have produced urllib3's warning (else this proves nothing)"
+    assert_no_secret_in(all_logs.text, SECRET)
 
 
 def test_host_header_keeps_non_default_port_only() -> None:
