@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -265,6 +265,11 @@ class VolcengineLiveClient:
         self._session_token = (session_token or "").strip() or None
         self.region = region.strip()
         self.clock = clock
+        if urlsplit(base_url).path.strip("/"):
+            # The signature covers the canonical URI "/": a path prefix could never verify.
+            raise LiveApiInputError(
+                "host", "must be a host or scheme://host[:port] without a path for Volcengine", vendor=VENDOR
+            )
         self.transport = Transport(VENDOR, base_url, **transport_options)
         self.rate_limits = dict(ACTION_RATE_LIMITS if rate_limits is None else rate_limits)
         self._limiters: dict[str, RateLimiter] = {}

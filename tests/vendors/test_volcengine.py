@@ -353,3 +353,8 @@ def test_vendor_message_echoing_credentials_is_scrubbed(simulator: SimulatorServ
     assert info.value.request_id == "rid-echo"
     assert REDACTED in str(info.value)
     assert_no_secret_in(str(info.value), secret_key, session_token)
+
+
+def test_a_base_url_with_a_path_is_refused_before_any_request() -> None:
+    with pytest.raises(LiveApiInputError, match="without a path"):
+        VolcengineLiveClient("https://gateway.example.com/live", "AK", "SK")
