@@ -80,15 +80,21 @@ def simulator_process(*args: str) -> Iterator[tuple[str, dict[str, str]]]:
         proc.wait(timeout=10)
 
 
-def median_seconds(func: Callable[[], object], repeats: int = 5) -> float:
-    """Median wall time of ``repeats`` runs of ``func`` (after one warm-up run)."""
-    func()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+def median_seconds(*funcs: Callable[[], object], repeats: int = 5) -> list[float]:
+    """Median wall time of each function over ``repeats`` runs (after one warm-up each).
+
+    Runs are interleaved (a, b, c, a, b, c, ...) so a busy neighbour on a shared machine slows
+    every contender alike instead of whichever happened to run during the burst.
+    """
+    for func in funcs:
         func()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    samples: list[list[float]] = [[] for _ in funcs]
+    for _ in range(repeats):
+        for func, times in zip(funcs, samples, strict=True):
+            started = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in samples]
 
 
 def machine() -> str:

@@ -42,8 +42,7 @@ def main() -> None:
                 client.get_token_batch(DEMO_CHANNEL_IDS, DEMO_USER_ACCOUNT)
             client.close()
 
-        with_cache = median_seconds(cached, REPEATS)
-        without = median_seconds(token_per_call, REPEATS)
+        with_cache, without = median_seconds(cached, token_per_call, repeats=REPEATS)
         print(f"cached token      : {with_cache * 1000:8.1f} ms  ({CALLS + 1} requests, 1 token fetch)")
         print(f"token per call    : {without * 1000:8.1f} ms  ({2 * CALLS} requests, {CALLS} token fetches)")
         print(f"ratio             : {without / with_cache:8.2f}x")

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import header, simulator_process  # noqa: E402
+from _common import header, median_seconds, simulator_process  # noqa: E402
 
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator  # noqa: E402
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets  # noqa: E402
@@ -79,21 +77,6 @@ def operator_run(out: Path) -> dict[str, Any]:
     return op.execute(CONTEXT)
 
 
-def interleaved(
-    first: Callable[[], object], second: Callable[[], object], repeats: int = 7
-) -> tuple[float, float]:
-    """Median seconds of each, runs alternated so a busy neighbour slows both alike."""
-    first(), second()
-    a: list[float] = []
-    b: list[float] = []
-    for _ in range(repeats):
-        for func, samples in ((first, a), (second, b)):
-            started = time.perf_counter()
-            func()
-            samples.append(time.perf_counter() - started)
-    return statistics.median(a), statistics.median(b)
-
-
 def peak_memory_mb(count: int, tmp: Path) -> tuple[float, int]:
     with simulator_process("--polyv-sub-accounts", str(count), "--no-polyv-ip-limit"):
         operator_run(tmp / "warmup.jsonl")  # imports and caches outside the measurement
@@ -112,12 +95,14 @@ def main() -> int:
         tmp = Path(tmpdir)
         with simulator_process("--polyv-sub-accounts", "10000", "--no-polyv-ip-limit") as (base_url, _env):
             assert client_loop(base_url) == bare_loop(base_url) == 10_000
-            bare, ours = interleaved(lambda: bare_loop(base_url), lambda: client_loop(base_url))
+            bare, ours = median_seconds(lambda: bare_loop(base_url), lambda: client_loop(base_url), repeats=7)
             print(
                 f"fetch+parse   bare loop {bare:6.2f} s | PolyvClient {ours:6.2f} s | ratio {ours / bare:.2f}"
             )
-            bare_w, op = interleaved(
-                lambda: bare_loop(base_url, tmp / "bare.jsonl"), lambda: operator_run(tmp / "op.jsonl")
+            bare_w, op = median_seconds(
+                lambda: bare_loop(base_url, tmp / "bare.jsonl"),
+                lambda: operator_run(tmp / "op.jsonl"),
+                repeats=7,
             )
             print(
                 f"full snapshot bare loop {bare_w:6.2f} s | operator    {op:6.2f} s | ratio {op / bare_w:.2f}"

@@ -15,7 +15,7 @@ import requests
 from _common import header, median_seconds, simulator_process
 
 REQUESTS = 200
-REPEATS = 5
+REPEATS = 7
 
 
 def main() -> None:
@@ -23,7 +23,9 @@ def main() -> None:
     from airflow_live_provider.simulator.polyv import DEMO_GROUP_APP_ID, DEMO_GROUP_APP_SECRET
     from airflow_live_provider.vendors.polyv import GROUP_PACKAGE_LIST_PATH, polyv_sign
 
-    header(f"Per-request overhead: {REQUESTS} signed Polyv page requests, median of {REPEATS} runs")
+    header(
+        f"Per-request overhead: {REQUESTS} signed Polyv page requests, median of {REPEATS} interleaved runs"
+    )
     with simulator_process("--polyv-sub-accounts", str(REQUESTS), "--no-polyv-ip-limit") as (base_url, _env):
         url = base_url + GROUP_PACKAGE_LIST_PATH
 
@@ -57,9 +59,7 @@ def main() -> None:
                 body = hook.run(GROUP_PACKAGE_LIST_PATH, data=signed(page)).json()
                 assert body["code"] == 200, body
 
-        bare = median_seconds(bare_loop, REPEATS)
-        ours = median_seconds(our_hook, REPEATS)
-        airflow_http = median_seconds(http_hook, REPEATS)
+        bare, ours, airflow_http = median_seconds(bare_loop, our_hook, http_hook, repeats=REPEATS)
     per = 1000 / REQUESTS
     print(f"bare requests.Session loop : {bare * per:6.2f} ms/request")
     print(
