@@ -302,13 +302,10 @@ class PolyvSimulator(VendorSimulator):
         failure = self._check(req, params, group=True, v4=True)
         if failure is not None:
             return failure
-        try:
-            page_size = int(params.get("pageSize") or 10)
-            page_number = int(params.get("pageNumber") or 1)
-        except ValueError:
-            return self._v4_error(400, 400, "pageSize and pageNumber must be numbers")
-        if not 1 <= page_size <= 100 or page_number < 1:
-            return self._v4_error(400, 400, "param length is incorrect: pageSize")
+        paging = self._paging(params, max_page_size=100)
+        if isinstance(paging, SimResponse):
+            return paging
+        page_number, page_size = paging
         emails = [e for e in (params.get("emails") or "").split(",") if e]
         if len(emails) > 100:
             return self._v4_error(400, 400, "param length is incorrect: emails")
@@ -322,18 +319,9 @@ class PolyvSimulator(VendorSimulator):
             indexes: list[int] | range = sorted(by_email)
         else:
             indexes = range(count)
-        total = len(indexes)
         start = (page_number - 1) * page_size
         contents = [self.sub_account(i) for i in indexes[start : start + page_size]]
-        return self._v4(
-            {
-                "pageNumber": page_number,
-                "pageSize": page_size,
-                "totalPages": math.ceil(total / page_size),
-                "totalItems": total,
-                "contents": contents,
-            }
-        )
+        return self._v4_page(contents, page_number, page_size, len(indexes))
 
     @staticmethod
     def _index_of(email: str) -> int | None:
@@ -363,13 +351,10 @@ class PolyvSimulator(VendorSimulator):
         failure = self._check(req, params, group=False, v4=True)
         if failure is not None:
             return failure
-        try:
-            page_size = int(params.get("pageSize") or 10)
-            page_number = int(params.get("pageNumber") or 1)
-        except ValueError:
-            return self._v4_error(400, 400, "pageSize and pageNumber must be numbers")
-        if not 1 <= page_size <= 1000 or page_number < 1:
-            return self._v4_error(400, 400, "param length is incorrect: pageSize")
+        paging = self._paging(params, max_page_size=1000)
+        if isinstance(paging, SimResponse):
+            return paging
+        page_number, page_size = paging
         keyword = params.get("keyword") or ""
         with self._lock:
             matching = [
@@ -378,13 +363,27 @@ class PolyvSimulator(VendorSimulator):
                 if keyword.lower() in c["name"].lower()
             ]
         start = (page_number - 1) * page_size
+        return self._v4_page(matching[start : start + page_size], page_number, page_size, len(matching))
+
+    def _paging(self, params: dict[str, str], *, max_page_size: int) -> tuple[int, int] | SimResponse:
+        """``(pageNumber, pageSize)`` of a v4 list request, or the error Polyv answers."""
+        try:
+            page_size = int(params.get("pageSize") or 10)
+            page_number = int(params.get("pageNumber") or 1)
+        except ValueError:
+            return self._v4_error(400, 400, "pageSize and pageNumber must be numbers")
+        if not 1 <= page_size <= max_page_size or page_number < 1:
+            return self._v4_error(400, 400, "param length is incorrect: pageSize")
+        return page_number, page_size
+
+    def _v4_page(self, contents: list[Any], page_number: int, page_size: int, total: int) -> SimResponse:
         return self._v4(
             {
                 "pageNumber": page_number,
                 "pageSize": page_size,
-                "totalPages": math.ceil(len(matching) / page_size),
-                "totalItems": len(matching),
-                "contents": matching[start : start + page_size],
+                "totalPages": math.ceil(total / page_size),
+                "totalItems": total,
+                "contents": contents,
             }
         )
 

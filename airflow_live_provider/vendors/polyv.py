@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_live_provider.exceptions import (
@@ -328,6 +329,24 @@ def _is_ambiguous(exc: LiveApiError) -> bool:
 
 
 # -- the client ----------------------------------------------------------------------------------
+
+
+def _iter_pages(fetch_page: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
+    """Items of every page of a v4 list (``{contents, totalPages}``), fetching page N+1 only once
+    page N is consumed. A plain list is taken as the only page."""
+    page_number = 1
+    while True:
+        data = fetch_page(page_number)
+        if isinstance(data, list):
+            yield from data
+            return
+        contents = (data or {}).get("contents") or []
+        yield from contents
+        if not contents or page_number >= int((data or {}).get("totalPages") or 0):
+            return
+        page_number += 1
+
+
 class PolyvClient:
     """Signed calls to ``api.polyv.net`` with one appId/appSecret pair.
 
@@ -480,15 +499,10 @@ class PolyvClient:
 
     def _iter_sub_accounts(self, groups: list[Sequence[str] | None], size: int) -> Iterator[dict[str, Any]]:
         for group in groups:
-            page_number = 1
-            while True:
-                page = self.get_sub_account_page(page_number=page_number, page_size=size, emails=group)
-                contents = page.get("contents") or []
-                yield from contents
-                total_pages = int(page.get("totalPages") or 0)
-                if not contents or page_number >= total_pages:
-                    break
-                page_number += 1
+            yield from _iter_pages(partial(self._sub_account_page, size, group))
+
+    def _sub_account_page(self, size: int, emails: Sequence[str] | None, number: int) -> dict[str, Any]:
+        return self.get_sub_account_page(page_number=number, page_size=size, emails=emails)
 
     def get_transmit_associations(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only)."""
@@ -509,21 +523,13 @@ class PolyvClient:
         too. ``keyword`` is a fuzzy match: callers must compare names exactly.
         """
         size = validate_page_size(page_size or self.simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE)
-        page_number = 1
-        while True:
-            data = self.get(
+        return _iter_pages(
+            lambda number: self.get(
                 CHANNEL_SIMPLE_LIST_PATH,
-                {"pageNumber": page_number, "pageSize": size, "keyword": keyword},
+                {"pageNumber": number, "pageSize": size, "keyword": keyword},
                 "channel/simple/list",
             )
-            if isinstance(data, list):
-                yield from data
-                return
-            contents = (data or {}).get("contents") or []
-            yield from contents
-            if not contents or page_number >= int((data or {}).get("totalPages") or 0):
-                return
-            page_number += 1
+        )
 
     def list_transmit_receivers(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, name}]`` of a transmit channel's receivers (name None if not found)."""
