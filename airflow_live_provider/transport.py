@@ -350,6 +350,10 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
+    def deadline(self) -> float:
+        """When a call starting now must give up: now + the policy's total time."""
+        return self._monotonic() + self.retry.total_seconds
+
     def request(
         self,
         build: Callable[[], HttpRequest],
@@ -357,18 +361,22 @@ class Transport:
         *,
         idempotent: bool = True,
         rate_limiter: RateLimiter | None = None,
+        deadline: float | None = None,
     ) -> T:
         """Send ``build()`` until ``parse`` accepts the response or retrying stops making sense.
 
         ``idempotent=False`` (a create): only failures that prove the request was not processed
         (throttling, a refused connection) are resent here. Anything ambiguous (reset, read
         timeout, 5xx) is raised with ``retryable=True`` so the caller can read state first.
+        ``deadline`` (from :meth:`deadline`) lets a caller that sends a call twice (a fresh
+        timestamp, a fresh token) keep both within one time budget.
         """
         import requests
 
         policy = self.retry
         limiter = rate_limiter or self.rate_limiter
-        deadline = self._monotonic() + policy.total_seconds
+        own_deadline = self.deadline()
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
         attempt = 0
         while True:
             attempt += 1

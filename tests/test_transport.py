@@ -173,6 +173,19 @@ def test_total_time_bound_stops_a_server_that_always_answers_503(echo: Simulator
     assert 2 <= len(calls) < 1000
 
 
+def test_a_shared_deadline_bounds_two_requests_of_one_call(echo: SimulatorServer) -> None:
+    """A caller that sends a call twice (fresh timestamp, fresh token) keeps one budget."""
+    policy = RetryPolicy(max_attempts=1000, backoff_base=0.05, backoff_max=0.2, total_seconds=10.0)
+    clock = FakeClock()
+    transport = make_transport(echo, clock, retry=policy)
+    deadline = transport.deadline()
+    build, _ = counting_build(status="503")
+    for _ in range(2):
+        with pytest.raises(LiveApiError):
+            transport.request(build, parse_json, deadline=deadline)
+    assert sum(clock.sleeps) <= policy.total_seconds, "the second request must not get a fresh budget"
+
+
 def test_retry_after_beyond_the_time_budget_gives_up_at_once(echo: SimulatorServer) -> None:
     echo.faults.add("429", path="/echo", retry_after=60)
     build, calls = counting_build()

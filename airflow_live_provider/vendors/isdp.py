@@ -297,13 +297,14 @@ class IsdpClient:
             return HttpRequest("POST", path, data=payload, headers=headers)
 
         parse = lambda response: self._parse_envelope(response, path)  # noqa: E731
+        deadline = self.transport.deadline()  # the retry after a refresh shares the call's budget
         try:
-            return self.transport.request(build, parse, idempotent=True)
+            return self.transport.request(build, parse, idempotent=True, deadline=deadline)
         except LiveApiAuthError as exc:
             if exc.code not in INVALID_TOKEN_ERRORS or not used:
                 raise
         self.invalidate_token(used[-1])
-        return self.transport.request(build, parse, idempotent=True)
+        return self.transport.request(build, parse, idempotent=True, deadline=deadline)
 
     def _parse_envelope(self, response: requests.Response, path: str) -> tuple[Any, str | None]:
         """``{status, message, error, data, timestamp}``: ``status == 1`` is success."""

@@ -412,13 +412,14 @@ class PolyvClient:
         def parse(response: requests.Response) -> tuple[Any, str | None]:
             return parse_response(response, what)
 
+        deadline = self.transport.deadline()  # the retry below shares the call's time budget
         try:
-            return self.transport.request(build, parse, idempotent=idempotent)
+            return self.transport.request(build, parse, idempotent=idempotent, deadline=deadline)
         except PolyvTimestampError:
             # Rejected before processing, so even a create is safe to resend; more than once
             # would only hide a skewed clock.
             log.warning("polyv %s: timestamp rejected; retrying once with a fresh timestamp", what)
-            return self.transport.request(build, parse, idempotent=idempotent)
+            return self.transport.request(build, parse, idempotent=idempotent, deadline=deadline)
 
     def get(self, path: str, params: Mapping[str, object], what: str) -> Any:
         return self._send(lambda: HttpRequest("GET", path, params=self.signed_params(params)), what)
