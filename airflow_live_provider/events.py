@@ -8,16 +8,26 @@ whatever zone the worker happens to run in.
 Calendar format (JSON, or YAML when the file ends in ``.yaml``/``.yml``)::
 
     {"events": [{
-        "name": "Product launch",
+        "name": "Weekly webinar",
         "start": "2026-12-01T19:30:00", "timezone": "Asia/Shanghai",
-        "volcengine": {"vhost": "live.example.com", "app": "live", "stream": "launch",
-                       "domain": "push.example.com", "valid_duration": 86400},
-        "polyv": {"channel_id": "3151318", "receive_channel_names": ["launch-cn", "launch-en"],
-                  "viewers": ["viewer-1", {"viewerId": "viewer-2", "nickname": "Ann"}]},
-        "isdp": {"channel_ids": ["10882"], "user_account": "135965565", "role": 1}
+        "rrule": "FREQ=WEEKLY;BYDAY=TU", "duration_minutes": 60,
+        "volcengine": {"vhost": "live.example.com", "app": "live", "stream": "webinar",
+                       "domain": "push.example.com"},
+        "polyv": {"channel_id": "3151318", "receive_channel_names": ["webinar-cn"],
+                  "viewers": ["viewer-1", {"viewerId": "viewer-2", "nickname": "Ann"}],
+                  "token_lead_seconds": 600},
+        "isdp": {"channel_ids": ["10882"], "user_account": "135965565", "role": 1,
+                 "token_lead_seconds": 90}
     }]}
 
-Each vendor section is optional; an event with none of them is an error.
+Each vendor section is optional; an event with none of them is an error. ``rrule`` (RFC 5545,
+daily or rarer, expanded by python-dateutil in the event's ``timezone``, so a 19:30 webinar stays
+at 19:30 local time across DST changes) turns an entry into a series: each occurrence is its own
+event instance (``occurrence`` = its local date) with its own run sheets and just-in-time wait.
+
+Just-in-time credentials: Polyv watch tokens (valid 5 h) and ISDP join tokens (valid ~120 s) are
+issued ``token_lead_seconds`` before the start (defaults 600 and 90), so they are valid when the
+event starts; a lead at or above the vendor's lifetime is refused here, before any request.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pendulum
@@ -36,6 +46,17 @@ from airflow_live_provider.vendors import polyv as polyv_api
 from airflow_live_provider.vendors import volcengine as volc_api
 
 VENDOR_SECTIONS = ("volcengine", "polyv", "isdp")
+DEFAULT_DURATION_MINUTES = 60
+MAX_DURATION_MINUTES = 7 * 24 * 60
+#: Seconds before the start at which just-in-time credentials are issued, per vendor.
+DEFAULT_TOKEN_LEAD_SECONDS = {"polyv": 600, "isdp": 90}
+#: Their documented lifetimes: a lead must stay below them, or the credential dies before the start.
+TOKEN_LIFETIME_SECONDS = {
+    "polyv": polyv_api.WATCH_TOKEN_TTL_SECONDS,
+    "isdp": isdp_api.JOIN_TOKEN_TTL_SECONDS,
+}
+#: Recurrences finer than daily would make every hourly run provision several occurrences.
+_SUB_DAILY = re.compile(r"(?:^|;)\s*FREQ\s*=\s*(SECONDLY|MINUTELY|HOURLY)\b", re.IGNORECASE)
 
 T = TypeVar("T")
 
@@ -124,7 +145,23 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         raise _err(f"events[{index}].name", "is missing; every event needs a unique name")
     where = f"event {name.strip()!r}"
     start = parse_start(raw.get("start"), raw.get("timezone"), where)
-    event: dict[str, Any] = {"name": name.strip(), "start": start.isoformat()}
+    event: dict[str, Any] = {
+        "name": name.strip(),
+        "start": start.isoformat(),
+        "duration_minutes": _whole_number(
+            raw.get("duration_minutes"), f"{where}.duration_minutes", 1, MAX_DURATION_MINUTES, "minutes"
+        )
+        or DEFAULT_DURATION_MINUTES,
+    }
+    if raw.get("timezone") is not None:
+        event["timezone"] = raw["timezone"]
+    if raw.get("rrule") not in (None, ""):
+        event["rrule"] = validate_rrule(raw["rrule"], start, raw.get("timezone"), where)
+    if raw.get("occurrence") not in (None, ""):
+        occurrence = raw["occurrence"]
+        if not isinstance(occurrence, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", occurrence):
+            raise _err(f"{where}.occurrence", f"{occurrence!r} is not a date such as 2026-12-01")
+        event["occurrence"] = occurrence
     if not any(raw.get(s) for s in VENDOR_SECTIONS):
         raise _err(where, f"has no vendor section; add at least one of {', '.join(VENDOR_SECTIONS)}")
     for section in VENDOR_SECTIONS:
@@ -172,6 +209,7 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
                 lambda v: polyv_api.normalize_viewers(v, "viewers", required=False),
                 polyv.get("viewers"),
             ),
+            "token_lead_seconds": token_lead(polyv, "polyv", spot),
         }
     if isdp := raw.get("isdp"):
         spot = f"{where}.isdp"
@@ -183,8 +221,143 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
                 spot, "user_account", isdp_api.validate_user_account, _present(isdp, "user_account", spot)
             ),
             "role": _check(spot, "role", isdp_api.validate_role, isdp.get("role", isdp_api.DEFAULT_ROLE)),
+            "token_lead_seconds": token_lead(isdp, "isdp", spot),
         }
     return event
+
+
+def _whole_number(value: Any, where: str, low: int, high: int, unit: str) -> int | None:
+    """An optional whole number in ``[low, high]`` (digit strings from templates accepted)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _err(where, f"{value!r} is not a whole number of {unit} from {low} to {high}")
+    return value
+
+
+def token_lead(section: dict[str, Any], vendor: str, where: str) -> int:
+    """``token_lead_seconds`` of a vendor section: below the credential's lifetime, or refused."""
+    lifetime = TOKEN_LIFETIME_SECONDS[vendor]
+    value = section.get("token_lead_seconds")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= lifetime:
+        raise _err(
+            f"{where}.token_lead_seconds",
+            f"{value!r} is not below the {vendor} token lifetime of {lifetime} s: a token issued that "
+            f"early is dead when the event starts; use fewer seconds (default "
+            f"{DEFAULT_TOKEN_LEAD_SECONDS[vendor]})",
+        )
+    lead = _whole_number(value, f"{where}.token_lead_seconds", 1, lifetime - 1, "seconds")
+    return lead or DEFAULT_TOKEN_LEAD_SECONDS[vendor]
+
+
+def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: str) -> str:
+    """An RFC 5545 RRULE (``FREQ=WEEKLY;BYDAY=TU``), checked by expanding it with python-dateutil.
+
+    The rule runs on the wall-clock ``start`` in the event's ``timezone``; DTSTART comes from
+    ``start``, so the rule must not carry its own.
+    """
+    spot = f"{where}.rrule"
+    if not isinstance(value, str) or not value.strip():
+        raise _err(spot, "must be an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=TU")
+    text = value.strip()
+    text = text[len("RRULE:") :] if text.upper().startswith("RRULE:") else text
+    if timezone is None:
+        raise _err(
+            f"{where}.timezone",
+            "is missing; a recurring event needs an IANA zone (e.g. Asia/Shanghai) so every "
+            "occurrence keeps its wall-clock time across DST changes",
+        )
+    if "DTSTART" in text.upper() or "\n" in text:
+        raise _err(spot, "must be one RRULE line without DTSTART (the first occurrence is 'start')")
+    if _SUB_DAILY.search(text):
+        raise _err(spot, "repeats more often than daily; use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
+    try:
+        _rule(text, start)
+    except (ValueError, TypeError) as exc:
+        hint = " (UNTIL is a local time here: drop the Z)" if "UNTIL" in str(exc) else ""
+        raise _err(spot, f"{value!r} is not a valid RFC 5545 RRULE: {exc}{hint}") from None
+    return text
+
+
+def _rule(text: str, start: pendulum.DateTime) -> Any:
+    from dateutil.rrule import rrulestr  # comes with Airflow; imported when a calendar is read
+
+    naive = datetime(start.year, start.month, start.day, start.hour, start.minute, start.second)
+    return rrulestr(text, dtstart=naive)
+
+
+def event_end(event: dict[str, Any]) -> pendulum.DateTime:
+    return _instant(event["start"]) + timedelta(
+        minutes=event.get("duration_minutes") or DEFAULT_DURATION_MINUTES
+    )
+
+
+def event_slug(event: dict[str, Any]) -> str:
+    """The run-sheet folder of an event instance: its name, plus the date for an occurrence."""
+    base = slug(event["name"])
+    return f"{base}-{event['occurrence']}" if event.get("occurrence") else base
+
+
+def occurrences(
+    event: dict[str, Any], window_start: pendulum.DateTime, window_end: pendulum.DateTime
+) -> list[dict[str, Any]]:
+    """Instances of a validated event whose ``[start, end)`` overlaps the window, soonest first.
+
+    A one-off event is its own instance. A series yields one instance per occurrence: wall-clock
+    start in the event's zone (a time in a DST gap moves forward), ``occurrence`` = local date,
+    no ``rrule``.
+    """
+    duration = timedelta(minutes=event.get("duration_minutes") or DEFAULT_DURATION_MINUTES)
+    if not event.get("rrule"):
+        start = _instant(event["start"])
+        return [event] if start < window_end and start + duration > window_start else []
+    zone = pendulum.timezone(event["timezone"])
+    first = _instant(event["start"]).in_timezone(zone)
+    rule = _rule(event["rrule"], first)
+    # Local bounds a day wider than the window: exact instants are compared below.
+    low = (window_start - duration).in_timezone(zone).naive() - timedelta(days=1)
+    high = window_end.in_timezone(zone).naive() + timedelta(days=1)
+    found = []
+    for local in rule.between(low, high, inc=True):
+        start = pendulum.datetime(
+            local.year, local.month, local.day, local.hour, local.minute, local.second, tz=zone
+        )
+        if start < window_end and start + duration > window_start:
+            instance = {k: v for k, v in event.items() if k != "rrule"}
+            instance.update(start=start.isoformat(), occurrence=start.date().isoformat())
+            found.append(instance)
+    return found
+
+
+def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict[str, Any] | None:
+    """The next event instance starting at or after ``now`` (looking up to a year ahead)."""
+    horizon = now + timedelta(days=366)
+    upcoming = [
+        instance
+        for event in events
+        for instance in occurrences(event, now, horizon)
+        if _instant(instance["start"]) >= now
+    ]
+    return min(upcoming, key=lambda e: _instant(e["start"]), default=None)
+
+
+def jit_moments(event: dict[str, Any]) -> dict[str, pendulum.DateTime]:
+    """When each just-in-time credential of an event instance is issued: ``start - lead``.
+
+    Polyv only when the event has viewers; ISDP whenever it has an ISDP section.
+    """
+    start = _instant(event["start"])
+    moments: dict[str, pendulum.DateTime] = {}
+    polyv = event.get("polyv")
+    if polyv and polyv.get("viewers"):
+        moments["polyv"] = start - timedelta(seconds=polyv["token_lead_seconds"])
+    if isdp := event.get("isdp"):
+        moments["isdp"] = start - timedelta(seconds=isdp["token_lead_seconds"])
+    return moments
 
 
 def parse_calendar(data: Any) -> list[dict[str, Any]]:
@@ -195,7 +368,7 @@ def parse_calendar(data: Any) -> list[dict[str, Any]]:
     events = [validate_event(raw, index) for index, raw in enumerate(raw_events)]
     seen: set[str] = set()
     for event in events:
-        key = slug(event["name"])
+        key = event_slug(event)
         if key in seen:
             raise _err(f"event {event['name']!r}.name", "is used twice (names must be unique); rename one")
         seen.add(key)
@@ -219,11 +392,12 @@ def load_calendar(text: str, source: str = "calendar.json") -> list[dict[str, An
 def select_upcoming(
     events: Iterable[dict[str, Any]], now: pendulum.DateTime, lead: timedelta
 ) -> list[dict[str, Any]]:
-    """Events starting in ``[now, now + lead)``, soonest first; instants compared, not wall clocks."""
+    """Event instances starting in ``[now, now + lead)`` or still running at ``now``, soonest
+    first; instants compared, not wall clocks. A running event is kept so that a run after a
+    scheduler outage still issues its just-in-time credentials."""
     if lead <= timedelta(0):
         raise _err("lead_hours", "must be a positive number of hours")
-    end = now + lead
-    chosen = [e for e in events if now <= _instant(e["start"]) < end]
+    chosen = [instance for event in events for instance in occurrences(event, now, now + lead)]
     return sorted(chosen, key=lambda e: _instant(e["start"]))
 
 

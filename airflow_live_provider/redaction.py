@@ -2,11 +2,15 @@
 
 Airflow's ``mask_secret(dict)`` only masks keys that *look* sensitive; vendor keys such as
 ``writeToken``, ``vodSecretKey`` or ``channelPasswd`` slip through, so we name them here.
+:func:`mask_all` registers values with Airflow's log masker (imported lazily: the vendor clients
+use this module without Airflow).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from typing import Any
 
 REDACTED = "***REDACTED***"
@@ -78,3 +82,44 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def mask_all(values: Iterable[str]) -> None:
+    """Register credentials with Airflow's log masker, in one batch.
+
+    ``mask_secret`` recompiles the masker's whole regex for every new value, so masking values
+    one by one is quadratic (2,000 tokens: ~90 s). Here the task process's masker takes the
+    batch and compiles once; the supervisor (which writes the task log) is sent one message.
+    Values shorter than the masker's minimum are skipped, as ``mask_secret`` does.
+    """
+    batch = [v for v in dict.fromkeys(values) if isinstance(v, str) and v]
+    if not batch:
+        return
+    from airflow.sdk.log import mask_secret
+
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+
+        masker = _secrets_masker()
+        minimum = int(masker.min_length_to_mask)
+        patterns: set[str] = masker.patterns
+    except (ImportError, AttributeError, TypeError):  # another Airflow layout: the public, slow way
+        for value in batch:
+            mask_secret(value)
+        return
+    fresh = {re.escape(v) for v in batch if len(v) >= minimum} - patterns
+    if fresh:
+        patterns.update(fresh)
+        masker.replacer = re.compile("|".join(patterns))
+    with suppress(Exception):  # outside a task there is no supervisor to tell
+        from airflow.sdk.execution_time import task_runner
+        from airflow.sdk.execution_time.comms import MaskSecret
+
+        if comms := getattr(task_runner, "SUPERVISOR_COMMS", None):
+            payload: Any = batch  # a JSON list of strings
+            comms.send(MaskSecret(value=payload, name=None))
+
+
+def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:
+    """Mask vendor secrets Airflow's key heuristics would miss (``writeToken``, ``SecretKey``...)."""
+    mask_all(secret_values(payload, keys))

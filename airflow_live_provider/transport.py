@@ -333,6 +333,8 @@ class Transport:
         self.read_timeout = read_timeout
         self.retry = retry or RetryPolicy()
         self.rate_limiter = rate_limiter
+        #: Monotonic time after which no call may keep retrying (see :meth:`give_up_at`).
+        self._give_up_at: float | None = None
         import requests
         from requests.adapters import HTTPAdapter
 
@@ -351,8 +353,20 @@ class Transport:
         self.session.close()
 
     def deadline(self) -> float:
-        """When a call starting now must give up: now + the policy's total time."""
-        return self._monotonic() + self.retry.total_seconds
+        """When a call starting now must give up: now + the policy's total time, or the moment
+        set with :meth:`give_up_at` if that comes first."""
+        own = self._monotonic() + self.retry.total_seconds
+        return own if self._give_up_at is None else min(own, self._give_up_at)
+
+    def give_up_at(self, epoch_seconds: float | None) -> None:
+        """Stop retrying any call at this wall-clock moment (None: no such bound).
+
+        For calls that are useless after a moment: a token for an event that has started. The
+        call then fails while there is still time to act, instead of succeeding too late.
+        """
+        self._give_up_at = (
+            None if epoch_seconds is None else self._monotonic() + (epoch_seconds - time.time())
+        )
 
     def request(
         self,

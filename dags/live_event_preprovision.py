@@ -1,32 +1,39 @@
-"""Hourly pre-provisioning of the live events that start within the lead window.
+"""Hourly event timeline: provision ahead, then issue short-lived credentials just in time.
 
 ``select_events`` reads the events calendar (param ``calendar_path``, else the Variable
 ``live_events_calendar``, else ``live_events.json`` next to this file), validates it (errors name
-the event and the field) and keeps the events starting in ``[run time, run time + lead_hours)``.
-``provision`` is mapped, one instance per event:
+the event and the field), expands recurring events (``rrule``) into occurrences, and keeps the
+event instances starting within ``lead_hours`` of the run or still running. Each instance gets a
+mapped task group ``event``:
 
-1. Volcengine: DescribeAuth for push must be enabled (the task fails clearly if not); GeneratePushURL.
-2. Polyv: create the receive channels of the transmit channel (idempotent: existing names are
-   reused, never created twice) and mint a watch token per viewer.
-3. ISDP: join tokens for the event's channels.
-4. The run sheet (JSON, carrying the push URLs and tokens the crew needs) goes to
-   ``<output_dir>/<event>/<run id>.json``; XCom holds only a summary without secrets, and every
-   secret is masked in the logs.
+1. ``provision`` (every run in the lead window, idempotent): Volcengine push-auth check (fails
+   before anything is created), push URLs valid through the event's end, Polyv receive channels.
+   The run sheet lists the just-in-time credentials still to come, and when.
+2. ``issue_tokens`` (just in time): Polyv watch tokens and ISDP join tokens issued at
+   ``start - token_lead_seconds`` (defaults 600 s and 90 s), so they are valid when the event
+   starts. Only the run whose hour contains that moment waits for it, deferred to the triggerer
+   (no worker slot held); a run after the moment issues at once; nothing is issued twice.
 
-Re-running for the same events creates nothing new and writes a fresh run sheet. Nothing here
-looks up a connection or touches the network at parse time; vendor imports live in the tasks.
+Run sheets: ``<output_dir>/<event>/<run id>.json`` plus ``latest.json`` and ``latest.html`` (a
+phone-sized page) per event instance; keep them private. XCom holds only summaries; every secret
+is masked in the logs. Nothing here looks up a connection or touches the network at parse time.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, task, task_group
+
+from airflow_live_provider.operators.events import EventJustInTimeCredentialsOperator
 
 DEFAULT_CALENDAR = str(Path(__file__).with_name("live_events.json"))
 CALENDAR_VARIABLE = "live_events_calendar"
+#: The schedule's interval: a run waits only for just-in-time moments before the next run.
+RUN_WINDOW = timedelta(hours=1)
 
 
 def _read_text(location: str) -> str:
@@ -38,7 +45,7 @@ def _read_text(location: str) -> str:
 
 with DAG(
     dag_id="live_event_preprovision",
-    description="Provision push URLs, receive channels and tokens for upcoming live events",
+    description="Provision live events ahead and issue their short-lived tokens just in time",
     schedule="@hourly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -48,14 +55,23 @@ with DAG(
         "calendar_path": Param(
             "",
             type=["null", "string"],
-            description="Events calendar (JSON or YAML; path or URI). Empty: the Variable "
+            title="Events calendar",
+            description="JSON or YAML file (path or URI). Empty: the Variable "
             f"{CALENDAR_VARIABLE}, else live_events.json next to this DAG file.",
         ),
-        "lead_hours": Param(24, type="number", exclusiveMinimum=0, description="Lead window in hours"),
+        "lead_hours": Param(
+            24,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=24 * 366,
+            title="Lead window (hours)",
+            description="Provision events starting within this many hours of the run.",
+        ),
         "output_dir": Param(
             "",
             type=["null", "string"],
-            description="Folder (any ObjectStoragePath URI) for run sheets; empty means "
+            title="Run sheet folder",
+            description="Any ObjectStoragePath URI (file://, s3://...); empty means "
             "$AIRFLOW_HOME/live_provider/run_sheets.",
         ),
     },
@@ -64,12 +80,10 @@ with DAG(
 
     @task
     def select_events(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
-        """Load and validate the calendar; keep the events starting within the lead window."""
-        from datetime import timedelta
-
+        """Load and validate the calendar; keep the event instances in the lead window."""
         from airflow.sdk import Variable
 
-        from airflow_live_provider.events import load_calendar, select_upcoming
+        from airflow_live_provider.events import load_calendar, next_start, select_upcoming
 
         params = params or {}
         location = (
@@ -81,24 +95,44 @@ with DAG(
         lead = timedelta(hours=float(params.get("lead_hours") or 24))
         chosen = select_upcoming(events, now, lead)
         print(
-            f"calendar {location}: {len(events)} event(s), {len(chosen)} starting between "
-            f"{now.isoformat()} and {(now + lead).isoformat()}: {[e['name'] for e in chosen]}"
+            f"calendar {location}: {len(events)} event(s), {len(chosen)} instance(s) starting between "
+            f"{now.isoformat()} and {(now + lead).isoformat()} or running: "
+            f"{[(e['name'], e['start']) for e in chosen]}"
         )
+        if not chosen:
+            upcoming = next_start(events, now)
+            print(
+                f"next event: {upcoming['name']!r} at {upcoming['start']}"
+                if upcoming
+                else "no event starts within the next year"
+            )
         return chosen
 
     @task(map_index_template="{{ event_name }}")
     def provision(
-        event: dict[str, Any], params: dict[str, Any] | None = None, run_id: str | None = None
+        live_event: dict[str, Any], params: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
-        """Provision one event on every vendor it names and write its run sheet (summary as XCom)."""
+        """Push auth, push URLs, receive channels; the run sheet (secret-free summary as XCom)."""
         from airflow.sdk import get_current_context
 
-        from airflow_live_provider.preprovision import provision_event, run_sheet_uri
+        from airflow_live_provider.preprovision import provision_ahead
 
-        get_current_context()["event_name"] = event["name"]  # type: ignore[typeddict-unknown-key]
-        sheet_uri = run_sheet_uri((params or {}).get("output_dir"), event["name"], run_id)
-        summary = provision_event(event, sheet_uri=sheet_uri)
-        print(f"event {event['name']!r}: run sheet written to {summary['run_sheet']}")
+        get_current_context()["event_name"] = live_event["name"]  # type: ignore[typeddict-unknown-key]
+        summary = provision_ahead(live_event, output_dir=(params or {}).get("output_dir"), run_id=run_id)
+        print(
+            f"event {live_event['name']!r}: run sheet {summary['run_sheet']}, page {summary['latest_page']}"
+        )
         return summary
 
-    provision.expand(event=select_events())
+    @task_group(group_id="event")
+    def event_timeline(live_event: dict[str, Any]) -> None:
+        """One event instance: provisioning ahead, then its short-lived credentials just in time."""
+        provision(live_event) >> EventJustInTimeCredentialsOperator(
+            task_id="issue_tokens",
+            live_event=live_event,
+            output_dir="{{ params.output_dir or '' }}",
+            run_window=RUN_WINDOW,
+            map_index_template="{{ task.live_event['name'] }}",
+        )
+
+    event_timeline.expand(live_event=select_events())

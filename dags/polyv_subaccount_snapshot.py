@@ -30,7 +30,7 @@ def snapshot_dir(output_dir: str | None) -> str:
     """
     if output_dir and output_dir.strip():
         return output_dir.strip().rstrip("/")
-    from airflow_live_provider.operators.common import default_output_root
+    from airflow_live_provider.outputs import default_output_root
 
     return f"{default_output_root()}/snapshots"
 
@@ -82,7 +82,7 @@ with DAG(
         """Render the HTML report beside the snapshot, comparing with the previous snapshot."""
         from contextlib import ExitStack
 
-        from airflow_live_provider.operators.common import output_path
+        from airflow_live_provider.outputs import output_path
         from airflow_live_provider.reporting import RESOURCE_FIELDS, build_report, previous_snapshot_name
 
         params = params or {}

@@ -9,7 +9,15 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import load_calendar, parse_calendar, select_upcoming, slug
+from airflow_live_provider.events import (
+    event_slug,
+    jit_moments,
+    load_calendar,
+    next_start,
+    parse_calendar,
+    select_upcoming,
+    slug,
+)
 from airflow_live_provider.exceptions import LiveApiInputError
 
 
@@ -28,7 +36,13 @@ def event(name: str = "Launch", **overrides: Any) -> dict[str, Any]:
 def test_valid_calendar_is_normalised() -> None:
     [parsed] = parse_calendar({"events": [event(start="2026-12-01T19:30:00", timezone="Asia/Shanghai")]})
     assert parsed["start"] == "2026-12-01T19:30:00+08:00"
-    assert parsed["isdp"] == {"channel_ids": ["10882"], "user_account": "135965565", "role": 1}
+    assert parsed["isdp"] == {
+        "channel_ids": ["10882"],
+        "user_account": "135965565",
+        "role": 1,
+        "token_lead_seconds": 90,  # the default: below the 120 s join-token lifetime
+    }
+    assert parsed["polyv"]["token_lead_seconds"] == 600 and parsed["duration_minutes"] == 60
     assert parsed["polyv"]["viewers"] == [{"viewerId": "v1"}]
     assert parse_calendar([parsed]) == [parsed]  # a validated event validates to itself
     json.dumps(parsed)  # XCom-ready
@@ -136,16 +150,18 @@ def test_selection_compares_instants_across_zones() -> None:
             event("New York", start="2026-12-01T06:00:00", timezone="America/New_York"),
             # 12:00 UTC on Dec 1st is exactly now + 24 h: excluded (half-open window).
             event("Edge", start="2026-12-01T12:00:00Z"),
-            # Already started one minute ago: excluded.
-            event("Past", start="2026-11-30T12:59:00+01:00"),
+            # Started one minute ago and still running (60 min): kept, so a late run can issue.
+            event("Running", start="2026-11-30T12:59:00+01:00"),
+            # Started an hour and a minute ago: over, excluded.
+            event("Over", start="2026-11-30T11:59:00+01:00"),
         ]
     )
     now = pendulum.datetime(2026, 11, 30, 12, 0, tz="UTC")
     chosen = select_upcoming(events, now, timedelta(hours=24))
-    assert [e["name"] for e in chosen] == ["New York", "Shanghai"]
+    assert [e["name"] for e in chosen] == ["Running", "New York", "Shanghai"]
     # The same instant expressed in another zone selects the same events.
     assert select_upcoming(events, now.in_timezone("Asia/Tokyo"), timedelta(hours=24)) == chosen
-    assert [e["name"] for e in select_upcoming(events, now, timedelta(hours=1))] == []
+    assert [e["name"] for e in select_upcoming(events, now, timedelta(hours=1))] == ["Running"]
     with pytest.raises(LiveApiInputError, match="lead_hours"):
         select_upcoming(events, now, timedelta(0))
 
@@ -156,7 +172,8 @@ def test_wall_clock_time_on_a_dst_change_day() -> None:
     assert pendulum.parse(parsed["start"]).in_timezone("UTC").hour == 13
     before = pendulum.datetime(2027, 3, 14, 12, 30, tz="UTC")
     assert select_upcoming([parsed], before, timedelta(hours=1))  # starts 30 min later
-    assert not select_upcoming([parsed], before.add(hours=1), timedelta(hours=1))
+    assert select_upcoming([parsed], before.add(hours=1), timedelta(hours=1))  # running
+    assert not select_upcoming([parsed], before.add(hours=2), timedelta(hours=1))  # over
 
 
 def test_slug() -> None:
@@ -169,3 +186,84 @@ def test_wall_clock_time_in_a_dst_gap_moves_forward() -> None:
     """02:30 does not exist in New York on 2027-03-14; it is read as 03:30 EDT (07:30 UTC)."""
     [parsed] = parse_calendar([event(start="2027-03-14T02:30:00", timezone="America/New_York")])
     assert parsed["start"] == "2027-03-14T03:30:00-04:00"
+
+
+# -- recurrence, durations, just-in-time leads -----------------------------------------------------
+def test_weekly_series_keeps_its_wall_clock_time_across_dst() -> None:
+    """Berlin leaves summer time on 2026-10-25: 19:30 local is 17:30 UTC before, 18:30 UTC after."""
+    [series] = parse_calendar(
+        [
+            event(
+                "Webinar", start="2026-10-06T19:30:00", timezone="Europe/Berlin", rrule="FREQ=WEEKLY;BYDAY=TU"
+            )
+        ]
+    )
+    now = pendulum.datetime(2026, 10, 19, 0, 0, tz="UTC")
+    found = select_upcoming([series], now, timedelta(days=14))
+    assert [(e["occurrence"], pendulum.parse(e["start"]).in_timezone("UTC").hour) for e in found] == [
+        ("2026-10-20", 17),
+        ("2026-10-27", 18),
+    ]
+    assert [pendulum.parse(e["start"]).in_timezone("Europe/Berlin").hour for e in found] == [19, 19]
+    assert [event_slug(e) for e in found] == ["webinar-2026-10-20", "webinar-2026-10-27"]
+    # An occurrence is an ordinary event instance: it validates to itself, without the rule.
+    assert "rrule" not in found[0] and parse_calendar([found[0]]) == [found[0]]
+    assert next_start([series], pendulum.datetime(2026, 10, 28, tz="UTC"))["occurrence"] == "2026-11-03"
+
+
+def test_sample_calendar_has_an_event_in_the_window_any_day() -> None:
+    """A newcomer who unpauses the DAG today sees provisioning: the daily series is always in."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "dags" / "live_events.json"
+    events = load_calendar(path.read_text(), source=str(path))
+    for days in (0, 1, 100, 400):
+        now = pendulum.now("UTC").add(days=days)
+        assert select_upcoming(events, now, timedelta(hours=24)), now
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "hint"),
+    [
+        ({"rrule": "FREQ=WEEKLY"}, "event 'Launch'.timezone", "recurring event needs"),
+        ({"rrule": "FREQ=HOURLY", "timezone": "UTC"}, "rrule", "more often than daily"),
+        ({"rrule": "FREQ=WEEKLY;BYDAY=XX", "timezone": "UTC"}, "rrule", "not a valid RFC 5545"),
+        ({"rrule": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "timezone": "UTC"}, "rrule", "DTSTART"),
+        ({"rrule": "FREQ=DAILY;UNTIL=20270101T000000Z", "timezone": "UTC"}, "rrule", "drop the Z"),
+        ({"rrule": 7, "timezone": "UTC"}, "rrule", "RFC 5545"),
+        ({"duration_minutes": 0}, "duration_minutes", "from 1 to"),
+        ({"duration_minutes": "long"}, "duration_minutes", "whole number"),
+        (
+            {"isdp": {"channel_ids": ["1"], "user_account": "u", "token_lead_seconds": 120}},
+            "event 'Launch'.isdp.token_lead_seconds",
+            "not below the isdp token lifetime of 120 s",
+        ),
+        (
+            {"polyv": {"channel_id": "1", "viewers": ["v"], "token_lead_seconds": 5 * 3600}},
+            "polyv.token_lead_seconds",
+            "lifetime of 18000 s",
+        ),
+        ({"isdp": {"channel_ids": ["1"], "user_account": "u", "token_lead_seconds": 0}}, "lead", "from 1"),
+        ({"isdp": {"channel_ids": ["1"], "user_account": "u", "token_lead_seconds": True}}, "lead", "whole"),
+    ],
+)
+def test_invalid_recurrence_duration_and_leads(overrides: dict[str, Any], field: str, hint: str) -> None:
+    with pytest.raises(LiveApiInputError) as info:
+        parse_calendar([event(**overrides)])
+    assert field in str(info.value) and hint in str(info.value)
+
+
+def test_jit_moments_follow_the_leads() -> None:
+    [parsed] = parse_calendar(
+        [
+            event(
+                polyv={"channel_id": "1", "viewers": ["v"], "token_lead_seconds": 1800},
+                isdp={"channel_ids": ["1"], "user_account": "u", "token_lead_seconds": "60"},
+            )
+        ]
+    )
+    start = pendulum.parse(parsed["start"])
+    assert jit_moments(parsed) == {"polyv": start.subtract(minutes=30), "isdp": start.subtract(seconds=60)}
+    # No viewers: no watch tokens to issue just in time.
+    [no_viewers] = parse_calendar([event(polyv={"channel_id": "1"})])
+    assert set(jit_moments(no_viewers)) == {"isdp"}

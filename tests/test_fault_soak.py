@@ -13,11 +13,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 
 from airflow_live_provider.events import parse_calendar
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.preprovision import provision_event
+from airflow_live_provider.preprovision import issue_just_in_time, provision_ahead
 from airflow_live_provider.simulator import FAULT_KINDS, SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
@@ -73,7 +74,8 @@ def soak_event() -> dict[str, Any]:
         [
             {
                 "name": "Soak",
-                "start": "2026-12-01T19:30:00+08:00",
+                # Soon enough that the join tokens (120 s) issued now are valid at the start.
+                "start": pendulum.now("UTC").add(seconds=100).isoformat(),
                 "volcengine": {
                     "vhost": volc_sim.DEMO_VHOST,
                     "app": volc_sim.DEMO_APP,
@@ -96,9 +98,11 @@ def soak_event() -> dict[str, Any]:
 
 
 def provision(server: SimulatorServer, tmp_path: Path, name: str) -> dict[str, Any]:
-    sheet = tmp_path / f"{name}.json"
-    provision_event(soak_event(), sheet_uri=f"file://{sheet}")
-    return json.loads(sheet.read_text())
+    """The whole timeline at once: provisioning ahead, then every just-in-time credential."""
+    event = soak_event()
+    provision_ahead(event, output_dir=str(tmp_path / name), run_id="soak")
+    issue_just_in_time(event, ["polyv", "isdp"], output_dir=str(tmp_path / name), run_id="soak")
+    return json.loads((tmp_path / name / "soak" / "soak.json").read_text())
 
 
 def shape(sheet: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ client and expose the client's calls. No HTTP details live here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseHook
@@ -43,6 +44,11 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
                 options=options,
             )
         return self._client
+
+    def give_up_at(self, moment: datetime | None) -> None:
+        """No call of this hook keeps retrying past ``moment`` (e.g. an event's start)."""
+        transport = self.client.transport  # type: ignore[attr-defined]
+        transport.give_up_at(None if moment is None else moment.timestamp())
 
     def build_client(
         self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]

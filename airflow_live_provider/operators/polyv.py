@@ -12,17 +12,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.operators.common import (
+from airflow_live_provider.outputs import (
     default_output_root,
-    mask_all,
-    mask_returned_secrets,
     open_for_write,
     output_path,
     path_segment,
@@ -30,47 +27,13 @@ from airflow_live_provider.operators.common import (
     utc_iso,
     write_json,
 )
-from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
+from airflow_live_provider.redaction import SECRET_KEYS, mask_returned_secrets, strip_secrets
 from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
-    from airflow_live_provider.hooks.polyv import PolyvHook
+    pass
 
 WRITE_BATCH = 100
-
-
-@dataclass(frozen=True)
-class WatchTokens:
-    """Watch tokens for a list of viewers, with when they were issued and when the first expires."""
-
-    tokens: list[dict[str, str]]
-    generated_at: str
-    expires_at: str
-
-
-def issue_watch_tokens(hook: PolyvHook, channel_id: str, viewers: list[dict[str, str]]) -> WatchTokens:
-    """One watch token per (normalised) viewer, each masked as it arrives.
-
-    The expiry is counted from *before* the first request, so it is the earliest token's expiry
-    or sooner: never later than any token really stops working.
-    """
-    from airflow_live_provider.vendors.polyv import WATCH_TOKEN_TTL_SECONDS
-
-    generated = datetime.now(UTC)
-    tokens: list[dict[str, str]] = []
-    for viewer in viewers:
-        token = hook.get_watch_api_token(
-            channel_id,
-            viewer["viewerId"],
-            nickname=viewer.get("nickname"),
-            avatar=viewer.get("avatar"),
-            openid=viewer.get("openid"),
-            actor=viewer.get("actor"),
-        )
-        mask_all([token])
-        tokens.append({"viewerId": viewer["viewerId"], "token": token})
-    expires = generated + timedelta(seconds=WATCH_TOKEN_TTL_SECONDS)
-    return WatchTokens(tokens, utc_iso(generated), utc_iso(expires))
 
 
 class PolyvWatchTokenOperator(BaseOperator):
@@ -106,6 +69,8 @@ class PolyvWatchTokenOperator(BaseOperator):
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
         path = output_path(self.output_uri or self.default_output_uri(context))
+        from airflow_live_provider.steps import issue_watch_tokens
+
         issued = issue_watch_tokens(PolyvHook(polyv_conn_id=self.polyv_conn_id), channel_id, viewers)
         tokens, expires_at = issued.tokens, issued.expires_at
         location = write_json(

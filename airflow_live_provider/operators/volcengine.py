@@ -11,47 +11,15 @@ every parse, and those imports would be paid there.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_live_provider.operators.common import (
-    mask_all,
-    mask_returned_secrets,
-    output_path,
-    task_output_uri,
-    utc_iso,
-    write_json,
-)
-from airflow_live_provider.redaction import redact
-
-
-def ensure_auth_enabled(
-    auth_list: list[dict[str, Any]], scene_type: str, target: str, about: str = ""
-) -> None:
-    """Fail (without retries: waiting will not switch it on) unless every auth setting is on.
-
-    ``about`` prefixes the message (e.g. ``"event 'Launch': "``).
-    """
-    if not auth_list:
-        raise AirflowFailException(
-            f"{about}{scene_type} auth is not configured for {target}: DescribeAuth returned no "
-            f"setting; enable {scene_type} authentication in the Volcengine Live console"
-        )
-    if not all(item.get("AuthStatus") for item in auth_list):
-        raise AirflowFailException(
-            f"{about}{scene_type} auth is OFF for {target}: enable {scene_type} "
-            "authentication in the Volcengine Live console before the event"
-        )
-
-
-def push_url_count(result: dict[str, Any]) -> int:
-    """Push addresses in a GeneratePushURL result: one per push domain."""
-    details = result.get("PushURLListDetail") or []
-    return len(details) if details else len(result.get("PushURLList") or [])
+from airflow_live_provider.outputs import output_path, task_output_uri, write_json
+from airflow_live_provider.redaction import mask_returned_secrets, redact
+from airflow_live_provider.steps import ensure_auth_enabled, generate_push_urls, push_url_count
 
 
 class VolcengineDescribeAuthOperator(BaseOperator):
@@ -114,24 +82,6 @@ class VolcengineDescribeAuthOperator(BaseOperator):
         if self.require_auth_enabled:
             ensure_auth_enabled(auth_list, self.scene_type, target)
         return auth_list if self.include_secrets else redact(auth_list)
-
-
-def push_url_secrets(result: dict[str, Any]) -> list[str]:
-    """Every value in a GeneratePushURL result that grants the right to push: whole URLs,
-    ``StreamSign`` values, their query strings and the ``volcSecret`` signatures alone."""
-    found: list[str] = []
-    for key, value in result.items():
-        if key.endswith("URLList") and isinstance(value, list):
-            found.extend(v for v in value if isinstance(v, str))
-    for detail in result.get("PushURLListDetail") or []:
-        if isinstance(detail, dict):
-            found.extend(str(detail[k]) for k in ("URL", "StreamSign") if detail.get(k))
-    extra: list[str] = []
-    for value in found:
-        if "?" in value:
-            extra.append(value.split("?", 1)[1])
-        extra.extend(re.findall(r"volcSecret=([^&,\s]+)", value))
-    return [v for v in dict.fromkeys(found + extra) if v]
 
 
 class VolcengineGeneratePushUrlOperator(BaseOperator):
@@ -198,16 +148,17 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         uri = self.output_uri or self.default_output_uri(context)
         path = output_path(uri)
         hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
-        result = hook.generate_push_url(
+        until = datetime.fromisoformat(expired_time.replace("Z", "+00:00")) if expired_time else None
+        pushed = generate_push_urls(
+            hook,
             self.vhost,
             self.app,
             self.stream,
             domain=self.domain or None,
             valid_duration=duration,
-            expired_time=expired_time,
+            expired_time=until,
         )
-        mask_all(push_url_secrets(result))
-        mask_returned_secrets(result)
+        result = pushed.result
         count = push_url_count(result)
         written = write_json(
             path,
@@ -216,7 +167,9 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
                 "app": self.app,
                 "stream": self.stream,
                 "domain": self.domain or None,
-                "generatedAt": utc_iso(),
+                "generatedAt": pushed.valid_from,
+                "validFrom": pushed.valid_from,
+                "validUntil": pushed.valid_until,
                 "result": result,
             },
         )

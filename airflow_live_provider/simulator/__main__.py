@@ -44,10 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="disable Polyv's 1500 requests/10 s IP limit (benchmarks that measure client overhead)",
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay before every response (a vendor's round trip)"
+    )
     args = parser.parse_args(argv)
 
     server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
     server.routes[("GET", HEALTH_PATH)] = _health
+    server.latency = max(0.0, args.latency_ms) / 1000
     if args.no_polyv_ip_limit:
         server.polyv.qps_window = None
     if args.polyv_sub_accounts is not None:

@@ -1,17 +1,62 @@
-"""What every vendor part of the simulator provides to the server."""
+"""What the server and the vendor parts of the simulator share: requests, responses, the base.
+
+Vendor modules import only this module; the server imports them. (No import cycle.)
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
-if TYPE_CHECKING:
-    from airflow_live_provider.simulator.server import Handler, SimulatorServer
+
+@dataclass
+class SimRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    raw_query: str = ""
+
+    @property
+    def form(self) -> dict[str, str]:
+        """Form fields of an ``application/x-www-form-urlencoded`` body."""
+        if "application/x-www-form-urlencoded" not in self.headers.get("content-type", ""):
+            return {}
+        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class SimResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+Handler = Callable[[SimRequest], SimResponse]
+
+
+class SimulatorClock(Protocol):
+    """What a vendor part needs from the server: its clock (with any injected skew)."""
+
+    def now(self) -> float: ...
 
 
 class VendorSimulator:
     """Base: state lives on the instance; the server routes requests to :meth:`routes`."""
 
-    def __init__(self, server: SimulatorServer) -> None:
+    def __init__(self, server: SimulatorClock) -> None:
         self.server = server
 
     def routes(self) -> dict[tuple[str, str], Handler]:

@@ -30,13 +30,15 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_live_provider.simulator.base import VendorSimulator
-from airflow_live_provider.simulator.server import SimRequest, SimResponse
-
-if TYPE_CHECKING:
-    from airflow_live_provider.simulator.server import Handler, SimulatorServer
+from airflow_live_provider.simulator.base import (
+    Handler,
+    SimRequest,
+    SimResponse,
+    SimulatorClock,
+    VendorSimulator,
+)
 
 DEMO_APP_ID = "isdp-demo-app-20240601"
 DEMO_APP_TOKEN = "c2a7f0e4d9b84f41a3e6b1d05f7c9e28"
@@ -57,7 +59,7 @@ BEIJING = timezone(timedelta(hours=8))
 class IsdpSimulator(VendorSimulator):
     """State: registered applications and OAuth clients, channels, users and issued tokens."""
 
-    def __init__(self, server: SimulatorServer) -> None:
+    def __init__(self, server: SimulatorClock) -> None:
         super().__init__(server)
         self._lock = threading.Lock()
         #: ``expires_in`` of new access tokens, seconds (the vendor's examples: 359, 1199, 1799).
@@ -66,6 +68,8 @@ class IsdpSimulator(VendorSimulator):
         self.token_delay: float = 0.0
         #: Answer getTokenBatch with a list of per-channel objects instead of one object.
         self.batch_data_as_list = False
+        #: Lifetime reported for join tokens (``expirationTime``); tests shorten it.
+        self.join_token_seconds = JOIN_TOKEN_SECONDS
         self.apps: dict[str, str] = {}
         self.clients: dict[str, str] = {}
         self.channels: set[str] = set()
@@ -217,14 +221,14 @@ class IsdpSimulator(VendorSimulator):
         with self._lock:
             self.join_tokens_issued += 1
         begin = datetime.fromtimestamp(self.server.now(), BEIJING).replace(microsecond=0, tzinfo=None)
-        end = begin + timedelta(seconds=JOIN_TOKEN_SECONDS)
+        end = begin + timedelta(seconds=self.join_token_seconds)
         seed = f"{user}|{','.join(channel_ids)}|{secrets.token_hex(8)}".encode()
         token = "006" + RTC_APP_ID + base64.b64encode(hashlib.sha256(seed).digest() * 2).decode()
         room = int(hashlib.sha256(user.encode()).hexdigest()[:4], 16) % 9000 + 1000
         return {
             "proxy": "video.isdp.sim.example.com",
             "appId": RTC_APP_ID,
-            "expirationTime": JOIN_TOKEN_SECONDS,
+            "expirationTime": self.join_token_seconds,
             "tokenBegin": begin.strftime("%Y-%m-%dT%H:%M:%S"),
             "tokenEnd": end.strftime("%Y-%m-%dT%H:%M:%S"),
             "token": token,

@@ -20,8 +20,13 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from airflow_live_provider.simulator.base import VendorSimulator
-from airflow_live_provider.simulator.server import Handler, SimRequest, SimResponse
+from airflow_live_provider.simulator.base import (
+    Handler,
+    SimRequest,
+    SimResponse,
+    SimulatorClock,
+    VendorSimulator,
+)
 
 DEMO_APP_ID = "demo0polyv"
 DEMO_APP_SECRET = "demo0polyv0app0secret0000000001x"
@@ -63,7 +68,7 @@ def _sign(params: dict[str, str], secret: str, method: str) -> str:
 class PolyvSimulator(VendorSimulator):
     """State: apps, channels, transmit associations, generated sub-accounts, issued tokens."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: SimulatorClock) -> None:
         super().__init__(server)
         self._lock = threading.Lock()
         self.apps: dict[str, str] = {}

@@ -14,48 +14,19 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from airflow_live_provider.simulator.base import Handler, SimRequest, SimResponse
+from airflow_live_provider.simulator.isdp import IsdpSimulator
+from airflow_live_provider.simulator.polyv import PolyvSimulator
+from airflow_live_provider.simulator.volcengine import VolcengineSimulator
+
+__all__ = ["FAULT_KINDS", "Handler", "SimRequest", "SimResponse", "SimulatorServer"]
+
 FAULT_KINDS = ("429", "503", "reset", "lost_after_commit")
-
-
-@dataclass
-class SimRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    raw_query: str = ""
-
-    @property
-    def form(self) -> dict[str, str]:
-        """Form fields of an ``application/x-www-form-urlencoded`` body."""
-        if "application/x-www-form-urlencoded" not in self.headers.get("content-type", ""):
-            return {}
-        return dict(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-
-@dataclass
-class SimResponse:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        if isinstance(self.body, bytes):
-            return self.body
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
-
-
-Handler = Callable[[SimRequest], SimResponse]
 
 
 @dataclass
@@ -132,15 +103,14 @@ class SimulatorServer:
         seed_demo: bool = True,
         allow_non_loopback: bool = False,
     ) -> None:
-        from airflow_live_provider.simulator.isdp import IsdpSimulator
-        from airflow_live_provider.simulator.polyv import PolyvSimulator
-        from airflow_live_provider.simulator.volcengine import VolcengineSimulator
-
         if host not in ("127.0.0.1", "localhost", "::1") and not allow_non_loopback:
             raise ValueError("the simulator binds loopback only (allow_non_loopback is for containers)")
         self.faults = FaultInjector()
         #: Seconds added to the simulator's clock: a positive skew makes clients look late.
         self.clock_skew = 0.0
+        #: Seconds every request waits before it is answered: a vendor's round trip over the
+        #: internet (requests are served concurrently, so it costs latency, not throughput).
+        self.latency = 0.0
         self.requests: deque[LoggedRequest] = deque(maxlen=200_000)
         self._log_lock = threading.Lock()
         self.polyv = PolyvSimulator(self)
@@ -246,6 +216,8 @@ class SimulatorServer:
                     body=body,
                     raw_query=parts.query,
                 )
+                if server.latency > 0:
+                    time.sleep(server.latency)
                 fault = server.faults.take(req.path)
                 if fault is not None and fault.kind == "reset":
                     server._record(req, "reset")

@@ -27,14 +27,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from airflow_live_provider.simulator.base import VendorSimulator
-from airflow_live_provider.simulator.server import SimRequest, SimResponse
-
-if TYPE_CHECKING:
-    from airflow_live_provider.simulator.server import Handler, SimulatorServer
+from airflow_live_provider.simulator.base import (
+    Handler,
+    SimRequest,
+    SimResponse,
+    SimulatorClock,
+    VendorSimulator,
+)
 
 DEMO_ACCESS_KEY_ID = "AKLTZGVtb2FjY2Vzc2tleWlk"
 DEMO_SECRET_ACCESS_KEY = "TURFd1pHVnRieTF6WldOeVpYUXRZV05qWlhOekxXdGxlUT09"
@@ -86,7 +88,7 @@ class _Refused(Exception):
 class VolcengineSimulator(VendorSimulator):
     """State: credentials, vhosts with their domains and auth settings, rate buckets."""
 
-    def __init__(self, server: SimulatorServer) -> None:
+    def __init__(self, server: SimulatorClock) -> None:
         super().__init__(server)
         self._lock = threading.Lock()
         #: access key id -> (secret access key, required STS session token or None)

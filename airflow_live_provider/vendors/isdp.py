@@ -46,6 +46,9 @@ DEFAULT_TOKEN_PATH = "/oauth2/oauth/rest_token"
 GET_TOKEN_PATH = "/openapi/v1/SaasLive/getToken"
 GET_TOKEN_BATCH_PATH = "/openapi/v1/SaasLive/getTokenBatch"
 DEFAULT_ROLE = 1
+#: Join-token lifetime in the vendor's getTokenBatch example (``expirationTime: 120``); the
+#: lifetime a response reports is checked again after issuing.
+JOIN_TOKEN_TTL_SECONDS = 120
 #: Refresh this long before the token's end (capped at half its lifetime for short-lived tokens).
 DEFAULT_REFRESH_MARGIN = 60.0
 #: Used only if a token response lacks a usable ``expires_in`` (the vendor always sends one).

@@ -25,7 +25,7 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -53,6 +53,9 @@ MAX_VIEWER_ID_LENGTH = 64
 MAX_CHANNEL_NAME_LENGTH = 100
 #: Watch-API tokens are valid 5 hours (get-watch-api-token doc).
 WATCH_TOKEN_TTL_SECONDS = 5 * 3600
+#: Client-side pace of watch-token calls, the one call issued per viewer: Polyv allows 1,500
+#: requests per 10 s per IP and then blocks the IP for 5 minutes, so stay a little under 150/s.
+WATCH_TOKEN_REQUESTS_PER_SECOND = 145.0
 
 THROTTLE_MESSAGE = "qps exceeds number of calls"
 TIMESTAMP_MESSAGE = "invalid timestamp."
@@ -384,6 +387,8 @@ class PolyvClient:
             simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE, "simple_list_page_size"
         )
         self.transport = Transport(VENDOR, base_url, **transport_options)
+        #: Shared by every thread issuing watch tokens through this client (burst 1: even spacing).
+        self.watch_token_limiter = RateLimiter(WATCH_TOKEN_REQUESTS_PER_SECOND, burst=1)
 
     def __repr__(self) -> str:  # never show the secret
         return f"PolyvClient(base_url={self.transport.base_url!r}, app_id={self.app_id!r})"
@@ -406,6 +411,7 @@ class PolyvClient:
         what: str,
         *,
         idempotent: bool = True,
+        rate_limiter: RateLimiter | None = None,
     ) -> Any:
         """One call through the transport; a rejected timestamp gets exactly one fresh retry."""
 
@@ -414,19 +420,34 @@ class PolyvClient:
 
         deadline = self.transport.deadline()  # the retry below shares the call's time budget
         try:
-            return self.transport.request(build, parse, idempotent=idempotent, deadline=deadline)
+            return self.transport.request(
+                build, parse, idempotent=idempotent, deadline=deadline, rate_limiter=rate_limiter
+            )
         except PolyvTimestampError:
             # Rejected before processing, so even a create is safe to resend; more than once
             # would only hide a skewed clock.
             log.warning("polyv %s: timestamp rejected; retrying once with a fresh timestamp", what)
-            return self.transport.request(build, parse, idempotent=idempotent, deadline=deadline)
+            return self.transport.request(
+                build, parse, idempotent=idempotent, deadline=deadline, rate_limiter=rate_limiter
+            )
 
     def get(self, path: str, params: Mapping[str, object], what: str) -> Any:
         return self._send(lambda: HttpRequest("GET", path, params=self.signed_params(params)), what)
 
-    def post_form(self, path: str, form: Mapping[str, object], what: str, *, idempotent: bool = True) -> Any:
+    def post_form(
+        self,
+        path: str,
+        form: Mapping[str, object],
+        what: str,
+        *,
+        idempotent: bool = True,
+        rate_limiter: RateLimiter | None = None,
+    ) -> Any:
         return self._send(
-            lambda: HttpRequest("POST", path, data=self.signed_params(form)), what, idempotent=idempotent
+            lambda: HttpRequest("POST", path, data=self.signed_params(form)),
+            what,
+            idempotent=idempotent,
+            rate_limiter=rate_limiter,
         )
 
     def post_json(
@@ -457,7 +478,9 @@ class PolyvClient:
         openid: str | None = None,
         actor: str | None = None,
     ) -> str:
-        """A watch-page SDK token (valid 5 h) for one viewer. Issuing one changes nothing: idempotent."""
+        """A watch-page SDK token (valid 5 h) for one viewer. Issuing one changes nothing: idempotent.
+
+        Thread-safe; calls from every thread share :attr:`watch_token_limiter`."""
         form = {
             "channelId": validate_channel_id(channel_id),
             "viewerId": validate_viewer_id(viewer_id),
@@ -466,7 +489,9 @@ class PolyvClient:
             "openid": _optional_text(openid, "openid"),
             "actor": _optional_text(actor, "actor"),
         }
-        data = self.post_form(WATCH_TOKEN_PATH, form, "get-watch-api-token")
+        data = self.post_form(
+            WATCH_TOKEN_PATH, form, "get-watch-api-token", rate_limiter=self.watch_token_limiter
+        )
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
             raise LiveApiError("get-watch-api-token returned no token", vendor=VENDOR)

@@ -147,7 +147,7 @@ def run_sheets(home: Path) -> list[Path]:
 def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
     """Every credential and secret in play: demo credentials, simulator-held and issued secrets,
     and every secret value the run sheets carry (tokens, signed push URLs and their signatures)."""
-    from airflow_live_provider.operators.volcengine import push_url_secrets
+    from airflow_live_provider.steps import push_url_secrets
 
     found = [
         polyv_sim.DEMO_APP_SECRET,

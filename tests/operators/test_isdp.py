@@ -11,7 +11,7 @@ import pytest
 from airflow.sdk.log import _secrets_masker
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.operators.isdp import IsdpTokenBatchOperator, token_entries, token_expiry
+from airflow_live_provider.operators.isdp import IsdpTokenBatchOperator
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator.isdp import DEMO_APP_TOKEN, DEMO_CHANNEL_IDS, DEMO_USER_ACCOUNT
 from tests.helpers import assert_no_secret_in
@@ -47,17 +47,18 @@ def test_tokens_written_with_expiry_and_only_a_summary_in_xcom(
     [entry] = doc["tokens"]
     token = entry["token"]
     assert token.startswith("006") and entry["channelIds"] == DEMO_CHANNEL_IDS
-    expires = datetime.fromisoformat(entry["expiresAt"].replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(entry["validUntil"].replace("Z", "+00:00"))
     # expirationTime (120 s) counted from before the request was sent.
     assert before + timedelta(seconds=119) <= expires <= after + timedelta(seconds=120)
-    assert doc["expiresAt"] == entry["expiresAt"]
+    assert doc["expiresAt"] == entry["validUntil"]
+    assert datetime.fromisoformat(entry["validFrom"]) <= expires - timedelta(seconds=119)
     assert (doc["channelIds"], doc["userAccount"], doc["role"]) == (DEMO_CHANNEL_IDS, DEMO_USER_ACCOUNT, 1)
     assert entry["tokenBegin"] and entry["tokenEnd"] and entry["publishUrl"]
     assert xcom == {
         "channel_ids": DEMO_CHANNEL_IDS,
         "count": 1,
         "output_uri": f"file://{out}",
-        "expires_at": entry["expiresAt"],
+        "expires_at": entry["validUntil"],
     }
     assert masked(token), "join tokens must be registered with the masker"
     assert_no_secret_in(json.dumps(xcom) + logs_text(all_logs), token, DEMO_APP_TOKEN)
@@ -145,19 +146,3 @@ def test_templated_fields_render(sim_connections: SimulatorServer, tmp_path: Pat
     xcom = op.execute(ctx)
     assert xcom["channel_ids"] == DEMO_CHANNEL_IDS
     assert xcom["output_uri"].endswith("/2026-11-23.json")
-
-
-def test_token_expiry_rules() -> None:
-    requested = datetime(2026, 11, 23, 3, 0, 0, tzinfo=UTC)
-    assert token_expiry(
-        {"expirationTime": 120, "tokenEnd": "2030-01-01T00:00:00"}, requested
-    ) == requested + timedelta(seconds=120)
-    # tokenEnd without an offset is the vendor's Beijing time: 11:02 +08:00 is 03:02 UTC.
-    end = token_expiry({"tokenEnd": "2026-11-23T11:02:00"}, requested)
-    assert end == datetime(2026, 11, 23, 3, 2, 0, tzinfo=UTC)
-    assert token_expiry({"tokenEnd": "2026-11-23T03:05:00Z"}, requested) == datetime(
-        2026, 11, 23, 3, 5, tzinfo=UTC
-    )
-    assert token_expiry({"token": "x"}, requested) is None
-    [entry] = token_entries({"token": "t", "expirationTime": "60"}, ["1"], requested)
-    assert entry["expiresAt"] == "2026-11-23T03:01:00Z"

@@ -11,12 +11,12 @@ import pytest
 from airflow.sdk.log import _secrets_masker
 
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.operators.common import default_output_root
 from airflow_live_provider.operators.polyv import (
     PolyvCreateTransmitChannelsOperator,
     PolyvSubAccountSnapshotOperator,
     PolyvWatchTokenOperator,
 )
+from airflow_live_provider.outputs import default_output_root
 from airflow_live_provider.redaction import SECRET_KEYS
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as sim
@@ -69,7 +69,10 @@ def test_watch_tokens_to_file_not_xcom(
     issued = sim_connections.polyv.watch_tokens
     assert [issued[t]["viewerId"] for t in tokens] == ["v1", "v2"] and issued[tokens[1]]["nickname"] == "Ann"
     generated = datetime.fromisoformat(doc["generatedAt"])
-    assert (datetime.fromisoformat(doc["expiresAt"]) - generated).total_seconds() == 5 * 3600
+    for token in doc["tokens"]:
+        valid_from, valid_until = (datetime.fromisoformat(token[k]) for k in ("validFrom", "validUntil"))
+        assert (valid_until - valid_from).total_seconds() == 5 * 3600 and valid_from >= generated
+    assert doc["expiresAt"] == min(t["validUntil"] for t in doc["tokens"])
     assert xcom == {
         "channel_id": sim.DEMO_CHANNEL_ID,
         "count": 2,

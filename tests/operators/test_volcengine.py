@@ -14,7 +14,6 @@ from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.operators.volcengine import (
     VolcengineDescribeAuthOperator,
     VolcengineGeneratePushUrlOperator,
-    push_url_secrets,
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.simulator import SimulatorServer
@@ -25,6 +24,7 @@ from airflow_live_provider.simulator.volcengine import (
     DEMO_PUSH_DOMAIN,
     DEMO_VHOST,
 )
+from airflow_live_provider.steps import push_url_secrets
 from tests.helpers import assert_no_secret_in
 
 

@@ -1,38 +1,38 @@
-"""Helpers the operators share: masking credentials in logs and writing results to storage."""
+"""Output files: where they go, their one timestamp format, and writing them safely.
+
+Local files are written atomically (a private temporary file in the same folder, then renamed),
+so a reader never sees half a run sheet and a killed task leaves no partial file under the final
+name. Object stores replace an object in one PUT.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.log import mask_secret
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.redaction import SECRET_KEYS, secret_values
-
-
-def mask_all(values: Iterable[str]) -> None:
-    """Register every credential value with Airflow's masker (which skips values under 5 chars)."""
-    for value in values:
-        if value:
-            mask_secret(value)
-
-
-def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:
-    """Mask vendor secrets Airflow's key heuristics would miss (``writeToken``, ``SecretKey``...)."""
-    mask_all(secret_values(payload, keys))
 
 
 def utc_iso(moment: datetime | None = None) -> str:
     """The one timestamp format of every output file: UTC ISO-8601 to the second, ``Z``-suffixed
     (``2026-11-23T10:00:00Z``). Truncating to the second makes expiry times err early, never late."""
     return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 time with an offset or ``Z`` (what :func:`utc_iso` and the calendar write)."""
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return moment
 
 
 def default_output_root() -> str:
@@ -96,24 +96,40 @@ def _make_private_dirs(folder: str) -> None:
 
 @contextmanager
 def open_for_write(path: ObjectStoragePath) -> Iterator[IO[str]]:
-    """A text file for writing credentials: local files are made 0o600 in 0o700 folders created
-    as needed (never world-readable, whatever the umask); other schemes use ObjectStoragePath and
-    the bucket's own access control."""
+    """A text file for writing credentials, published only when the block ends without error.
+
+    Local files: written to a private temporary file (0o600, created exclusively, so a planted
+    symlink is never followed) in the target folder (0o700 folders created as needed), flushed to
+    disk, then renamed over the target: readers see the old file or the new one, never half of
+    one, and a killed task leaves only a dot-file. Other schemes use ObjectStoragePath and the
+    bucket's own access control.
+    """
     local = _local_file(path)
     if local is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as fh:
             yield fh
         return
-    _make_private_dirs(os.path.dirname(local))
-    fd = os.open(local, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    folder, name = os.path.split(local)
+    _make_private_dirs(folder)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name[:80]}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, local)
     except BaseException:
-        os.close(fd)
+        with suppress(OSError):
+            os.unlink(temp)
         raise
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yield fh
+
+
+def write_text(path: ObjectStoragePath, text: str) -> str:
+    """Write one text document the same way (atomic and private when local)."""
+    with open_for_write(path) as fh:
+        fh.write(text)
+    return str(path)
 
 
 def write_json(path: ObjectStoragePath, payload: Any) -> str:

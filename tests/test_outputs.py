@@ -8,7 +8,7 @@ import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow_live_provider.operators.common import output_path, utc_iso, write_json
+from airflow_live_provider.outputs import output_path, utc_iso, write_json
 from airflow_live_provider.simulator import SimulatorServer
 
 
