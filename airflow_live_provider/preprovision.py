@@ -194,6 +194,17 @@ def _jit_summary(section: dict[str, Any], key: str) -> dict[str, Any]:
     }
 
 
+def jit_status(event: dict[str, Any], *, output_dir: str | None) -> dict[str, Any]:
+    """Secret-free: per just-in-time vendor, its status in ``latest.json``; plus where that is."""
+    uri = latest_uri(event_folder(output_dir, validate_event(event, 0)))
+    sheet = read_sheet(uri) or {}
+    keys = {"polyv": "watchTokens", "isdp": "tokens"}
+    status = {
+        v: _jit_summary(sheet[v], key) for v, key in keys.items() if (sheet.get(v) or {}).get("justInTime")
+    }
+    return {"just_in_time": status, "latest_sheet": uri}
+
+
 def due_credentials(
     event: dict[str, Any],
     *,

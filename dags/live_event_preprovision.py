@@ -78,7 +78,7 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task
+    @task(multiple_outputs=False)
     def select_events(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
         """Load and validate the calendar; keep the event instances in the lead window."""
         from airflow.sdk import Variable
@@ -108,7 +108,7 @@ with DAG(
             )
         return chosen
 
-    @task(map_index_template="{{ event_name }}")
+    @task(map_index_template="{{ event_name }}", multiple_outputs=False)
     def provision(
         live_event: dict[str, Any], params: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:

@@ -49,79 +49,52 @@ class EventJustInTimeCredentialsOperator(BaseOperator):
         self.isdp_conn_id = isdp_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.outputs import utc_iso
-        from airflow_live_provider.preprovision import due_credentials
+        return self._issue_or_wait(context, waited=False)
 
-        dag_run = context.get("dag_run")
-        run_time = getattr(dag_run, "run_after", None) or datetime.now(UTC)
-        due = due_credentials(
-            self.live_event,
-            output_dir=self.output_dir,
-            run_time=pendulum.instance(run_time),
-            run_window=self.run_window,
-        )
-        name = self.live_event.get("name")
-        if not due:
-            self.log.info("event %r: no just-in-time credential is due before the next run", name)
-            return {"event": name, "start": self.live_event.get("start"), "issued": {}, "waited_for": []}
-        run_id = str(context.get("run_id") or "manual")
-        return self._issue_or_wait(
-            run_id, {vendor: utc_iso(moment) for vendor, moment in due.items()}, {}, []
-        )
+    def resume(self, context: Any, event: Any = None, **_: Any) -> dict[str, Any]:
+        """Back from the triggerer (``event`` is the trigger's payload, the moment reached).
 
-    def resume(
-        self,
-        context: Any,
-        event: Any = None,
-        due: dict[str, str] | None = None,
-        issued: dict[str, Any] | None = None,
-        waited_for: list[str] | None = None,
-    ) -> dict[str, Any]:
-        """Back from the triggerer (``event`` is the trigger's payload, the moment reached)."""
-        run_id = str(context.get("run_id") or "manual")
-        return self._issue_or_wait(run_id, due or {}, issued or {}, waited_for or [])
+        What is still due is worked out again from ``latest.json``, not carried in the deferral:
+        ``airflow dags test`` drops a deferral's kwargs, and a retried task must start over anyway.
+        """
+        return self._issue_or_wait(context, waited=True)
 
-    def _issue_or_wait(
-        self, run_id: str, due: dict[str, str], issued: dict[str, Any], waited_for: list[str]
-    ) -> dict[str, Any]:
+    def _issue_or_wait(self, context: Any, *, waited: bool) -> dict[str, Any]:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        from airflow_live_provider.outputs import parse_time
-        from airflow_live_provider.preprovision import issue_just_in_time
+        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.preprovision import due_credentials, issue_just_in_time, jit_status
 
+        dag_run = context.get("dag_run")
+        run_time = pendulum.instance(getattr(dag_run, "run_after", None) or datetime.now(UTC))
+        name = self.live_event.get("name")
+        due = due_credentials(
+            self.live_event, output_dir=self.output_dir, run_time=run_time, run_window=self.run_window
+        )
         now = datetime.now(UTC)
-        ready = [vendor for vendor, at in due.items() if parse_time(at) <= now]
-        result: dict[str, Any] = {}
+        ready = [vendor for vendor, moment in due.items() if moment <= now]
         if ready:
-            result = issue_just_in_time(
+            issue_just_in_time(
                 self.live_event,
                 ready,
                 output_dir=self.output_dir,
-                run_id=run_id,
+                run_id=str(context.get("run_id") or "manual"),
                 polyv_conn_id=self.polyv_conn_id,
                 isdp_conn_id=self.isdp_conn_id,
             )
-            issued = issued | result["issued"]
-            for vendor in ready:
-                self.log.info("event %r: %s issued: %s", self.live_event.get("name"), vendor, issued[vendor])
-        later = {vendor: at for vendor, at in due.items() if vendor not in ready}
+        later = {vendor: moment for vendor, moment in due.items() if vendor not in ready}
         if later:
-            vendor, at = min(later.items(), key=lambda item: item[1])
+            vendor, moment = min(later.items(), key=lambda item: item[1])
             self.log.info(
-                "event %r: waiting in the triggerer until %s to issue %s",
-                self.live_event.get("name"),
-                at,
-                vendor,
+                "event %r: waiting in the triggerer until %s to issue %s", name, utc_iso(moment), vendor
             )
-            self.defer(
-                trigger=DateTimeTrigger(moment=parse_time(at)),
-                method_name="resume",
-                kwargs={"due": later, "issued": issued, "waited_for": [*waited_for, at]},
-            )
+            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
+        if not due:
+            self.log.info("event %r: no just-in-time credential is due before the next run", name)
         return {
-            "event": self.live_event.get("name"),
+            "event": name,
             "occurrence": self.live_event.get("occurrence"),
             "start": self.live_event.get("start"),
-            "issued": issued,
-            "waited_for": waited_for,
-        } | {k: v for k, v in result.items() if k.endswith(("_sheet", "_page"))}
+            "issued_now": ready,
+            "waited": waited,
+        } | jit_status(self.live_event, output_dir=self.output_dir)

@@ -104,7 +104,7 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         snapshot["params"]
     )
     pre = report["dags"]["live_event_preprovision"]
-    assert pre["tasks"] == ["provision", "select_events"]
+    assert pre["tasks"] == ["event.issue_tokens", "event.provision", "select_events"]
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
 
@@ -141,7 +141,8 @@ def dags_test(home: Path, server: SimulatorServer, dag_id: str, *args: str, **en
 
 
 def run_sheets(home: Path) -> list[Path]:
-    return sorted((home / "live_provider" / "run_sheets").glob("*/*.json"))
+    """Every run-sheet file: per-run JSON, latest.json and latest.html (they carry credentials)."""
+    return sorted(p for p in (home / "live_provider" / "run_sheets").glob("*/*") if p.is_file())
 
 
 def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
@@ -164,7 +165,7 @@ def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
     found.extend(server.isdp.access_tokens)
     for vhost in server.volcengine.vhosts.values():
         found.extend(config.secret_key for config in vhost.auth.values())
-    for sheet in run_sheets(home):
+    for sheet in (p for p in run_sheets(home) if p.suffix == ".json"):
         data = json.loads(sheet.read_text())
         found.extend(secret_values(data, SECRET_KEYS))
         found.extend(push_url_secrets(data.get("volcengine", {}).get("push", {})))
@@ -200,8 +201,14 @@ def test_snapshot_dag_end_to_end(airflow_home: Path, server: SimulatorServer) ->
     assert_no_secret_outside_run_sheets(airflow_home, server, output)
 
 
-def write_calendar(path: Path, now: pendulum.DateTime) -> None:
-    def event(name: str, start: pendulum.DateTime, stream: str, zone: str) -> dict[str, Any]:
+def write_calendar(path: Path, now: pendulum.DateTime) -> pendulum.DateTime:
+    """Three events: one close enough that its ISDP moment comes during the run, one three hours
+    ahead (provisioned now, tokens later), one a week away (outside the window). Returns the
+    close one's start."""
+
+    def event(
+        name: str, start: pendulum.DateTime, stream: str, zone: str, isdp_lead: int = 90
+    ) -> dict[str, Any]:
         return {
             "name": name,
             "start": start.in_timezone(zone).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -215,21 +222,30 @@ def write_calendar(path: Path, now: pendulum.DateTime) -> None:
             "isdp": {
                 "channel_ids": list(isdp_sim.DEMO_CHANNEL_IDS),
                 "user_account": isdp_sim.DEMO_USER_ACCOUNT,
+                "token_lead_seconds": isdp_lead,
             },
         }
 
+    close = now.add(seconds=80).replace(microsecond=0)
     calendar = [
+        # Its ISDP moment (start - 25 s) comes ~55 s from now: after the run has started.
+        event("Starting now", close, "now", "Europe/Berlin", isdp_lead=25),
         event("Soon in Shanghai", now.add(hours=3), "soon", "Asia/Shanghai"),
         event("Next week in New York", now.add(days=7), "later", "America/New_York"),
     ]
     path.write_text(json.dumps({"events": calendar}))
+    return close
+
+
+def sheet_of(home: Path, folder: str, name: str = "latest.json") -> dict[str, Any]:
+    return json.loads((home / "live_provider" / "run_sheets" / folder / name).read_text())
 
 
 def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
     airflow_home: Path, server: SimulatorServer, tmp_path: Path
 ) -> None:
     calendar = tmp_path / "events.json"
-    write_calendar(calendar, pendulum.now("UTC"))
+    close_start = write_calendar(calendar, pendulum.now("UTC"))
     transmit = polyv_sim.DEMO_TRANSMIT_CHANNEL_ID
     assert server.polyv.receivers(transmit) == []
 
@@ -238,26 +254,45 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
         airflow_home, server, "live_event_preprovision", AIRFLOW_VAR_LIVE_EVENTS_CALENDAR=str(calendar)
     )
     receivers = {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)}
-    assert sorted(receivers) == ["soon-a", "soon-b", "soon-c"]  # only the event inside the window
-    assert len(server.requests_to(BATCH_CREATE, "POST")) == 1
-    [sheet_path] = run_sheets(airflow_home)
-    sheet = json.loads(sheet_path.read_text())
-    assert sheet["event"] == "Soon in Shanghai"
-    assert [t["viewerId"] for t in sheet["polyv"]["watchTokens"]] == ["viewer-1", "viewer-2"]
-    assert all(t["token"] in server.polyv.watch_tokens for t in sheet["polyv"]["watchTokens"])
-    assert {c["name"]: c["channelId"] for c in sheet["polyv"]["receiveChannels"]} == receivers
-    assert "volcSecret=" in sheet["volcengine"]["push"]["PushURLList"][0]
-    assert sheet["isdp"]["tokens"]
+    assert sorted(receivers) == ["now-a", "now-b", "now-c", "soon-a", "soon-b", "soon-c"]
+    assert len(server.requests_to(BATCH_CREATE, "POST")) == 2
+
+    # The close event waited for its ISDP moment in a deferral, then got tokens valid at the start.
+    assert "waiting in the triggerer until" in first
+    now_sheet = sheet_of(airflow_home, "starting-now")
+    assert now_sheet["event"] == "Starting now"
+    assert [t["viewerId"] for t in now_sheet["polyv"]["watchTokens"]] == ["viewer-1", "viewer-2"]
+    assert all(t["token"] in server.polyv.watch_tokens for t in now_sheet["polyv"]["watchTokens"])
+    assert now_sheet["isdp"]["tokens"]
+    for token in now_sheet["isdp"]["tokens"] + now_sheet["polyv"]["watchTokens"]:
+        valid_from, valid_until = pendulum.parse(token["validFrom"]), pendulum.parse(token["validUntil"])
+        assert valid_from <= close_start <= valid_until, token
+    assert len(server.requests_to("/openapi/v1/SaasLive/getTokenBatch", "POST")) == 1
+
+    # The event three hours ahead: provisioned, its short-lived tokens announced, none issued.
+    soon = sheet_of(airflow_home, "soon-in-shanghai")
+    assert {c["name"]: c["channelId"] for c in soon["polyv"]["receiveChannels"]} == {
+        k: v for k, v in receivers.items() if k.startswith("soon")
+    }
+    assert "volcSecret=" in soon["volcengine"]["push"]["PushURLList"][0]
+    assert soon["isdp"]["tokens"] == [] and soon["isdp"]["justInTime"]["status"] == "pending"
+    assert soon["polyv"]["watchTokens"] == [] and soon["polyv"]["justInTime"]["status"] == "pending"
+    assert (
+        "will be issued just in time"
+        in (airflow_home / "live_provider/run_sheets/soon-in-shanghai/latest.html").read_text()
+    )
 
     # Second run for the same events, calendar given as a DAG param this time.
     second = dags_test(
         airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})
     )
-    assert len(server.requests_to(BATCH_CREATE, "POST")) == 1, "the re-run created channels again"
+    assert len(server.requests_to(BATCH_CREATE, "POST")) == 2, "the re-run created channels again"
+    assert len(server.requests_to("/openapi/v1/SaasLive/getTokenBatch", "POST")) == 1, "tokens issued twice"
     assert {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)} == receivers
-    sheets = run_sheets(airflow_home)
-    assert len(sheets) == 2, "the re-run must still write a run sheet"
-    rerun = json.loads(sheets[-1].read_text() if sheets[-1] != sheet_path else sheets[0].read_text())
+    history = sorted((airflow_home / "live_provider" / "run_sheets" / "soon-in-shanghai").glob("*__*.json"))
+    assert len(history) == 2, "the re-run must still write a run sheet"
+    rerun = sheet_of(airflow_home, "soon-in-shanghai")
     assert [c["created"] for c in rerun["polyv"]["receiveChannels"]] == [False, False, False]
+    assert sheet_of(airflow_home, "starting-now")["isdp"]["tokens"] == now_sheet["isdp"]["tokens"]
     count = assert_no_secret_outside_run_sheets(airflow_home, server, first, second)
     assert count > 40  # the search really had secrets to look for

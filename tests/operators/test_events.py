@@ -1,0 +1,100 @@
+"""The just-in-time operator: defers to Airflow's DateTimeTrigger, resumes, issues once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pendulum
+import pytest
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk.exceptions import TaskDeferred
+
+from airflow_live_provider.events import parse_calendar
+from airflow_live_provider.operators.events import EventJustInTimeCredentialsOperator
+from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.simulator import isdp as isdp_sim
+from airflow_live_provider.simulator import polyv as polyv_sim
+from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
+from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+
+
+def live_event(start: pendulum.DateTime, isdp_lead: int = 90, polyv_lead: int = 600) -> dict[str, Any]:
+    [event] = parse_calendar(
+        [
+            {
+                "name": "Town hall",
+                "start": start.isoformat(),
+                "polyv": {
+                    "channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID,
+                    "viewers": ["v-1"],
+                    "token_lead_seconds": polyv_lead,
+                },
+                "isdp": {
+                    "channel_ids": list(isdp_sim.DEMO_CHANNEL_IDS),
+                    "user_account": isdp_sim.DEMO_USER_ACCOUNT,
+                    "token_lead_seconds": isdp_lead,
+                },
+            }
+        ]
+    )
+    return event
+
+
+def context(run_after: pendulum.DateTime, run_id: str = "scheduled__r") -> dict[str, Any]:
+    return {"dag_run": SimpleNamespace(run_after=run_after), "run_id": run_id}
+
+
+def operator(event: dict[str, Any], tmp_path: Path) -> EventJustInTimeCredentialsOperator:
+    return EventJustInTimeCredentialsOperator(
+        task_id="issue_tokens", live_event=event, output_dir=str(tmp_path), run_window=timedelta(hours=1)
+    )
+
+
+def test_defers_until_the_moment_then_issues(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+    start = pendulum.now("UTC").add(seconds=5)
+    event = live_event(start, isdp_lead=3, polyv_lead=60)  # Polyv's moment has passed; ISDP's is 2 s away
+    op = operator(event, tmp_path)
+    ctx = context(pendulum.now("UTC"))
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(ctx)
+    # Polyv was issued before waiting; ISDP waits in the triggerer (Airflow's own trigger).
+    assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1
+    assert sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST") == []
+    trigger = info.value.trigger
+    assert isinstance(trigger, DateTimeTrigger)
+    assert trigger.moment == start.subtract(seconds=3)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
+    assert not info.value.kwargs and info.value.method_name == "resume"  # state lives in latest.json
+
+    async def fire() -> Any:
+        async for trigger_event in trigger.run():
+            return trigger_event
+
+    fired = asyncio.run(fire())
+    result = getattr(op, info.value.method_name)(ctx, event=fired.payload)
+    assert len(sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST")) == 1
+    assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1  # not issued again
+    assert result["issued_now"] == ["isdp"] and result["waited"] is True
+    assert {v: s["status"] for v, s in result["just_in_time"].items()} == {
+        "polyv": "issued",
+        "isdp": "issued",
+    }
+    sheet = json.loads(Path(result["latest_sheet"].removeprefix("file://")).read_text())
+    for token in sheet["isdp"]["tokens"]:
+        assert pendulum.parse(token["validFrom"]) <= start <= pendulum.parse(token["validUntil"])
+    assert "token" not in json.dumps(result).lower().replace("tokens", "")  # no credential in XCom
+
+
+def test_a_run_before_the_moments_hour_neither_waits_nor_issues(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    start = pendulum.now("UTC").add(hours=3)
+    result = operator(live_event(start), tmp_path).execute(context(pendulum.now("UTC")))
+    assert result["issued_now"] == [] and result["waited"] is False
+    assert [r for r in sim_connections.requests if r.path in (WATCH_TOKEN_PATH, GET_TOKEN_BATCH_PATH)] == []
