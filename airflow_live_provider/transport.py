@@ -320,7 +320,7 @@ class Transport:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retry: RetryPolicy | None = None,
         rate_limiter: RateLimiter | None = None,
-        pool_size: int = 10,
+        pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -2,11 +2,13 @@
 
 1. Start the simulator on 127.0.0.1 (demo accounts, channels and credentials seeded).
 2. Use an isolated ``AIRFLOW_HOME`` under ``.demo/`` with SQLite; ``airflow db migrate``.
-3. Write a demo events calendar whose first event starts two hours from now (inside the 24 h lead
-   window) and whose second starts in three days (outside it), and point the pre-provisioning
+3. Write a demo events calendar: one event starting ~100 s from now (its ISDP join tokens are
+   issued just in time: the run waits for that moment in a deferral, then writes tokens valid at
+   the start), one two hours ahead (provisioned now, its tokens announced for later) and a
+   weekly series whose next occurrence is outside the 24 h window; point the pre-provisioning
    DAG at it through the ``live_events_calendar`` Variable (``AIRFLOW_VAR_*`` env var).
-4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the event
-   run sheet were written. The simulator stops when the script ends.
+4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the events'
+   run sheets and pages were written. The simulator stops when the script ends.
 
 Running it again keeps ``.demo/`` (delete it for a clean start, ``make clean`` does): the new
 snapshot report then shows the change since the previous one. The simulator's state lives in
@@ -30,10 +32,10 @@ DAGS = ("polyv_subaccount_snapshot", "live_event_preprovision")
 
 
 def demo_calendar(now: Any) -> dict[str, Any]:
-    """Two events with the simulator's demo resources: one due in 2 h, one in 3 days."""
+    """With the simulator's demo resources: an event in ~100 s, one in 2 h, a weekly series."""
     from airflow_live_provider.simulator import isdp, polyv, volcengine
 
-    def event(name: str, start: Any, stream: str) -> dict[str, Any]:
+    def event(name: str, start: Any, stream: str, **extra: Any) -> dict[str, Any]:
         local = start.in_timezone("Asia/Shanghai")
         return {
             "name": name,
@@ -44,20 +46,26 @@ def demo_calendar(now: Any) -> dict[str, Any]:
                 "app": volcengine.DEMO_APP,
                 "stream": stream,
                 "domain": volcengine.DEMO_PUSH_DOMAIN,
-                "valid_duration": 86400,
             },
             "polyv": {
                 "channel_id": polyv.DEMO_TRANSMIT_CHANNEL_ID,
                 "receive_channel_names": [f"{stream}-cn", f"{stream}-en"],
                 "viewers": ["press-001", {"viewerId": "partner-042", "nickname": "Partner 42"}],
             },
-            "isdp": {"channel_ids": list(isdp.DEMO_CHANNEL_IDS), "user_account": isdp.DEMO_USER_ACCOUNT},
+            "isdp": {
+                "channel_ids": list(isdp.DEMO_CHANNEL_IDS),
+                "user_account": isdp.DEMO_USER_ACCOUNT,
+                "token_lead_seconds": extra.pop("isdp_lead", 90),
+            },
+            **extra,
         }
 
     return {
         "events": [
+            # ISDP's moment (start - 45 s) comes about a minute into the run: watch it defer.
+            event("Demo go-live", now.add(seconds=100), "go-live", isdp_lead=45),
             event("Demo launch keynote", now.add(hours=2), "launch-keynote"),
-            event("Demo town hall", now.add(days=3), "town-hall"),
+            event("Demo weekly town hall", now.add(days=3), "town-hall", rrule="FREQ=WEEKLY"),
         ]
     }
 
@@ -91,7 +99,6 @@ def main() -> int:
     home = DEMO_DIR / "airflow-home"
     home.mkdir(parents=True, exist_ok=True)
     calendar = DEMO_DIR / "live_events.json"
-    calendar.write_text(json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n", encoding="utf-8")
     airflow = str(Path(sys.executable).with_name("airflow"))
     failed: list[str] = []
     with SimulatorServer() as server:
@@ -102,6 +109,9 @@ def main() -> int:
         print(f"AIRFLOW_HOME={home}: airflow db migrate ...", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         for dag_id in DAGS:
+            if dag_id == "live_event_preprovision":  # times relative to this DAG's run
+                text = json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n"
+                calendar.write_text(text, encoding="utf-8")
             print(f"\n=== airflow dags test {dag_id} ===", flush=True)
             result = subprocess.run([airflow, "dags", "test", dag_id], env=env)
             if result.returncode != 0:
@@ -109,13 +119,17 @@ def main() -> int:
     output = home / "live_provider"
     snapshot = newest(output / "snapshots", "polyv_subaccounts_*.jsonl")
     report = newest(output / "snapshots", "polyv_subaccounts_*.html")
-    sheet = newest(output / "run_sheets", "*/*.json")
+    pages = sorted((output / "run_sheets").glob("*/latest.html"))
     print("\n=== demo outputs ===")
     print(f"events calendar : {calendar}")
     print(f"snapshot        : {snapshot or 'MISSING'}")
     print(f"HTML report     : {report or 'MISSING'}")
-    print(f"event run sheet : {sheet or 'MISSING'}  (holds push URLs and tokens: keep it private)")
-    if failed or not (snapshot and report and sheet):
+    for page in pages:
+        sheet = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+        jit = {v: (sheet.get(v) or {}).get("justInTime", {}).get("status") for v in ("polyv", "isdp")}
+        print(f"run sheet       : {page.with_suffix('.json')}  (+ .html; just in time: {jit})")
+    print("run sheets hold push URLs and tokens: keep them private.")
+    if failed or not (snapshot and report and len(pages) == 2):
         print(f"demo FAILED: {', '.join(failed) or 'an output is missing'}", file=sys.stderr)
         return 1
     print("simulator stopped; open the HTML report in a browser.")

@@ -113,6 +113,9 @@ class SimulatorServer:
         self.latency = 0.0
         self.requests: deque[LoggedRequest] = deque(maxlen=200_000)
         self._log_lock = threading.Lock()
+        #: Requests being served right now, and the most at once (tests check concurrency with it).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.polyv = PolyvSimulator(self)
         self.volcengine = VolcengineSimulator(self)
         self.isdp = IsdpSimulator(self)
@@ -205,6 +208,16 @@ class SimulatorServer:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _handle(self) -> None:
+                with server._log_lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._serve()
+                finally:
+                    with server._log_lock:
+                        server.in_flight -= 1
+
+            def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
