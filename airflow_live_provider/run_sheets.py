@@ -152,7 +152,8 @@ def render_html(sheet: dict[str, Any]) -> str:
         f"<title>{esc(sheet['event'])}: run sheet</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(sheet['event'])}</h1>",
         f"<p class='when'>Starts <b>{esc(_local(sheet['start'], zone))}</b></p>",
-        f"<p class='muted'>{esc(sheet['startUtc'])} UTC · ends {esc(_local(sheet.get('end'), zone))}</p>",
+        f"<p class='muted'>{esc(sheet['startUtc'].replace('T', ' ').rstrip('Z'))} UTC · ends "
+        f"{esc(_local(sheet.get('end'), zone))}</p>",
         f"<p class='muted'>Updated {esc(_local(sheet.get('generatedAt'), zone))} by run "
         f"{esc(str(sheet.get('runId')))}. Private: these are credentials.</p>",
     ]
