@@ -159,7 +159,20 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_live_provider.operators.polyv",
                     "airflow_live_provider.operators.volcengine",
                     "airflow_live_provider.operators.isdp",
+                    "airflow_live_provider.operators.events",
                 ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Live Streaming",
+                "python-modules": ["airflow_live_provider.sensors.volcengine"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Live Streaming",
+                "python-modules": ["airflow_live_provider.triggers.volcengine"],
             }
         ],
     }

@@ -64,11 +64,23 @@ class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
             vhost, app, stream, domain=domain, valid_duration=valid_duration, expired_time=expired_time
         )
 
-    def call(
-        self, action: str, body: dict[str, Any] | None = None, *, version: str = DEFAULT_VERSION
+    def describe_live_stream_state(
+        self, *, vhost: str | None = None, domain: str | None = None, app: str, stream: str
     ) -> dict[str, Any]:
-        """Any other Live action; returns its ``Result``."""
-        return self.client.call(action, body, version=version)
+        """``{"stream_state": "online" | "offline" | "forbidden", "type": ...}`` of one stream."""
+        return self.client.describe_live_stream_state(vhost=vhost, domain=domain, app=app, stream=stream)
+
+    def call(
+        self,
+        action: str,
+        body: dict[str, Any] | None = None,
+        *,
+        version: str = DEFAULT_VERSION,
+        method: str = "POST",
+        query: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Any other Live action; returns its ``Result``. GET actions take ``query``, not ``body``."""
+        return self.client.call(action, body, version=version, method=method, query=query)
 
     def probe(self) -> str:
         """ListDomainDetail, first page of one: read-only, and proves the signature is accepted."""

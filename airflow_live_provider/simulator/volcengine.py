@@ -1,4 +1,6 @@
-"""The Volcengine Live part of the simulator: ``POST /?Action=...&Version=...`` like the gateway.
+"""The Volcengine Live part of the simulator: ``POST /?Action=...&Version=...`` like the gateway
+(``GET`` with query parameters for DescribeLiveStreamState, whose per-stream answer tests control
+with :meth:`VolcengineSimulator.set_stream`).
 
 Every request is authenticated the way the gateway does it, re-implemented here from the
 published algorithm (not by calling the client's signer, so a signer bug cannot hide itself):
@@ -51,8 +53,14 @@ REGION = "cn-north-1"
 SERVICE = "live"
 X_DATE_WINDOW_SECONDS = 15 * 60
 #: Per-access-key quotas: (requests per second, bucket capacity).
-QUOTAS: dict[str, tuple[float, float]] = {"DescribeAuth": (10.0, 10.0), "GeneratePushURL": (25.0, 25.0)}
+QUOTAS: dict[str, tuple[float, float]] = {
+    "DescribeAuth": (10.0, 10.0),
+    "GeneratePushURL": (25.0, 25.0),
+    "DescribeLiveStreamState": (10.0, 10.0),
+}
 DEFAULT_VALID_DURATION = 604800
+#: Actions called with GET and query parameters (the rest are POST with a JSON body).
+GET_ACTIONS = frozenset({"DescribeLiveStreamState"})
 
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -79,6 +87,20 @@ class Vhost:
     auth: dict[str, AuthConfig] = field(default_factory=dict)
 
 
+@dataclass
+class StreamPlan:
+    """What DescribeLiveStreamState answers for one stream: ``state`` until ``online_at`` (epoch
+    seconds on the simulator clock), ``online`` from then on. ``forbidden`` never changes."""
+
+    state: str = "offline"
+    online_at: float | None = None
+
+    def state_at(self, now: float) -> str:
+        if self.state != "forbidden" and self.online_at is not None and now >= self.online_at:
+            return "online"
+        return self.state
+
+
 class _Refused(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(code)
@@ -96,6 +118,8 @@ class VolcengineSimulator(VendorSimulator):
         self.vhosts: dict[str, Vhost] = {}
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self.quotas = dict(QUOTAS)
+        #: (vhost, app, stream) -> its plan; streams not listed are offline.
+        self.streams: dict[tuple[str, str, str], StreamPlan] = {}
 
     # -- set-up helpers for tests and the demo ----------------------------------------------
     def add_credentials(
@@ -114,6 +138,21 @@ class VolcengineSimulator(VendorSimulator):
         current = self.vhosts[vhost].auth.get(scene_type)
         key = secret_key or (current.secret_key if current else secrets.token_hex(8))
         self.vhosts[vhost].auth[scene_type] = AuthConfig(enabled=enabled, secret_key=key)
+
+    def set_stream(
+        self,
+        vhost: str,
+        app: str,
+        stream: str,
+        *,
+        state: str = "offline",
+        online_in: float | None = None,
+    ) -> None:
+        """Control a stream: ``state`` now (online/offline/forbidden), online ``online_in`` s later."""
+        if state not in ("online", "offline", "forbidden"):
+            raise ValueError(f"unknown stream state {state!r}")
+        online_at = None if online_in is None else self.server.now() + online_in
+        self.streams[(vhost, app, stream)] = StreamPlan(state, online_at)
 
     def clear_auth(self, vhost: str, scene_type: str) -> None:
         """No auth setting at all: DescribeAuth then answers an empty AuthList."""
@@ -148,6 +187,7 @@ class VolcengineSimulator(VendorSimulator):
             ("DescribeAuth", "2020-08-01"): self._describe_auth,
             ("GeneratePushURL", "2023-01-01"): self._generate_push_url,
             ("ListDomainDetail", "2023-01-01"): self._list_domain_detail,
+            ("DescribeLiveStreamState", "2023-01-01"): self._describe_live_stream_state,
         }
         try:
             access_key_id = self._authenticate(req)
@@ -157,10 +197,14 @@ class VolcengineSimulator(VendorSimulator):
                     404, "InvalidActionOrVersion", f"Could not find operation {action} for version {version}"
                 )
             self._throttle(access_key_id, action)
+            if (req.method == "GET") != (action in GET_ACTIONS):
+                raise _Refused(400, "InvalidHttpMethod", f"{action} does not accept {req.method}")
             try:
                 body = req.json() if req.body else {}
             except ValueError:
                 raise _Refused(400, "InvalidParameter", "The request body is not valid JSON") from None
+            if req.method == "GET":  # a GET action's parameters are in the (signed) query
+                body = {k: v for k, v in req.query.items() if k not in ("Action", "Version")}
             if not isinstance(body, dict):
                 raise _Refused(400, "InvalidParameter", "The request body must be a JSON object")
             result = handler(body, version)
@@ -266,6 +310,16 @@ class VolcengineSimulator(VendorSimulator):
             if domain in vhost.push_domains or domain in vhost.pull_domains:
                 return vhost, domain
         return None, domain
+
+    def _describe_live_stream_state(self, body: dict[str, Any], version: str) -> dict[str, Any]:
+        for name in ("App", "Stream"):
+            if not body.get(name):
+                raise _Refused(400, "MissingParameter", f"The parameter {name} is required")
+        vhost, _domain = self._find_vhost(body)
+        if vhost is None:
+            raise _Refused(404, "InvalidVhost.NotFound", "The domain space or domain does not exist")
+        plan = self.streams.get((vhost.name, body["App"], body["Stream"]), StreamPlan())
+        return {"stream_state": plan.state_at(self.server.now()), "type": "push"}
 
     def _describe_auth(self, body: dict[str, Any], version: str) -> dict[str, Any]:
         scene = body.get("SceneType")

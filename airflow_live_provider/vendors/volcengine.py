@@ -48,7 +48,14 @@ ACTION_RATE_LIMITS: dict[str, float] = {
     "DescribeAuth": 10.0,
     "GeneratePushURL": 25.0,
     "GeneratePlayURL": 25.0,
+    "DescribeLiveStreamState": 10.0,
 }
+#: A quota is per user (access key), not per client: every client of this process with the same
+#: access key shares one bucket per action (many sensors in one triggerer stay under 10/s).
+_SHARED_LIMITERS: dict[tuple[str, str, float], RateLimiter] = {}
+_SHARED_LIMITERS_LOCK = threading.Lock()
+#: ``stream_state`` values of DescribeLiveStreamState (Live OpenAPI 2023-01-01).
+STREAM_STATES = ("online", "offline", "forbidden")
 
 #: Credentials, signature or permission: retrying cannot help.
 AUTH_ERROR_CODES = frozenset(
@@ -272,8 +279,6 @@ class VolcengineLiveClient:
             )
         self.transport = Transport(VENDOR, base_url, **transport_options)
         self.rate_limits = dict(ACTION_RATE_LIMITS if rate_limits is None else rate_limits)
-        self._limiters: dict[str, RateLimiter] = {}
-        self._limiters_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never show the secret
         return f"VolcengineLiveClient(base_url={self.transport.base_url!r}, ak={self.access_key_id!r})"
@@ -282,22 +287,37 @@ class VolcengineLiveClient:
         self.transport.close()
 
     def limiter_for(self, action: str) -> RateLimiter | None:
-        """One shared token bucket per throttled action (burst 1: evenly spaced calls)."""
+        """The token bucket of a throttled action (burst 1: evenly spaced calls), shared by every
+        client of this process using the same access key."""
         rate = self.rate_limits.get(action)
         if not rate:
             return None
-        with self._limiters_lock:
-            if action not in self._limiters:
-                self._limiters[action] = RateLimiter(rate, burst=1)
-            return self._limiters[action]
+        key = (self.access_key_id, action, rate)
+        with _SHARED_LIMITERS_LOCK:
+            if key not in _SHARED_LIMITERS:
+                _SHARED_LIMITERS[key] = RateLimiter(rate, burst=1)
+            return _SHARED_LIMITERS[key]
 
-    def build_request(self, action: str, body: bytes, version: str) -> HttpRequest:
-        """One freshly dated and signed request (the transport calls this once per attempt)."""
-        query = {"Action": action, "Version": version}
+    def build_request(
+        self,
+        action: str,
+        body: bytes,
+        version: str,
+        method: str = "POST",
+        query: Mapping[str, str] | None = None,
+    ) -> HttpRequest:
+        """One freshly dated and signed request (the transport calls this once per attempt).
+
+        POST actions carry a JSON body; GET actions carry their parameters in the (signed) query.
+        """
+        query = {**(query or {}), "Action": action, "Version": version}
+        headers = {"Host": self.transport.host_header or ""}
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
         headers = sign_request(
-            "POST",
+            method,
             query,
-            {"Host": self.transport.host_header or "", "Content-Type": "application/json"},
+            headers,
             body,
             self.access_key_id,
             self._secret_access_key,
@@ -306,7 +326,7 @@ class VolcengineLiveClient:
             format_x_date(self.clock()),
             self._session_token,
         )
-        return HttpRequest("POST", "/", params=query, data=body, headers=headers)
+        return HttpRequest(method, "/", params=query, data=body or None, headers=headers)
 
     def call(
         self,
@@ -315,11 +335,14 @@ class VolcengineLiveClient:
         *,
         version: str = DEFAULT_VERSION,
         idempotent: bool | None = None,
+        method: str = "POST",
+        query: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Any Live action; returns its ``Result`` (``{}`` when there is none).
 
         ``idempotent`` defaults to True only for reads (Describe/List/Get/Generate/Query...):
-        a create or update is never blindly re-sent after an ambiguous failure.
+        a create or update is never blindly re-sent after an ambiguous failure. GET actions
+        (``method="GET"``) take their parameters as ``query`` (signed) and no body.
         """
         if not isinstance(action, str) or not _ACTION_RE.match(action):
             raise LiveApiInputError(
@@ -331,9 +354,10 @@ class VolcengineLiveClient:
             )
         if body is not None and not isinstance(body, Mapping):
             raise LiveApiInputError("body", "must be a JSON object (dict) or None", vendor=VENDOR)
-        payload = encode_body(body)
+        params = validate_query(method, body, query)
+        payload = encode_body(body) if method == "POST" else b""
         return self.transport.request(
-            lambda: self.build_request(action, payload, version),
+            lambda: self.build_request(action, payload, version, method, params),
             lambda response: parse_response(
                 response, action, secrets=(self._secret_access_key, self._session_token)
             ),
@@ -357,6 +381,21 @@ class VolcengineLiveClient:
         if not isinstance(auth_list, list):
             raise LiveApiError("DescribeAuth returned an AuthList that is not a list", vendor=VENDOR)
         return auth_list
+
+    def describe_live_stream_state(
+        self, *, vhost: str | None = None, domain: str | None = None, app: str, stream: str
+    ) -> dict[str, Any]:
+        """DescribeLiveStreamState (GET, 2023-01-01): ``{"stream_state": "online" | "offline" |
+        "forbidden", "type": "push" | "pull"}`` for one stream of a vhost or a domain. Read-only,
+        so retried like any read; spaced to the documented 10 requests/s per user."""
+        query = stream_state_query(vhost=vhost, domain=domain, app=app, stream=stream)
+        result = self.call("DescribeLiveStreamState", version=DEFAULT_VERSION, method="GET", query=query)
+        if result.get("stream_state") not in STREAM_STATES:
+            raise LiveApiError(
+                f"DescribeLiveStreamState returned an unknown stream_state {result.get('stream_state')!r}",
+                vendor=VENDOR,
+            )
+        return result
 
     def generate_push_url(
         self,
@@ -399,6 +438,9 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes:
 READ_ACTION_PREFIXES = ("Describe", "List", "Get", "Generate", "Query", "Check")
 
 
+_QUERY_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+
+
 def is_read_action(action: str) -> bool:
     """Actions that change nothing, so resending after a lost response is harmless."""
     return action.startswith(READ_ACTION_PREFIXES)
@@ -431,6 +473,49 @@ def describe_auth_body(
         body["App"] = validate_app(app)
     body["SceneType"] = scene_type
     return body
+
+
+def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> dict[str, str]:
+    """The extra query parameters of a call: only GET actions take them, as plain strings."""
+    if method not in ("GET", "POST"):
+        raise LiveApiInputError("method", f"{method!r} is not supported; use GET or POST", vendor=VENDOR)
+    if method == "POST":
+        if query:
+            raise LiveApiInputError("query", "is for GET actions; a POST action takes a body", vendor=VENDOR)
+        return {}
+    if body is not None:
+        raise LiveApiInputError(
+            "body", "is for POST actions; give a GET action's parameters as query", vendor=VENDOR
+        )
+    params: dict[str, str] = {}
+    for key, value in (query or {}).items():
+        if key in ("Action", "Version") or not isinstance(key, str) or not _QUERY_KEY_RE.match(key):
+            raise LiveApiInputError(
+                f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
+            )
+        if not isinstance(value, str | int) or isinstance(value, bool) or "\n" in str(value):
+            raise LiveApiInputError(f"query[{key!r}]", "must be a string or a whole number", vendor=VENDOR)
+        params[key] = str(value)
+    return params
+
+
+def stream_state_query(
+    *, vhost: str | None = None, domain: str | None = None, app: Any, stream: Any
+) -> dict[str, str]:
+    """Validated DescribeLiveStreamState parameters: exactly one of Vhost/Domain, App, Stream."""
+    has_vhost, has_domain = vhost not in (None, ""), domain not in (None, "")
+    if has_vhost == has_domain:
+        raise LiveApiInputError(
+            "vhost/domain",
+            "give exactly one of vhost (the domain space) or domain (a push/pull domain)",
+            vendor=VENDOR,
+        )
+    query = (
+        {"Vhost": _host_name(vhost, "vhost", "domain space (Vhost)")}
+        if has_vhost
+        else {"Domain": _host_name(domain, "domain", "push/pull domain")}
+    )
+    return query | {"App": validate_app(app), "Stream": validate_stream(stream)}
 
 
 def parse_response(

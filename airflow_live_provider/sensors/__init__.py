@@ -1,0 +1,1 @@
+"""Sensors of this provider (registered in get_provider_info)."""
