@@ -12,7 +12,7 @@ Calendar format (JSON, or YAML when the file ends in ``.yaml``/``.yml``)::
         "start": "2026-12-01T19:30:00", "timezone": "Asia/Shanghai",
         "rrule": "FREQ=WEEKLY;BYDAY=TU", "duration_minutes": 60,
         "volcengine": {"vhost": "live.example.com", "app": "live", "stream": "webinar",
-                       "domain": "push.example.com"},
+                       "domain": "push.example.com", "go_live_grace_minutes": 10},
         "polyv": {"channel_id": "3151318", "receive_channel_names": ["webinar-cn"],
                   "viewers": ["viewer-1", {"viewerId": "viewer-2", "nickname": "Ann"}],
                   "token_lead_seconds": 600},
@@ -47,6 +47,10 @@ from airflow_live_provider.vendors import volcengine as volc_api
 
 VENDOR_SECTIONS = ("volcengine", "polyv", "isdp")
 DEFAULT_DURATION_MINUTES = 60
+#: The go-live watch: from this long before the start...
+GO_LIVE_WATCH_BEFORE = timedelta(minutes=5)
+#: ...until this many minutes after it (``volcengine.go_live_grace_minutes``).
+DEFAULT_GO_LIVE_GRACE_MINUTES = 10
 MAX_DURATION_MINUTES = 7 * 24 * 60
 #: Seconds before the start at which just-in-time credentials are issued, per vendor.
 DEFAULT_TOKEN_LEAD_SECONDS = {"polyv": 600, "isdp": 90}
@@ -184,6 +188,10 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
             "valid_duration": _check(
                 spot, "valid_duration", volc_api.validate_valid_duration, volc.get("valid_duration")
             ),
+            "go_live_grace_minutes": _whole_number(
+                volc.get("go_live_grace_minutes"), f"{spot}.go_live_grace_minutes", 1, 24 * 60, "minutes"
+            )
+            or DEFAULT_GO_LIVE_GRACE_MINUTES,
         }
     if polyv := raw.get("polyv"):
         spot = f"{where}.polyv"
@@ -343,6 +351,17 @@ def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict
         if _instant(instance["start"]) >= now
     ]
     return min(upcoming, key=lambda e: _instant(e["start"]), default=None)
+
+
+def go_live_window(event: dict[str, Any]) -> tuple[pendulum.DateTime, pendulum.DateTime] | None:
+    """When to watch an instance's Volcengine stream go live: ``[start - 5 min, start + grace)``;
+    None without a Volcengine section."""
+    volc = event.get("volcengine")
+    if not volc:
+        return None
+    start = _instant(event["start"])
+    grace = timedelta(minutes=volc.get("go_live_grace_minutes") or DEFAULT_GO_LIVE_GRACE_MINUTES)
+    return start - GO_LIVE_WATCH_BEFORE, start + grace
 
 
 def jit_moments(event: dict[str, Any]) -> dict[str, pendulum.DateTime]:

@@ -13,6 +13,10 @@ mapped task group ``event``:
    ``start - token_lead_seconds`` (defaults 600 s and 90 s), so they are valid when the event
    starts. Only the run whose hour contains that moment waits for it, deferred to the triggerer
    (no worker slot held); a run after the moment issues at once; nothing is issued twice.
+3. ``go_live`` (events with a Volcengine stream): from ``start - 5 min`` until ``start +
+   volcengine.go_live_grace_minutes`` (default 10), waits in the triggerer for the stream to be
+   online (DescribeLiveStreamState); fails the event's group clearly if it is forbidden or still
+   not live at the end. Runs outside that window skip it.
 
 Run sheets: ``<output_dir>/<event>/<run id>.json`` plus ``latest.json`` and ``latest.html`` (a
 phone-sized page) per event instance; keep them private. XCom holds only summaries; every secret
@@ -28,7 +32,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task, task_group
 
-from airflow_live_provider.operators.events import EventJustInTimeCredentialsOperator
+from airflow_live_provider.operators.events import EventGoLiveSensor, EventJustInTimeCredentialsOperator
 
 DEFAULT_CALENDAR = str(Path(__file__).with_name("live_events.json"))
 CALENDAR_VARIABLE = "live_events_calendar"
@@ -126,13 +130,28 @@ with DAG(
 
     @task_group(group_id="event")
     def event_timeline(live_event: dict[str, Any]) -> None:
-        """One event instance: provisioning ahead, then its short-lived credentials just in time."""
-        provision(live_event) >> EventJustInTimeCredentialsOperator(
+        """One event instance: provisioning ahead; short-lived credentials just in time; go-live."""
+        ahead = provision(live_event)
+        ahead >> EventJustInTimeCredentialsOperator(
             task_id="issue_tokens",
             live_event=live_event,
             output_dir="{{ params.output_dir or '' }}",
             run_window=RUN_WINDOW,
             map_index_template="{{ task.live_event['name'] }}",
+        )
+        ahead >> EventGoLiveSensor(
+            task_id="go_live",
+            live_event=live_event,
+            run_window=RUN_WINDOW,
+            poke_interval=15,
+            map_index_template="{{ task.live_event['name'] }}",
+            # To hear about an event that is not live, attach a notifier from a provider you
+            # already run (this package adds no dependency), e.g. with apache-airflow-providers-slack:
+            #   from airflow.providers.slack.notifications.slack import SlackNotifier
+            #   on_failure_callback=SlackNotifier(
+            #       slack_conn_id="slack", channel="#live-ops",
+            #       text="{{ task.live_event['name'] }}: {{ exception }}"),
+            # or any callable taking the task context: on_failure_callback=page_the_crew.
         )
 
     event_timeline.expand(live_event=select_events())

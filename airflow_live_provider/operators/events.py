@@ -1,4 +1,4 @@
-"""The just-in-time step of a live event: wait in the triggerer, then issue short-lived credentials.
+"""The event timeline's triggerer steps: short-lived credentials just in time, the go-live watch.
 
 Airflow's own :class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` does the
 waiting (no worker slot is held, no trigger of ours to register). Logic lives in
@@ -15,6 +15,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import BaseOperator
+
+from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
 
 
 class EventJustInTimeCredentialsOperator(BaseOperator):
@@ -98,3 +100,79 @@ class EventJustInTimeCredentialsOperator(BaseOperator):
             "issued_now": ready,
             "waited": waited,
         } | jit_status(self.live_event, output_dir=self.output_dir)
+
+
+class EventGoLiveSensor(VolcengineStreamLiveSensor):
+    """Watch an event instance's Volcengine stream go live, in the triggerer, around its start.
+
+    The watch runs from ``start - 5 min`` until ``start + volcengine.go_live_grace_minutes``
+    (default 10): it first waits for the window to open (a ``DateTimeTrigger``), then polls
+    DescribeLiveStreamState (this provider's trigger). Online: success. Forbidden: fails at once.
+    Still not live at the end of the window: fails, naming the stream and its last state. Only
+    the run whose schedule interval contains the window's opening watches (or a later run while
+    the window is still open); other runs skip, as do events without a Volcengine section.
+    """
+
+    template_fields: Sequence[str] = ("live_event",)
+
+    def __init__(
+        self,
+        *,
+        live_event: dict[str, Any],
+        run_window: timedelta = timedelta(hours=1),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 15)
+        super().__init__(app="", stream="", deferrable=True, **kwargs)
+        self.live_event = live_event
+        self.run_window = run_window
+
+    def execute(self, context: Any) -> Any:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        opens, closes = self._window()
+        dag_run = context.get("dag_run")
+        run_time = pendulum.instance(getattr(dag_run, "run_after", None) or datetime.now(UTC))
+        now = datetime.now(UTC)
+        name = self.live_event.get("name")
+        if now >= closes:
+            raise AirflowSkipException(f"event {name!r}: the go-live window closed at {closes.isoformat()}")
+        if opens >= run_time + self.run_window:
+            raise AirflowSkipException(
+                f"event {name!r}: the go-live watch opens at {opens.isoformat()}, in a later run"
+            )
+        if now < opens:
+            self.log.info("event %r: waiting in the triggerer until %s to watch the stream", name, opens)
+            self.defer(trigger=DateTimeTrigger(moment=opens), method_name="watch")
+        return self.watch(context)
+
+    def watch(self, context: Any, event: Any = None) -> Any:
+        """The window is open: watch the stream (deferring to this provider's trigger)."""
+        self._target_from_event()
+        return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        self._target_from_event()  # a resumed task is a fresh object: set the stream again
+        return super().execute_complete(context, event)
+
+    def _window(self) -> tuple[datetime, datetime]:
+        from airflow_live_provider.events import go_live_window, validate_event
+
+        window = go_live_window(validate_event(self.live_event, 0))
+        if window is None:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"event {self.live_event.get('name')!r} has no Volcengine stream")
+        return window
+
+    def _target_from_event(self) -> None:
+        volc = self.live_event["volcengine"]
+        self.vhost, self.app, self.stream = volc["vhost"], volc["app"], volc["stream"]
+
+    def _deadline_for(self, context: Any) -> float:
+        return self._window()[1].timestamp()
+
+    def _timeout_seconds(self) -> float:
+        opens, closes = self._window()
+        return (closes - opens).total_seconds()

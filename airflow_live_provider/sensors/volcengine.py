@@ -70,7 +70,7 @@ class VolcengineStreamLiveSensor(BaseSensorOperator):
 
         # Bad names fail here, before the connection is read or the vendor called.
         stream_state_query(vhost=self.vhost, domain=self.domain, app=self.app, stream=self.stream)
-        self._deadline = self._first_poke_time(context) + self._timeout_seconds()
+        self._deadline = self._deadline_for(context)
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):  # already live: no need to involve the triggerer
@@ -135,6 +135,10 @@ class VolcengineStreamLiveSensor(BaseSensorOperator):
             "vhost": target.vhost,
             "domain": target.domain,
         }
+
+    def _deadline_for(self, context: Any) -> float:
+        """Epoch seconds at which waiting stops: the first poke plus ``timeout``."""
+        return self._first_poke_time(context) + self._timeout_seconds()
 
     def _first_poke_time(self, context: Any) -> float:
         """Now, or in reschedule mode the first try's start (the timeout spans the reschedules)."""

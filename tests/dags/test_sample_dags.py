@@ -104,7 +104,7 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         snapshot["params"]
     )
     pre = report["dags"]["live_event_preprovision"]
-    assert pre["tasks"] == ["event.issue_tokens", "event.provision", "select_events"]
+    assert pre["tasks"] == ["event.go_live", "event.issue_tokens", "event.provision", "select_events"]
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
 
@@ -246,6 +246,9 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
 ) -> None:
     calendar = tmp_path / "events.json"
     close_start = write_calendar(calendar, pendulum.now("UTC"))
+    # The close event's stream goes live 60 s from now: its go-live watch (window already open)
+    # waits in the triggerer and succeeds. The event 3 h ahead is watched by a later run.
+    server.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "now", online_in=60)
     transmit = polyv_sim.DEMO_TRANSMIT_CHANNEL_ID
     assert server.polyv.receivers(transmit) == []
 
@@ -259,6 +262,8 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
 
     # The close event waited for its ISDP moment in a deferral, then got tokens valid at the start.
     assert "waiting in the triggerer until" in first
+    assert "stream live/now on vhost 'live.demo.example.com' is online" in first
+    assert "the go-live watch opens at" in first  # the event 3 h ahead: a later run watches it
     now_sheet = sheet_of(airflow_home, "starting-now")
     assert now_sheet["event"] == "Starting now"
     assert [t["viewerId"] for t in now_sheet["polyv"]["watchTokens"]] == ["viewer-1", "viewer-2"]

@@ -12,13 +12,19 @@ from typing import Any
 import pendulum
 import pytest
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk.exceptions import TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
 from airflow_live_provider.events import parse_calendar
-from airflow_live_provider.operators.events import EventJustInTimeCredentialsOperator
+from airflow_live_provider.operators.events import EventGoLiveSensor, EventJustInTimeCredentialsOperator
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
+from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
 
@@ -98,3 +104,86 @@ def test_a_run_before_the_moments_hour_neither_waits_nor_issues(
     result = operator(live_event(start), tmp_path).execute(context(pendulum.now("UTC")))
     assert result["issued_now"] == [] and result["waited"] is False
     assert [r for r in sim_connections.requests if r.path in (WATCH_TOKEN_PATH, GET_TOKEN_BATCH_PATH)] == []
+
+
+# -- the go-live watch ---------------------------------------------------------------------------------
+def go_live_event(start: pendulum.DateTime, grace: int = 10, volcengine: bool = True) -> dict[str, Any]:
+    raw: dict[str, Any] = {"name": "Keynote", "start": start.isoformat()}
+    if volcengine:
+        raw["volcengine"] = {
+            "vhost": volc_sim.DEMO_VHOST,
+            "app": volc_sim.DEMO_APP,
+            "stream": "keynote",
+            "go_live_grace_minutes": grace,
+        }
+    else:
+        raw["isdp"] = {"channel_ids": ["10882"], "user_account": isdp_sim.DEMO_USER_ACCOUNT}
+    [event] = parse_calendar([raw])
+    return event
+
+
+def drive(op: Any, ctx: dict[str, Any]) -> tuple[Any, list[str]]:
+    """Execute, and for every deferral rebuild the trigger from its serialized form (as the
+    triggerer does), run it to its event and resume. Returns the result and the triggers used."""
+    from airflow.sdk.module_loading import import_string
+
+    used: list[str] = []
+    step, kwargs = op.execute, {}
+    while True:
+        try:
+            return step(ctx, **kwargs), used
+        except TaskDeferred as deferred:
+            classpath, trigger_kwargs = deferred.trigger.serialize()
+            used.append(classpath.rsplit(".", 1)[1])
+
+            trigger = import_string(classpath)(**trigger_kwargs)
+            step, kwargs = getattr(op, deferred.method_name), {"event": asyncio.run(first(trigger)).payload}
+
+
+async def first(trigger: Any) -> Any:
+    async for trigger_event in trigger.run():
+        return trigger_event
+    raise AssertionError("the trigger ended without an event")
+
+
+def go_live(event: dict[str, Any]) -> EventGoLiveSensor:
+    return EventGoLiveSensor(task_id="go_live", live_event=event, poke_interval=0.5)
+
+
+def test_go_live_waits_for_the_window_then_for_the_stream(sim_connections: SimulatorServer) -> None:
+    start = pendulum.now("UTC").add(minutes=5, seconds=2)  # the window opens in 2 s
+    sim_connections.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "keynote", online_in=3)
+    result, used = drive(go_live(go_live_event(start)), context(pendulum.now("UTC")))
+    assert result["stream_state"] == "online" and result["stream"] == "keynote"
+    assert used == ["DateTimeTrigger", "VolcengineStreamStateTrigger"]
+
+
+def test_go_live_fails_when_not_live_by_the_end_of_the_grace(sim_connections: SimulatorServer) -> None:
+    start = pendulum.now("UTC").subtract(seconds=56)  # grace 1 min: the window closes in ~4 s
+    with pytest.raises(AirflowSensorTimeout, match=r"stream live/keynote .* last state was 'offline'"):
+        drive(go_live(go_live_event(start, grace=1)), context(pendulum.now("UTC")))
+
+
+def test_go_live_fails_at_once_for_a_forbidden_stream(sim_connections: SimulatorServer) -> None:
+    sim_connections.volcengine.set_stream(
+        volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "keynote", state="forbidden"
+    )
+    with pytest.raises(AirflowFailException, match="forbidden"):
+        drive(go_live(go_live_event(pendulum.now("UTC"))), context(pendulum.now("UTC")))
+
+
+@pytest.mark.parametrize(
+    ("start_in", "volcengine", "why"),
+    [
+        (timedelta(hours=3), True, "in a later run"),
+        (timedelta(minutes=-30), True, "window closed"),
+        (timedelta(minutes=1), False, "has no Volcengine stream"),
+    ],
+)
+def test_go_live_skips_outside_its_run(
+    sim_connections: SimulatorServer, start_in: timedelta, volcengine: bool, why: str
+) -> None:
+    event = go_live_event(pendulum.now("UTC") + start_in, volcengine=volcengine)
+    with pytest.raises(AirflowSkipException, match=why):
+        go_live(event).execute(context(pendulum.now("UTC")))
+    assert not [r for r in sim_connections.requests if r.query.get("Action")]  # not one poll
