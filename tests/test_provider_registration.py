@@ -71,10 +71,16 @@ def test_connection_forms_are_declared_as_data(manager: ProvidersManager) -> Non
 
 def test_every_declared_module_imports() -> None:
     info = get_provider_info()
-    for group in ("hooks", "operators"):
+    for group in ("hooks", "operators", "sensors", "triggers"):
         for entry in info[group]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
+
+
+def test_the_trigger_is_registered_with_airflow(manager: ProvidersManager) -> None:
+    """The triggerer only runs triggers of registered providers' modules."""
+    registered = {(t.trigger_class_name, t.package_name) for t in manager.trigger}
+    assert ("airflow_live_provider.triggers.volcengine", "airflow-live-provider") in registered
 
 
 def test_airflow_cli_lists_the_provider_and_its_hooks(tmp_path: Path) -> None:
@@ -96,7 +102,8 @@ def test_importing_operators_does_not_import_requests() -> None:
     code = (
         "import sys, airflow.sdk\n"
         "import airflow_live_provider.operators.polyv, airflow_live_provider.operators.volcengine\n"
-        "import airflow_live_provider.operators.isdp\n"
+        "import airflow_live_provider.operators.isdp, airflow_live_provider.operators.events\n"
+        "import airflow_live_provider.sensors.volcengine, airflow_live_provider.triggers.volcengine\n"
         "print('requests' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -65,7 +65,7 @@ THROTTLE_ERROR_CODES = frozenset({"FlowLimitExceeded", "AccountFlowLimitExceeded
 #: Server-side codes worth another attempt even if the HTTP status were unusual.
 RETRYABLE_ERROR_CODES = frozenset({"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"})
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would let a final newline through
 _ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -163,7 +163,7 @@ def format_x_date(epoch_seconds: float) -> str:
 def _name(value: Any, field: str, max_len: int, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
-    if len(value) > max_len or not _NAME_RE.match(value):
+    if len(value) > max_len or not _NAME_RE.fullmatch(value):
         raise LiveApiInputError(
             field,
             f"{value!r} is not a valid {what}: use 1-{max_len} characters of letters, digits, '_', '-', '.'",
@@ -185,7 +185,7 @@ def validate_stream(stream: Any, field: str = "stream") -> str:
 def _host_name(value: Any, field: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
-    if value != value.strip() or any(c in value for c in " /?#:"):
+    if value != value.strip() or any(c in value for c in " /?#:") or not value.isprintable():
         raise LiveApiInputError(
             field, f"{value!r} is not a bare host name such as 'push.example.com'", vendor=VENDOR
         )
@@ -344,11 +344,11 @@ class VolcengineLiveClient:
         a create or update is never blindly re-sent after an ambiguous failure. GET actions
         (``method="GET"``) take their parameters as ``query`` (signed) and no body.
         """
-        if not isinstance(action, str) or not _ACTION_RE.match(action):
+        if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
             raise LiveApiInputError(
                 "action", f"{action!r} is not an action name such as 'DescribeAuth'", vendor=VENDOR
             )
-        if not isinstance(version, str) or not _VERSION_RE.match(version):
+        if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
             raise LiveApiInputError(
                 "version", f"{version!r} is not a version such as '2023-01-01'", vendor=VENDOR
             )
@@ -489,7 +489,7 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
         )
     params: dict[str, str] = {}
     for key, value in (query or {}).items():
-        if key in ("Action", "Version") or not isinstance(key, str) or not _QUERY_KEY_RE.match(key):
+        if key in ("Action", "Version") or not isinstance(key, str) or not _QUERY_KEY_RE.fullmatch(key):
             raise LiveApiInputError(
                 f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
             )

@@ -300,6 +300,15 @@ BAD_INPUTS: list[tuple[str, Callable[[VolcengineLiveClient], object]]] = [
     ),
     ("action", lambda c: c.call("Describe Auth")),
     ("version", lambda c: c.call("DescribeAuth", {}, version="latest")),
+    ("query", lambda c: c.call("DescribeAuth", {}, query={"Vhost": "v"})),  # POST takes a body
+    ("body", lambda c: c.call("DescribeLiveStreamState", {"App": "a"}, method="GET")),
+    ("query['Action']", lambda c: c.call("DescribeLiveStreamState", method="GET", query={"Action": "X"})),
+    ("query['Stream']", lambda c: c.call("ListX", method="GET", query={"Stream": "a\nb"})),
+    ("method", lambda c: c.call("DescribeAuth", {}, method="PUT")),
+    ("vhost/domain", lambda c: c.describe_live_stream_state(app="live", stream="s")),
+    ("stream", lambda c: c.describe_live_stream_state(vhost=DEMO_VHOST, app="live", stream="s\n")),
+    ("app", lambda c: c.describe_live_stream_state(domain=DEMO_VHOST, app="my app", stream="s")),
+    ("vhost", lambda c: c.describe_live_stream_state(vhost="live\x00.example.com", app="a", stream="s")),
 ]
 
 
@@ -358,3 +367,39 @@ def test_vendor_message_echoing_credentials_is_scrubbed(simulator: SimulatorServ
 def test_a_base_url_with_a_path_is_refused_before_any_request() -> None:
     with pytest.raises(LiveApiInputError, match="without a path"):
         VolcengineLiveClient("https://gateway.example.com/live", "AK", "SK")
+
+
+def test_describe_live_stream_state_is_a_signed_get(simulator: SimulatorServer) -> None:
+    """GET with the parameters in the signed query, no body: the simulator's own verifier agrees."""
+    client = make_client(simulator)
+    assert client.describe_live_stream_state(vhost=DEMO_VHOST, app=DEMO_APP, stream="s1") == {
+        "stream_state": "offline",
+        "type": "push",
+    }
+    simulator.volcengine.set_stream(DEMO_VHOST, DEMO_APP, "s1", online_in=0)
+    assert (
+        client.describe_live_stream_state(vhost=DEMO_VHOST, app=DEMO_APP, stream="s1")["stream_state"]
+        == "online"
+    )
+    [first, second] = simulator.requests
+    assert (first.method, first.status) == ("GET", 200)
+    assert {k: first.query[k] for k in ("Action", "Vhost", "App", "Stream")} == {
+        "Action": "DescribeLiveStreamState",
+        "Vhost": DEMO_VHOST,
+        "App": DEMO_APP,
+        "Stream": "s1",
+    }
+    request = client.build_request("DescribeLiveStreamState", b"", "2023-01-01", "GET", {"App": "a"})
+    assert "Content-Type" not in request.headers and request.data is None
+    assert "SignedHeaders=host;x-content-sha256;x-date," in request.headers["Authorization"]
+
+
+def test_a_changed_query_breaks_the_signature(simulator: SimulatorServer) -> None:
+    """The query is signed: a parameter altered after signing is refused by the gateway."""
+    client = make_client(simulator)
+    request = client.build_request("DescribeLiveStreamState", b"", "2023-01-01", "GET", {"App": DEMO_APP})
+    tampered = {**request.params, "Vhost": DEMO_VHOST, "Stream": "s1"}
+    import requests
+
+    response = requests.get(simulator.base_url + "/", params=tampered, headers=request.headers, timeout=5)
+    assert response.status_code == 401 and "SignatureDoesNotMatch" in response.text
