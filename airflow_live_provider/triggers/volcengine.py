@@ -101,14 +101,21 @@ class VolcengineStreamStateTrigger(BaseTrigger):
         pause = self.poke_interval
         while True:
             try:
-                result = await asyncio.to_thread(
-                    hook.describe_live_stream_state,
-                    vhost=self.target.vhost,
-                    domain=self.target.domain,
-                    app=self.target.app,
-                    stream=self.target.stream,
+                # Bounded by the deadline: with many triggers sharing the quota a poll may queue,
+                # and the verdict must not come later than the deadline because of it.
+                result = await asyncio.wait_for(
+                    asyncio.to_thread(
+                        hook.describe_live_stream_state,
+                        vhost=self.target.vhost,
+                        domain=self.target.domain,
+                        app=self.target.app,
+                        stream=self.target.stream,
+                    ),
+                    timeout=max(0.1, self.deadline - time.time()),
                 )
                 last, pause = result["stream_state"], self.poke_interval
+            except TimeoutError:
+                pass  # the deadline came first: judged below with the last state seen
             except LiveApiError as exc:
                 if not exc.retryable:
                     yield TriggerEvent({"outcome": "error", "stream_state": last, "message": str(exc)})
