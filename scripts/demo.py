@@ -4,7 +4,8 @@
 2. Use an isolated ``AIRFLOW_HOME`` under ``.demo/`` with SQLite; ``airflow db migrate``.
 3. Write a demo events calendar: one event starting ~100 s from now (its ISDP join tokens are
    issued just in time: the run waits for that moment in a deferral, then writes tokens valid at
-   the start), one two hours ahead (provisioned now, its tokens announced for later) and a
+   the start, and its go-live watch sees the stream come online), one two hours ahead
+   (provisioned now, its tokens announced for later) and a
    weekly series whose next occurrence is outside the 24 h window; point the pre-provisioning
    DAG at it through the ``live_events_calendar`` Variable (``AIRFLOW_VAR_*`` env var).
 4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the events'
@@ -62,7 +63,7 @@ def demo_calendar(now: Any) -> dict[str, Any]:
 
     return {
         "events": [
-            # ISDP's moment (start - 45 s) comes about a minute into the run: watch it defer.
+            # Its ISDP moment (start - 45 s) and go-live watch come during the run: both defer.
             event("Demo go-live", now.add(seconds=100), "go-live", isdp_lead=45),
             event("Demo launch keynote", now.add(hours=2), "launch-keynote"),
             event("Demo weekly town hall", now.add(days=3), "town-hall", rrule="FREQ=WEEKLY"),
@@ -112,6 +113,13 @@ def main() -> int:
             if dag_id == "live_event_preprovision":  # times relative to this DAG's run
                 text = json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n"
                 calendar.write_text(text, encoding="utf-8")
+                # The go-live event's stream starts pushing 10 s before its start: the go-live
+                # watch waits for it in a deferral, then succeeds.
+                from airflow_live_provider.simulator import volcengine
+
+                server.volcengine.set_stream(
+                    volcengine.DEMO_VHOST, volcengine.DEMO_APP, "go-live", online_in=90
+                )
             print(f"\n=== airflow dags test {dag_id} ===", flush=True)
             result = subprocess.run([airflow, "dags", "test", dag_id], env=env)
             if result.returncode != 0:
