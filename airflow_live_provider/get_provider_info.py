@@ -166,13 +166,19 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "Live Streaming",
-                "python-modules": ["airflow_live_provider.sensors.volcengine"],
+                "python-modules": [
+                    "airflow_live_provider.sensors.volcengine",
+                    "airflow_live_provider.sensors.polyv",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "Live Streaming",
-                "python-modules": ["airflow_live_provider.triggers.volcengine"],
+                "python-modules": [
+                    "airflow_live_provider.triggers.volcengine",
+                    "airflow_live_provider.triggers.polyv",
+                ],
             }
         ],
     }

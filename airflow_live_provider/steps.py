@@ -158,7 +158,7 @@ def issue_watch_tokens(
 
     started = datetime.now(UTC)
     ttl = timedelta(seconds=WATCH_TOKEN_TTL_SECONDS)
-    hook.client  # noqa: B018 - build the client (and its rate limiter) once, before threads share it
+    hook.client  # noqa: B018 - build the client once, before the threads share it
 
     def issue(viewer: dict[str, str]) -> dict[str, str]:
         issued = datetime.now(UTC)

@@ -73,6 +73,10 @@ class PolyvHook(LiveBaseHook[PolyvClient]):
         """Every sub-account of the group, streamed one page at a time (secrets included)."""
         return self.client.iter_sub_accounts(emails=emails, page_size=page_size)
 
+    def get_channel_live_status(self, channel_ids: Sequence[str | int]) -> dict[str, str]:
+        """``{channelId: "live" | "end"}`` for up to 20 channels."""
+        return self.client.get_channel_live_status(channel_ids)
+
     def list_transmit_receivers(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, name}]`` of a transmit channel's receive channels."""
         return self.client.list_transmit_receivers(channel_id)

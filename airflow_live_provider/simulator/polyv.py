@@ -76,6 +76,8 @@ class PolyvSimulator(VendorSimulator):
         self.channels: dict[str, dict[str, Any]] = {}
         self.associations: dict[str, list[str]] = {}
         self.watch_tokens: dict[str, dict[str, Any]] = {}
+        #: channel id -> when it goes live (epoch s, simulator clock); channels not listed: "end".
+        self.live_at: dict[str, float] = {}
         self.sub_account_count = 0
         self._next_channel_id = 3_200_000
         self._throttle_remaining = 0
@@ -91,6 +93,7 @@ class PolyvSimulator(VendorSimulator):
             ("GET", "/live/v3/channel/transmit/get-associations"): self._get_associations,
             ("GET", "/live/v4/channel/simple/list"): self._simple_list,
             ("POST", "/live/v3/channel/transmit/batch-create"): self._batch_create,
+            ("POST", "/live/v2/channels/live-status"): self._live_status,
         }
 
     def seed_demo(self) -> None:
@@ -143,6 +146,10 @@ class PolyvSimulator(VendorSimulator):
             if channel_type == "transmit":
                 self.associations.setdefault(channel_id, [])
             return channel_id
+
+    def go_live(self, channel_id: str, *, in_seconds: float = 0.0) -> None:
+        """The channel's live status turns from ``end`` to ``live`` after ``in_seconds``."""
+        self.live_at[channel_id] = self.server.now() + in_seconds
 
     def add_receivers(self, transmit_id: str, names: Iterable[str]) -> list[str]:
         """Receivers created directly (as if made earlier, e.g. in the Polyv console)."""
@@ -301,6 +308,23 @@ class PolyvSimulator(VendorSimulator):
                 "expiresAt": int(self.server.now() * 1000) + TOKEN_TTL_MS,
             }
         return self._v3({"token": token})
+
+    def _live_status(self, req: SimRequest) -> SimResponse:
+        """Batch live status: ``channelIds`` (<= 20) -> ``[{channelId, status: live|end}]``."""
+        params = {**req.query, **req.form}
+        failure = self._check(req, params, group=False, v4=False)
+        if failure is not None:
+            return failure
+        ids = [c for c in params.get("channelIds", "").split(",") if c]
+        if not ids or len(ids) > 20:
+            return self._v3_error(400, "param length is incorrect: channelIds")
+        for channel_id in ids:
+            bad = self._channel_error(channel_id, transmit=False)
+            if bad is not None:
+                return bad
+        now = self.server.now()
+        live = {c for c, at in self.live_at.items() if now >= at}
+        return self._v3([{"channelId": int(c), "status": "live" if c in live else "end"} for c in ids])
 
     def _package_list(self, req: SimRequest) -> SimResponse:
         params = dict(req.query)

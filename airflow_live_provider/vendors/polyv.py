@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
@@ -41,6 +42,10 @@ GROUP_PACKAGE_LIST_PATH = "/live/v4/group/user/package/list"
 TRANSMIT_ASSOCIATIONS_PATH = "/live/v3/channel/transmit/get-associations"
 TRANSMIT_BATCH_CREATE_PATH = "/live/v3/channel/transmit/batch-create"
 CHANNEL_SIMPLE_LIST_PATH = "/live/v4/channel/simple/list"
+#: Batch channel live status (Polyv docs "查询批量频道状态", live/api/channel/state/
+#: get_live_status_list; Java SDK ``LiveChannelStateServiceImpl.listChannelLiveStream``).
+CHANNEL_LIVE_STATUS_PATH = "/live/v2/channels/live-status"
+MAX_CHANNELS_PER_STATUS_CALL = 20
 
 #: Documented limits.
 MAX_EMAILS_PER_CALL = 100
@@ -53,9 +58,22 @@ MAX_VIEWER_ID_LENGTH = 64
 MAX_CHANNEL_NAME_LENGTH = 100
 #: Watch-API tokens are valid 5 hours (get-watch-api-token doc).
 WATCH_TOKEN_TTL_SECONDS = 5 * 3600
-#: Client-side pace of watch-token calls, the one call issued per viewer: Polyv allows 1,500
-#: requests per 10 s per IP and then blocks the IP for 5 minutes, so stay a little under 150/s.
+#: Client-side pace of the calls made in bulk (a watch token per viewer, live-status polls): Polyv
+#: allows 1,500 requests per 10 s per IP and then blocks the IP for 5 minutes, so every client of
+#: the process shares one bucket a little under 150/s.
 WATCH_TOKEN_REQUESTS_PER_SECOND = 145.0
+_BULK_CALLS_LIMITER: RateLimiter | None = None
+_BULK_CALLS_LOCK = threading.Lock()
+
+
+def bulk_calls_limiter() -> RateLimiter:
+    """The process-wide bucket of the calls made in bulk (burst 1: evenly spaced)."""
+    global _BULK_CALLS_LIMITER
+    with _BULK_CALLS_LOCK:
+        if _BULK_CALLS_LIMITER is None:
+            _BULK_CALLS_LIMITER = RateLimiter(WATCH_TOKEN_REQUESTS_PER_SECOND, burst=1)
+        return _BULK_CALLS_LIMITER
+
 
 THROTTLE_MESSAGE = "qps exceeds number of calls"
 TIMESTAMP_MESSAGE = "invalid timestamp."
@@ -387,8 +405,6 @@ class PolyvClient:
             simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE, "simple_list_page_size"
         )
         self.transport = Transport(VENDOR, base_url, **transport_options)
-        #: Shared by every thread issuing watch tokens through this client (burst 1: even spacing).
-        self.watch_token_limiter = RateLimiter(WATCH_TOKEN_REQUESTS_PER_SECOND, burst=1)
 
     def __repr__(self) -> str:  # never show the secret
         return f"PolyvClient(base_url={self.transport.base_url!r}, app_id={self.app_id!r})"
@@ -480,7 +496,7 @@ class PolyvClient:
     ) -> str:
         """A watch-page SDK token (valid 5 h) for one viewer. Issuing one changes nothing: idempotent.
 
-        Thread-safe; calls from every thread share :attr:`watch_token_limiter`."""
+        Thread-safe; calls from every thread and client share :func:`bulk_calls_limiter`."""
         form = {
             "channelId": validate_channel_id(channel_id),
             "viewerId": validate_viewer_id(viewer_id),
@@ -490,7 +506,7 @@ class PolyvClient:
             "actor": _optional_text(actor, "actor"),
         }
         data = self.post_form(
-            WATCH_TOKEN_PATH, form, "get-watch-api-token", rate_limiter=self.watch_token_limiter
+            WATCH_TOKEN_PATH, form, "get-watch-api-token", rate_limiter=bulk_calls_limiter()
         )
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token:
@@ -529,6 +545,34 @@ class PolyvClient:
 
     def _sub_account_page(self, size: int, emails: Sequence[str] | None, number: int) -> dict[str, Any]:
         return self.get_sub_account_page(page_number=number, page_size=size, emails=emails)
+
+    def get_channel_live_status(self, channel_ids: Sequence[str | int]) -> dict[str, str]:
+        """``{channelId: "live" | "end"}`` for up to 20 channels (signed form POST, read-only).
+
+        Documented by Polyv's Java SDK (``channelIds`` comma-separated, at most 20; ``status``
+        ``live`` or ``end``). Unverified: the v2 envelope is assumed to be the v3 one.
+        """
+        if isinstance(channel_ids, str | int) or not channel_ids:
+            raise LiveApiInputError(
+                "channel_ids", "must be a non-empty list of channel IDs such as ['3151318']", vendor=VENDOR
+            )
+        ids = [validate_channel_id(c, f"channel_ids[{i}]") for i, c in enumerate(channel_ids)]
+        if len(ids) > MAX_CHANNELS_PER_STATUS_CALL:
+            raise LiveApiInputError(
+                "channel_ids", f"has {len(ids)} channels; ask for at most 20 per call", vendor=VENDOR
+            )
+        data = self.post_form(
+            CHANNEL_LIVE_STATUS_PATH,
+            {"channelIds": ",".join(ids)},
+            "channels/live-status",
+            rate_limiter=bulk_calls_limiter(),
+        )
+        items = data if isinstance(data, list) else []
+        found = {str(i.get("channelId")): str(i.get("status")) for i in items if isinstance(i, dict)}
+        missing = [c for c in ids if c not in found]
+        if missing:
+            raise LiveApiError(f"channels/live-status returned no status for {missing}", vendor=VENDOR)
+        return {c: found[c] for c in ids}
 
     def get_transmit_associations(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only)."""

@@ -262,7 +262,7 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
 
     # The close event waited for its ISDP moment in a deferral, then got tokens valid at the start.
     assert "waiting in the triggerer until" in first
-    assert "stream live/now on vhost 'live.demo.example.com' is online" in first
+    assert "stream live/now on vhost 'live.demo.example.com' is live" in first
     assert "the go-live watch opens at" in first  # the event 3 h ahead: a later run watches it
     now_sheet = sheet_of(airflow_home, "starting-now")
     assert now_sheet["event"] == "Starting now"

@@ -27,6 +27,7 @@ from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+from tests.helpers import drive, first_event
 
 
 def live_event(start: pendulum.DateTime, isdp_lead: int = 90, polyv_lead: int = 600) -> dict[str, Any]:
@@ -78,11 +79,7 @@ def test_defers_until_the_moment_then_issues(sim_connections: SimulatorServer, t
     assert classpath == "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
     assert not info.value.kwargs and info.value.method_name == "resume"  # state lives in latest.json
 
-    async def fire() -> Any:
-        async for trigger_event in trigger.run():
-            return trigger_event
-
-    fired = asyncio.run(fire())
+    fired = asyncio.run(first_event(trigger))
     result = getattr(op, info.value.method_name)(ctx, event=fired.payload)
     assert len(sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST")) == 1
     assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1  # not issued again
@@ -120,30 +117,6 @@ def go_live_event(start: pendulum.DateTime, grace: int = 10, volcengine: bool = 
         raw["isdp"] = {"channel_ids": ["10882"], "user_account": isdp_sim.DEMO_USER_ACCOUNT}
     [event] = parse_calendar([raw])
     return event
-
-
-def drive(op: Any, ctx: dict[str, Any]) -> tuple[Any, list[str]]:
-    """Execute, and for every deferral rebuild the trigger from its serialized form (as the
-    triggerer does), run it to its event and resume. Returns the result and the triggers used."""
-    from airflow.sdk.module_loading import import_string
-
-    used: list[str] = []
-    step, kwargs = op.execute, {}
-    while True:
-        try:
-            return step(ctx, **kwargs), used
-        except TaskDeferred as deferred:
-            classpath, trigger_kwargs = deferred.trigger.serialize()
-            used.append(classpath.rsplit(".", 1)[1])
-
-            trigger = import_string(classpath)(**trigger_kwargs)
-            step, kwargs = getattr(op, deferred.method_name), {"event": asyncio.run(first(trigger)).payload}
-
-
-async def first(trigger: Any) -> Any:
-    async for trigger_event in trigger.run():
-        return trigger_event
-    raise AssertionError("the trigger ended without an event")
 
 
 def go_live(event: dict[str, Any]) -> EventGoLiveSensor:

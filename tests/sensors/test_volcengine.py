@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, TaskDeferred
-from airflow.sdk.module_loading import import_string
 
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
+from tests.helpers import drive, first_event
 
 MODES = ["poke", "deferrable"]
 
@@ -33,23 +33,8 @@ def sensor(deferrable: bool, stream: str = "launch", **kwargs: Any) -> Volcengin
     )
 
 
-async def first_event(trigger: Any) -> Any:
-    async for event in trigger.run():
-        return event
-    raise AssertionError("the trigger ended without an event")
-
-
 def run(op: VolcengineStreamLiveSensor) -> Any:
-    """Run as Airflow would: execute; when it defers, rebuild the trigger from its serialized
-    form (as the triggerer does), run it to its event, then resume the task."""
-    context: dict[str, Any] = {}
-    try:
-        return op.execute(context)
-    except TaskDeferred as deferred:
-        classpath, kwargs = deferred.trigger.serialize()
-        trigger = import_string(classpath)(**kwargs)
-        event = asyncio.run(first_event(trigger))
-        return getattr(op, deferred.method_name)(context, event=event.payload)
+    return drive(op)[0]
 
 
 def polls(server: SimulatorServer) -> list[Any]:
@@ -104,7 +89,7 @@ def test_the_timeout_counts_from_the_first_poke_across_deferrals(sim_connections
     # Rebuilt with a deadline already past (the wait went on elsewhere): it ends with a timeout.
     expired = VolcengineStreamStateTrigger(**{**kwargs, "deadline": time.time() - 1})
     event = asyncio.run(first_event(expired))
-    assert event.payload == {"outcome": "timeout", "stream_state": "offline"}
+    assert event.payload == {"outcome": "timeout", "state": "offline"}
 
 
 def test_many_triggers_in_one_triggerer_stay_under_the_quota(sim_connections: SimulatorServer) -> None:
