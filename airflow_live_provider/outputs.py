@@ -71,6 +71,21 @@ def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     return ObjectStoragePath(uri)
 
 
+def handed_off(uri: str, field: str = "path") -> ObjectStoragePath:
+    """An output an upstream task wrote, as the downstream task finds it, or a clear error.
+
+    Tasks of one DAG run may run on different workers: a local path written on one host does not
+    exist on another, which otherwise surfaces as a baffling ``NotADirectoryError``.
+    """
+    path = output_path(uri, field)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} (written by an upstream task) is not readable on this worker: output_dir must be "
+            "storage every worker can read: a shared volume or s3://…"
+        )
+    return path
+
+
 def _local_file(path: ObjectStoragePath) -> str | None:
     """The OS path of a ``file://`` location, None for any other scheme."""
     protocol = path.protocol

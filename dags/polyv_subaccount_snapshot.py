@@ -82,11 +82,11 @@ with DAG(
         """Render the HTML report beside the snapshot, comparing with the previous snapshot."""
         from contextlib import ExitStack
 
-        from airflow_live_provider.outputs import output_path
+        from airflow_live_provider.outputs import handed_off, write_text
         from airflow_live_provider.reporting import RESOURCE_FIELDS, build_report, previous_snapshot_name
 
         params = params or {}
-        path = output_path(summary["path"], "path")
+        path = handed_off(summary["path"])
         names = [child.name for child in path.parent.iterdir()]
         previous = previous_snapshot_name(path.name, names, prefix=SNAPSHOT_PREFIX, suffix=SNAPSHOT_SUFFIX)
         thresholds = {field: params.get(spec.param) for field, spec in RESOURCE_FIELDS.items()}
@@ -107,8 +107,7 @@ with DAG(
                 thresholds=thresholds,
             )
         report_path = path.parent / (path.name[: -len(SNAPSHOT_SUFFIX)] + ".html")
-        with report_path.open("w", encoding="utf-8") as fh:
-            fh.write(page)
+        write_text(report_path, page)  # private and atomic: the page lists sub-account e-mails
         print(f"snapshot report: {report_path}")
         return {
             "report": str(report_path),

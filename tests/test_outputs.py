@@ -1,4 +1,4 @@
-"""The operators' shared output helpers: one timestamp format, private local files."""
+"""Output helpers: one timestamp format, private and atomic local files, clear hand-off errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow_live_provider.outputs import output_path, utc_iso, write_json
+import pytest
+
+from airflow_live_provider.outputs import handed_off, open_for_write, output_path, utc_iso, write_json
 from airflow_live_provider.simulator import SimulatorServer
 
 
@@ -47,3 +49,31 @@ def test_snapshot_file_is_private(sim_connections: SimulatorServer, tmp_path: Pa
     op.execute({"ts_nodash": "20261123T100000"})
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> None:
+    target = tmp_path / "latest.json"
+    write_json(output_path(str(target)), {"v": 1})
+    with pytest.raises(RuntimeError), open_for_write(output_path(str(target))) as fh:
+        fh.write('{"v": 2, "half')
+        raise RuntimeError("killed half-way")
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.json"]  # no temporary file left
+
+
+def test_a_planted_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sheet.json").symlink_to(victim)
+    write_json(output_path(str(tmp_path / "out" / "sheet.json")), {"token": "t"})
+    assert victim.read_text() == "keep me"
+    assert not (tmp_path / "out" / "sheet.json").is_symlink()
+
+
+def test_an_output_missing_on_this_worker_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"output_dir must be storage every worker can read"):
+        handed_off(f"file://{tmp_path}/snapshots/polyv_subaccounts_20261130T000000.jsonl")
+    present = tmp_path / "here.jsonl"
+    present.write_text("{}\n")
+    assert handed_off(str(present)).name == "here.jsonl"
