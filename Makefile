@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: install test lint demo bench simulator clean
+.PHONY: install test lint demo bench simulator cluster-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,8 +28,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+# A real distributed Airflow (Celery, PostgreSQL, Redis, triggerer, two workers, S3) on loopback.
+cluster-test:
+	python3 scripts/cluster_test.py
+
 simulator: $(STAMP)
 	$(PY) -m airflow_live_provider.simulator --port 8999
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .cluster .pytest_cache .mypy_cache .ruff_cache

@@ -253,6 +253,8 @@ def test_jwt_secret_and_execution_api_url_are_shared_by_every_airflow_service(
     assert len(secrets) == 1, f"JWT secrets differ between Airflow services: {len(secrets)} values"
     (secret,) = secrets
     assert secret, "AIRFLOW__API_AUTH__JWT_SECRET is empty with no .env file"
+    # HS512 wants a key of at least 64 bytes; PyJWT warns (InsecureKeyLengthWarning) below that.
+    assert len(secret.encode()) >= 64, f"the default JWT secret is {len(secret.encode())} bytes; use >= 64"
 
     urls = {
         environment(services[name]).get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
