@@ -78,6 +78,16 @@ def new_sheet(event: dict[str, Any], run_id: str | None) -> dict[str, Any]:
     }
 
 
+def sheet_secrets(sheet: dict[str, Any]) -> list[str]:
+    """Every credential a sheet carries: tokens, push URLs, their signatures (for leak searches)."""
+    from airflow_live_provider.redaction import SECRET_KEYS, secret_values
+    from airflow_live_provider.steps import push_url_secrets
+
+    found = list(secret_values(sheet, SECRET_KEYS))
+    found.extend(push_url_secrets((sheet.get("volcengine") or {}).get("push") or {}))
+    return sorted({s for s in found if s})
+
+
 def write_sheet(folder: str, run_id: str | None, sheet: dict[str, Any]) -> dict[str, str]:
     """The run's sheet, then ``latest.json`` and ``latest.html``; returns their URIs."""
     run_path = output_path(sheet_uri(folder, run_id), "output_dir")

@@ -472,28 +472,12 @@ def run() -> int:
 
 def secrets_in_play(sim: Any, sheets: list[dict[str, Any]]) -> list[str]:
     """Every credential the simulator holds or issued, and every secret the run sheets carry."""
-    from airflow_live_provider.redaction import SECRET_KEYS, secret_values
-    from airflow_live_provider.simulator import isdp as isdp_sim
-    from airflow_live_provider.simulator import polyv as polyv_sim
-    from airflow_live_provider.simulator import volcengine as volc_sim
-    from airflow_live_provider.steps import push_url_secrets
+    from airflow_live_provider.run_sheets import sheet_secrets
 
-    found = [
-        polyv_sim.DEMO_APP_SECRET,
-        polyv_sim.DEMO_GROUP_APP_SECRET,
-        volc_sim.DEMO_SECRET_ACCESS_KEY,
-        volc_sim.DEMO_PUSH_AUTH_KEY,
-        volc_sim.DEMO_PULL_AUTH_KEY,
-        isdp_sim.DEMO_APP_TOKEN,
-    ]
-    for index in range(sim.polyv.sub_account_count):
-        found.extend(secret_values(sim.polyv.sub_account(index), SECRET_KEYS))
-    found.extend(sim.polyv.watch_tokens)
-    found.extend(sim.isdp.access_tokens)
+    found = set(sim.secrets())
     for sheet in sheets:
-        found.extend(secret_values(sheet, SECRET_KEYS))
-        found.extend(push_url_secrets((sheet.get("volcengine") or {}).get("push") or {}))
-    return sorted({s for s in found if s and len(s) >= 6})
+        found.update(sheet_secrets(sheet))
+    return sorted(s for s in found if len(s) >= 6)
 
 
 def main() -> int:

@@ -18,13 +18,11 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_live_provider.events import parse_calendar
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.preprovision import due_credentials, issue_just_in_time, provision_ahead
-from airflow_live_provider.redaction import SECRET_KEYS, secret_values
-from airflow_live_provider.run_sheets import event_folder
+from airflow_live_provider.run_sheets import event_folder, sheet_secrets
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
-from airflow_live_provider.steps import push_url_secrets
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
 from tests.helpers import assert_no_secret_in
@@ -67,11 +65,6 @@ def at(value: str) -> datetime:
 
 def read(uri: str) -> dict[str, Any]:
     return json.loads(Path(uri.removeprefix("file://")).read_text())
-
-
-def sheet_secrets(sheet: dict[str, Any]) -> list[str]:
-    found = list(secret_values(sheet, SECRET_KEYS)) + push_url_secrets(sheet["volcengine"]["push"])
-    return sorted({s for s in found if s})
 
 
 def calls(sim: SimulatorServer, path: str) -> int:

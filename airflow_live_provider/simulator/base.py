@@ -69,3 +69,7 @@ class VendorSimulator:
     def connections(self, base_url: str) -> dict[str, dict[str, Any]]:
         """``{conn_id: connection JSON}`` for Airflow, with this vendor's demo credentials."""
         return {}
+
+    def secrets(self) -> list[str]:
+        """Every credential this vendor part holds or has issued (for leak searches in tests)."""
+        return []

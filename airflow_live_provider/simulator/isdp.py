@@ -76,6 +76,8 @@ class IsdpSimulator(VendorSimulator):
         self.users: set[str] = set()
         #: access token -> expiry on the simulator clock (``server.now()``).
         self.access_tokens: dict[str, float] = {}
+        #: Every access token ever issued, revoked or expired ones included.
+        self.issued_access_tokens: list[str] = []
         self.tokens_issued = 0
         self.join_tokens_issued = 0
 
@@ -100,6 +102,9 @@ class IsdpSimulator(VendorSimulator):
                 },
             }
         }
+
+    def secrets(self) -> list[str]:
+        return [*self.apps.values(), *self.issued_access_tokens]
 
     def revoke_tokens(self) -> int:
         """The revoke fault: every access token issued so far is refused from now on."""
@@ -136,6 +141,7 @@ class IsdpSimulator(VendorSimulator):
         token = secrets.token_hex(16)
         with self._lock:
             self.access_tokens[token] = self.server.now() + self.token_lifetime
+            self.issued_access_tokens.append(token)
             self.tokens_issued += 1
         return SimResponse(
             200,

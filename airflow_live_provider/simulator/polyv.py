@@ -126,6 +126,15 @@ class PolyvSimulator(VendorSimulator):
             },
         }
 
+    def secrets(self) -> list[str]:
+        from airflow_live_provider.redaction import SECRET_KEYS, secret_values
+
+        found = [*self.apps.values(), *self.group_apps.values(), *self.watch_tokens]
+        for index in range(self.sub_account_count):
+            found.extend(secret_values(self.sub_account(index), SECRET_KEYS))
+        found.extend(channel["channelPasswd"] for channel in self.channels.values())
+        return found
+
     def set_sub_account_count(self, count: int) -> None:
         """``count`` deterministic sub-accounts, generated per index on demand (no memory cost)."""
         self.sub_account_count = count

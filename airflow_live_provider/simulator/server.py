@@ -170,6 +170,11 @@ class SimulatorServer:
         with self._log_lock:
             self.requests.clear()
 
+    def secrets(self) -> list[str]:
+        """Every credential the simulator holds or issued (6+ characters), for leak searches."""
+        found = {s for vendor in (self.polyv, self.volcengine, self.isdp) for s in vendor.secrets()}
+        return sorted(s for s in found if s and len(s) >= 6)
+
     def connection_env(self, base_url: str | None = None) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` values pointing every default connection at this server."""
         env: dict[str, str] = {}

@@ -154,6 +154,13 @@ class VolcengineSimulator(VendorSimulator):
         online_at = None if online_in is None else self.server.now() + online_in
         self.streams[(vhost, app, stream)] = StreamPlan(state, online_at)
 
+    def secrets(self) -> list[str]:
+        found = [secret for secret, _ in self.credentials.values()]
+        found.extend(token for _, token in self.credentials.values() if token)
+        for vhost in self.vhosts.values():
+            found.extend(config.secret_key for config in vhost.auth.values())
+        return found
+
     def clear_auth(self, vhost: str, scene_type: str) -> None:
         """No auth setting at all: DescribeAuth then answers an empty AuthList."""
         self.vhosts[vhost].auth.pop(scene_type, None)

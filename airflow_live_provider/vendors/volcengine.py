@@ -457,18 +457,7 @@ def describe_auth_body(
     """Validated DescribeAuth body, keys in the documented order (Vhost|Domain, App, SceneType)."""
     validate_version(version)
     validate_scene_type(scene_type)
-    has_vhost, has_domain = vhost not in (None, ""), domain not in (None, "")
-    if has_vhost == has_domain:
-        raise LiveApiInputError(
-            "vhost/domain",
-            "give exactly one of vhost (the domain space) or domain (a push/pull domain)",
-            vendor=VENDOR,
-        )
-    body: dict[str, Any] = {}
-    if has_vhost:
-        body["Vhost"] = _host_name(vhost, "vhost", "domain space (Vhost)")
-    else:
-        body["Domain"] = _host_name(domain, "domain", "push/pull domain")
+    body: dict[str, Any] = vhost_or_domain(vhost, domain)
     if app not in (None, ""):
         body["App"] = validate_app(app)
     body["SceneType"] = scene_type
@@ -499,10 +488,8 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
     return params
 
 
-def stream_state_query(
-    *, vhost: str | None = None, domain: str | None = None, app: Any, stream: Any
-) -> dict[str, str]:
-    """Validated DescribeLiveStreamState parameters: exactly one of Vhost/Domain, App, Stream."""
+def vhost_or_domain(vhost: Any, domain: Any) -> dict[str, str]:
+    """``{"Vhost": ...}`` or ``{"Domain": ...}``: exactly one of them, validated."""
     has_vhost, has_domain = vhost not in (None, ""), domain not in (None, "")
     if has_vhost == has_domain:
         raise LiveApiInputError(
@@ -510,11 +497,16 @@ def stream_state_query(
             "give exactly one of vhost (the domain space) or domain (a push/pull domain)",
             vendor=VENDOR,
         )
-    query = (
-        {"Vhost": _host_name(vhost, "vhost", "domain space (Vhost)")}
-        if has_vhost
-        else {"Domain": _host_name(domain, "domain", "push/pull domain")}
-    )
+    if has_vhost:
+        return {"Vhost": _host_name(vhost, "vhost", "domain space (Vhost)")}
+    return {"Domain": _host_name(domain, "domain", "push/pull domain")}
+
+
+def stream_state_query(
+    *, vhost: str | None = None, domain: str | None = None, app: Any, stream: Any
+) -> dict[str, str]:
+    """Validated DescribeLiveStreamState parameters: exactly one of Vhost/Domain, App, Stream."""
+    query = vhost_or_domain(vhost, domain)
     return query | {"App": validate_app(app), "Stream": validate_stream(stream)}
 
 

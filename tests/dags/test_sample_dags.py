@@ -21,7 +21,8 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.redaction import SECRET_KEYS, secret_values
+from airflow_live_provider.redaction import SECRET_KEYS
+from airflow_live_provider.run_sheets import sheet_secrets
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
@@ -146,30 +147,12 @@ def run_sheets(home: Path) -> list[Path]:
 
 
 def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
-    """Every credential and secret in play: demo credentials, simulator-held and issued secrets,
-    and every secret value the run sheets carry (tokens, signed push URLs and their signatures)."""
-    from airflow_live_provider.steps import push_url_secrets
-
-    found = [
-        polyv_sim.DEMO_APP_SECRET,
-        polyv_sim.DEMO_GROUP_APP_SECRET,
-        volc_sim.DEMO_SECRET_ACCESS_KEY,
-        volc_sim.DEMO_PUSH_AUTH_KEY,
-        volc_sim.DEMO_PULL_AUTH_KEY,
-        isdp_sim.DEMO_APP_TOKEN,
-    ]
-    for index in range(server.polyv.sub_account_count):
-        found.extend(secret_values(server.polyv.sub_account(index), SECRET_KEYS))
-    found.extend(channel["channelPasswd"] for channel in server.polyv.channels.values())
-    found.extend(server.polyv.watch_tokens)
-    found.extend(server.isdp.access_tokens)
-    for vhost in server.volcengine.vhosts.values():
-        found.extend(config.secret_key for config in vhost.auth.values())
+    """Every credential and secret in play: what the simulator holds or issued, and every secret
+    value the run sheets carry (tokens, signed push URLs and their signatures)."""
+    found = set(server.secrets())
     for sheet in (p for p in run_sheets(home) if p.suffix == ".json"):
-        data = json.loads(sheet.read_text())
-        found.extend(secret_values(data, SECRET_KEYS))
-        found.extend(push_url_secrets(data.get("volcengine", {}).get("push", {})))
-    return sorted({s for s in found if s and len(s) >= 6})
+        found.update(sheet_secrets(json.loads(sheet.read_text())))
+    return sorted(s for s in found if len(s) >= 6)
 
 
 def assert_no_secret_outside_run_sheets(home: Path, server: SimulatorServer, *outputs: str) -> int:
