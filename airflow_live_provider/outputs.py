@@ -42,8 +42,9 @@ def default_output_root() -> str:
 
 
 def path_segment(text: str) -> str:
-    """A dag id, run id or task id made safe as one path segment."""
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_") or "run"
+    """A dag id, run id or task id made safe as one path segment: never ``.``/``..`` nor hidden
+    (Airflow accepts a run id of ``..``, which would otherwise climb out of its folder)."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_").lstrip(".") or "run"
 
 
 def task_output_uri(kind: str, task: Any, context: Mapping[str, Any], suffix: str = ".json") -> str:

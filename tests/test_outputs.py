@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from airflow_live_provider.outputs import handed_off, open_for_write, output_path, utc_iso, write_json
+from airflow_live_provider.outputs import (
+    handed_off,
+    open_for_write,
+    output_path,
+    path_segment,
+    utc_iso,
+    write_json,
+)
 from airflow_live_provider.simulator import SimulatorServer
 
 
@@ -77,3 +84,11 @@ def test_an_output_missing_on_this_worker_says_what_to_do(tmp_path: Path) -> Non
     present = tmp_path / "here.jsonl"
     present.write_text("{}\n")
     assert handed_off(str(present)).name == "here.jsonl"
+
+
+def test_a_run_id_never_climbs_out_of_its_folder() -> None:
+    """Airflow accepts a run id of '..'; as a path segment it must stay inside the folder."""
+    for text in ("..", ".", "../../etc", ".hidden", "a/b", "run/../.."):
+        segment = path_segment(text)
+        assert "/" not in segment and not segment.startswith("."), (text, segment)
+    assert path_segment("..") == "run" and path_segment("manual__2026") == "manual__2026"

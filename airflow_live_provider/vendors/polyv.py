@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,6 +27,7 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
+from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
@@ -125,6 +127,16 @@ def now_millis() -> int:
 
 
 # -- errors --------------------------------------------------------------------------------------
+#: A sign (32 hex digits for MD5, 64 for SHA256) with its timestamp can be replayed for 3 minutes.
+_SIGNED_VALUE = re.compile(r"(?i)\b(sign|appSecret|token)(\W{1,5})([0-9A-Za-z]{8,})")
+
+
+def scrub_signed_values(text: str) -> str:
+    """A vendor message without the credentials a gateway may echo from the request
+    (``sign=...``, ``"appSecret":"..."``, ``token=...``)."""
+    return _SIGNED_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
 class PolyvTimestampError(LiveApiAuthError):
     """``invalid timestamp.`` / v4 ``10003``: the client retries once with a fresh timestamp."""
 
@@ -162,7 +174,7 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
     error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = error.get("code") if error.get("code") not in (None, "") else body_code
     message = str(error.get("desc") or payload.get("message") or f"HTTP {status}")
-    text = f"{what} failed: {message}"
+    text = f"{what} failed: {scrub_signed_values(message)}"
     common = {"vendor": VENDOR, "code": code, "http_status": status, "request_id": request_id}
     lowered = message.strip().lower()
     if THROTTLE_MESSAGE in lowered or status == 429 or body_code in (429, "429"):

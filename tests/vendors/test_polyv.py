@@ -494,3 +494,22 @@ def test_a_string_for_a_list_says_how_to_fix_it(
         call(client(simulator))
     assert info.value.field == field and "got a string" in str(info.value)
     assert list(simulator.requests) == []
+
+
+def test_a_gateway_echoing_the_signed_request_leaks_no_sign(simulator: SimulatorServer) -> None:
+    """A sign with its timestamp can be replayed for 3 minutes: it never reaches the exception."""
+    from airflow_live_provider.simulator import SimResponse
+    from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+
+    received: dict[str, str] = {}
+
+    def echo(req: Any) -> SimResponse:
+        received.update(req.form)
+        return SimResponse(403, {"code": 403, "status": "error", "message": f"access forbidden: {req.form}"})
+
+    simulator.routes[("POST", WATCH_TOKEN_PATH)] = echo
+    with pytest.raises(LiveApiError) as info:
+        client(simulator).get_watch_api_token(sim.DEMO_CHANNEL_ID, "viewer-1")
+    assert received["sign"] and "access forbidden" in str(info.value)
+    assert_no_secret_in(str(info.value), received["sign"])
+    assert "'sign': '***REDACTED***'" in str(info.value)
