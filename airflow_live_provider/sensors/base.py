@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from airflow_live_provider.triggers.base import LiveWatchTrigger, outcome_message, watch_outcome
+if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every parse
+    from airflow_live_provider.triggers.base import LiveWatchTrigger
 
 
 class LiveWatchSensor(BaseSensorOperator):
@@ -55,6 +56,8 @@ class LiveWatchSensor(BaseSensorOperator):
         self.defer(trigger=self.make_trigger(self._deadline), method_name="execute_complete")
 
     def poke(self, context: Any) -> PokeReturnValue:
+        from airflow_live_provider.triggers.base import watch_outcome
+
         deadline = self._deadline if self._deadline is not None else time.time() + self._timeout_seconds()
         trigger = self.make_trigger(deadline)  # one read, the way the trigger reads it
         state = trigger.poll()
@@ -82,6 +85,8 @@ class LiveWatchSensor(BaseSensorOperator):
 
     def _finish(self, target: str, outcome: str, state: str | None) -> None:
         """Log success, or raise what the outcome means (the same in both modes)."""
+        from airflow_live_provider.triggers.base import outcome_message
+
         message = outcome_message(target, outcome, state, self._timeout_seconds())
         if outcome == "online":
             self.log.info(message)

@@ -8,10 +8,12 @@ otherwise waits until ``timeout``. Poking and deferring end the same way (see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.sensors.base import LiveWatchSensor
-from airflow_live_provider.triggers.polyv import PolyvChannelLiveTrigger
+
+if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every parse
+    from airflow_live_provider.triggers.polyv import PolyvChannelLiveTrigger
 
 
 class PolyvChannelLiveSensor(LiveWatchSensor):
@@ -30,6 +32,8 @@ class PolyvChannelLiveSensor(LiveWatchSensor):
         self.channel_id = validate_channel_id(self.channel_id)
 
     def make_trigger(self, deadline: float) -> PolyvChannelLiveTrigger:
+        from airflow_live_provider.triggers.polyv import PolyvChannelLiveTrigger
+
         return PolyvChannelLiveTrigger(
             channel_id=str(self.channel_id),
             deadline=deadline,

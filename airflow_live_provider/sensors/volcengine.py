@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.sensors.base import LiveWatchSensor
-from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
+
+if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every parse
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
 
 
 class VolcengineStreamLiveSensor(LiveWatchSensor):
@@ -49,6 +51,8 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
         stream_state_query(vhost=self.vhost, domain=self.domain, app=self.app, stream=self.stream)
 
     def make_trigger(self, deadline: float) -> VolcengineStreamStateTrigger:
+        from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
+
         return VolcengineStreamStateTrigger(
             app=self.app,
             stream=self.stream,
