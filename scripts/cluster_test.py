@@ -314,7 +314,7 @@ def run() -> int:
         # The event calendar, in the bucket like everything else: one event close enough that
         # its ISDP tokens and its go-live watch defer into the triggerer, one 3 h ahead.
         now = pendulum.now("UTC")
-        start = now.add(seconds=100).replace(microsecond=0)
+        start = now.add(seconds=130).replace(microsecond=0)
 
         def event(name: str, when: Any, stream: str, isdp_lead: int) -> dict[str, Any]:
             return {
@@ -340,7 +340,9 @@ def run() -> int:
             ]
         }
         s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps(calendar).encode())
-        sim.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "cluster", online_in=70)
+        # ISDP's moment (start - 40 s) and the stream going live (at +100 s) both come well after
+        # the workers reach those steps: both defer into the triggerer.
+        sim.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "cluster", online_in=100)
         outputs = f"s3://aws_default@{BUCKET}"
         confs = {
             "polyv_subaccount_snapshot": {"output_dir": f"{outputs}/snapshots"},

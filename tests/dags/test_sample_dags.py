@@ -209,10 +209,11 @@ def write_calendar(path: Path, now: pendulum.DateTime) -> pendulum.DateTime:
             },
         }
 
-    close = now.add(seconds=80).replace(microsecond=0)
+    close = now.add(seconds=110).replace(microsecond=0)
     calendar = [
-        # Its ISDP moment (start - 25 s) comes ~55 s from now: after the run has started.
-        event("Starting now", close, "now", "Europe/Berlin", isdp_lead=25),
+        # Its ISDP moment (start - 30 s) comes ~80 s from now: well after the run has reached
+        # its just-in-time step, even on a loaded machine.
+        event("Starting now", close, "now", "Europe/Berlin", isdp_lead=30),
         event("Soon in Shanghai", now.add(hours=3), "soon", "Asia/Shanghai"),
         event("Next week in New York", now.add(days=7), "later", "America/New_York"),
     ]
@@ -229,9 +230,10 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
 ) -> None:
     calendar = tmp_path / "events.json"
     close_start = write_calendar(calendar, pendulum.now("UTC"))
-    # The close event's stream goes live 60 s from now: its go-live watch (window already open)
-    # waits in the triggerer and succeeds. The event 3 h ahead is watched by a later run.
-    server.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "now", online_in=60)
+    # The close event's stream goes live 5 s from now: its go-live watch (window already open)
+    # succeeds whether `dags test` runs it before or after the just-in-time step. The event 3 h
+    # ahead is watched by a later run.
+    server.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "now", online_in=5)
     transmit = polyv_sim.DEMO_TRANSMIT_CHANNEL_ID
     assert server.polyv.receivers(transmit) == []
 
@@ -284,3 +286,49 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
     assert sheet_of(airflow_home, "starting-now")["isdp"]["tokens"] == now_sheet["isdp"]["tokens"]
     count = assert_no_secret_outside_run_sheets(airflow_home, server, first, second)
     assert count > 40  # the search really had secrets to look for
+
+
+# -- a user's DAG with the go-live sensor, deferred -------------------------------------------------
+SENSOR_DAGS = Path(__file__).resolve().parent / "sensor_dags"
+
+
+@pytest.fixture(scope="module")
+def sensor_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("sensor-airflow-home")
+    env = {**clean_env(home), "AIRFLOW__CORE__DAGS_FOLDER": str(SENSOR_DAGS)}
+    done = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return home
+
+
+def sensor_dag_test(home: Path, server: SimulatorServer, stream: str) -> tuple[int, str]:
+    env = {**clean_env(home, server.connection_env()), "AIRFLOW__CORE__DAGS_FOLDER": str(SENSOR_DAGS)}
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", "stream_live_check", "-c", json.dumps({"stream": stream})],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("stream", "plan", "outcome"),
+    [
+        ("goes-live", {"online_in": 25}, "is live"),
+        ("never-live", {}, "is not live after 20 s; its last state was 'offline'"),
+        ("banned", {"state": "forbidden"}, "is forbidden"),
+    ],
+)
+def test_a_users_dag_with_the_deferrable_sensor(
+    sensor_home: Path, server: SimulatorServer, stream: str, plan: dict[str, Any], outcome: str
+) -> None:
+    """Deferred to the (inline) triggerer: live after ~25 s succeeds; never live fails at the
+    20 s timeout, naming the stream and its last state; forbidden fails at once."""
+    server.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, stream, **plan)
+    code, output = sensor_dag_test(sensor_home, server, stream)
+    # Deferred to the triggerer, except a forbidden stream: its first poke ends it at once.
+    assert ("running trigger in line" in output) == (stream != "banned")
+    assert f"stream live/{stream} on vhost '{volc_sim.DEMO_VHOST}' {outcome}" in output, output[-4000:]
+    assert (code == 0) == (outcome == "is live"), output[-4000:]
