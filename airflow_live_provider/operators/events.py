@@ -1,8 +1,9 @@
 """The event timeline's triggerer steps: short-lived credentials just in time, the go-live watch.
 
-Airflow's own :class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` does the
-waiting (no worker slot is held, no trigger of ours to register). Logic lives in
-:mod:`airflow_live_provider.preprovision`; this operator only decides when to run it.
+Waiting for a moment uses Airflow's own
+:class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` (no worker slot is held);
+watching a stream uses this provider's trigger. The logic lives in
+:mod:`airflow_live_provider.preprovision`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
 """
@@ -26,8 +27,8 @@ class EventJustInTimeCredentialsOperator(BaseOperator):
     credentials due before the next scheduled run (``run_window`` after this run's time) are
     handled here: a future moment is waited for by deferring, a past one is issued at once, and
     credentials already issued for the instance (``latest.json``) are never issued again. XCom:
-    a secret-free summary ``{event, occurrence, start, issued: {vendor: {count, valid_until}},
-    waited_for, latest_sheet, ...}``.
+    a secret-free summary ``{event, occurrence, start, issued_now: [vendor...], waited,
+    just_in_time: {vendor: {status, issue_at, count, valid_until}}, latest_sheet}``.
     """
 
     template_fields: Sequence[str] = ("live_event", "output_dir")
