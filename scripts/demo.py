@@ -113,12 +113,12 @@ def main() -> int:
             if dag_id == "live_event_preprovision":  # times relative to this DAG's run
                 text = json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n"
                 calendar.write_text(text, encoding="utf-8")
-                # The go-live event's stream starts pushing 10 s before its start: the go-live
-                # watch waits for it in a deferral, then succeeds.
+                # The go-live event's stream starts pushing 20 s from now: its go-live watch sees
+                # it live (whichever step `dags test` runs first, the ISDP wait still defers).
                 from airflow_live_provider.simulator import volcengine
 
                 server.volcengine.set_stream(
-                    volcengine.DEMO_VHOST, volcengine.DEMO_APP, "go-live", online_in=90
+                    volcengine.DEMO_VHOST, volcengine.DEMO_APP, "go-live", online_in=20
                 )
             print(f"\n=== airflow dags test {dag_id} ===", flush=True)
             result = subprocess.run([airflow, "dags", "test", dag_id], env=env)
