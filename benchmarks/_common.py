@@ -24,6 +24,9 @@ if str(ROOT) not in sys.path:
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="live-provider-bench-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Benchmarks print figures: task-log lines (operators run outside a task runner, a line per poll
+# or per file) would bury them.
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 # One INFO line per request is right in a task log, noise in a benchmark.
 logging.getLogger("airflow_live_provider").setLevel(logging.WARNING)
 

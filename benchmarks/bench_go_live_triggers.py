@@ -14,9 +14,7 @@ import statistics
 import time
 from collections import Counter
 
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # a line per poll is noise here
-
-from _common import header, simulator_with_connections  # noqa: E402
+from _common import header, simulator_with_connections
 
 TRIGGERS = 200
 WATCH_SECONDS = 20.0
