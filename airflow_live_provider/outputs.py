@@ -69,7 +69,44 @@ def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
                 field, f"{uri!r} is neither an absolute path nor a URI such as file:///..."
             )
         uri = f"file://{uri}"
-    return ObjectStoragePath(uri)
+    try:
+        return ObjectStoragePath(uri)
+    except (ImportError, ValueError) as exc:
+        scheme = uri.split("://", 1)[0]
+        raise LiveApiInputError(
+            field, f"the {scheme}:// scheme is not available here ({exc}); use file:// or s3://..."
+        ) from None
+
+
+#: Most file systems refuse longer names (bytes, UTF-8: 85 Chinese characters already exceed it).
+MAX_NAME_BYTES = 255
+
+
+def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
+    """An output location checked before the first vendor call, so nothing is issued or created
+    only to fail at the end: known scheme; locally, no control characters, names within
+    :data:`MAX_NAME_BYTES`, not a folder, under a folder this worker can create or write."""
+    path = output_path(uri, field)  # an unknown scheme fails here
+    local = _local_file(path)
+    if local is None:
+        return path
+    if not local.isprintable():
+        raise LiveApiInputError(field, f"{local!r} contains control characters")
+    too_long = [part for part in local.split("/") if len(part.encode()) > MAX_NAME_BYTES]
+    if too_long:
+        raise LiveApiInputError(
+            field, f"has a name of {len(too_long[0].encode())} bytes; file systems allow {MAX_NAME_BYTES}"
+        )
+    if os.path.isdir(local):
+        raise LiveApiInputError(field, f"{local} is a folder; give a file name inside it")
+    folder = os.path.dirname(local)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise LiveApiInputError(field, f"{folder} is a file where a folder should be")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LiveApiInputError(field, f"folder {folder} is not writable by this worker")
+    return path
 
 
 def handed_off(uri: str, field: str = "path") -> ObjectStoragePath:

@@ -28,7 +28,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_live_provider.events import event_end, jit_moments, validate_event
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.outputs import output_path, parse_time, utc_iso
+from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
 from airflow_live_provider.run_sheets import (
     ISSUED,
     PENDING,
@@ -105,7 +105,7 @@ def provision_ahead(
     event = validate_event(event, 0)
     name = event["name"]
     folder = event_folder(output_dir, event)
-    output_path(sheet_uri(folder, run_id), "output_dir")  # a bad location fails before any request
+    writable_output(sheet_uri(folder, run_id), "output_dir")  # a bad location fails before any request
     end = event_end(event)
     volc = event.get("volcengine")
     push_until: datetime | None = None
@@ -249,6 +249,7 @@ def issue_just_in_time(
     event = validate_event(event, 0)
     name, start = event["name"], _start(event)
     folder = event_folder(output_dir, event)
+    writable_output(sheet_uri(folder, run_id), "output_dir")  # before any token is issued
     sheet = read_sheet(latest_uri(folder))
     if not sheet or sheet.get("start") != event["start"]:
         sheet = new_sheet(event, run_id)

@@ -7,15 +7,18 @@ import os
 import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import (
     handed_off,
     open_for_write,
     output_path,
     path_segment,
     utc_iso,
+    writable_output,
     write_json,
 )
 from airflow_live_provider.simulator import SimulatorServer
@@ -92,3 +95,28 @@ def test_a_run_id_never_climbs_out_of_its_folder() -> None:
         segment = path_segment(text)
         assert "/" not in segment and not segment.startswith("."), (text, segment)
     assert path_segment("..") == "run" and path_segment("manual__2026") == "manual__2026"
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [
+        (lambda tmp: str(tmp), "is a folder"),
+        (lambda tmp: f"{tmp}/a\x00b.json", "control characters"),
+        (lambda tmp: f"{tmp}/{'发' * 90}.json", "file systems allow 255"),
+        (lambda tmp: f"{tmp}/plain-file/sheet.json", "is a file where a folder should be"),
+        (lambda tmp: f"{tmp}/locked/sheet.json", "is not writable"),
+        (lambda tmp: "nosuchscheme://bucket/sheet.json", "scheme is not available"),
+    ],
+)
+def test_bad_output_locations_are_refused_up_front(tmp_path: Path, where: Any, problem: str) -> None:
+    (tmp_path / "plain-file").write_text("x")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if os.geteuid() == 0 and problem == "is not writable":
+        pytest.skip("root writes anywhere: the permission check cannot be shown as root")
+    with pytest.raises(LiveApiInputError, match="output_uri") as info:
+        writable_output(where(tmp_path))
+    assert problem in str(info.value)
+
+
+def test_a_good_output_location_passes(tmp_path: Path) -> None:
+    assert writable_output(f"file://{tmp_path}/new/deeper/sheet.json").name == "sheet.json"

@@ -337,3 +337,18 @@ def test_event_folder_defaults_under_airflow_home(monkeypatch: pytest.MonkeyPatc
     assert event_folder("", event) == f"file://{tmp_path}/live_provider/run_sheets/big-launch"
     assert event_folder("s3://bucket/sheets/", event) == "s3://bucket/sheets/big-launch"
     assert event_folder(None, {**event, "occurrence": "2026-12-01"}).endswith("/big-launch-2026-12-01")
+
+
+def test_an_event_name_too_long_for_a_file_system_fails_before_any_request(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """90 Chinese characters pass the calendar but make a 270-byte folder name: refused first."""
+    event = demo_event(soon(3600), name="发" * 90)
+    sim_connections.clear_requests()
+    for step in (
+        lambda: provision_ahead(event, output_dir=str(tmp_path), run_id="r"),
+        lambda: issue_just_in_time(event, ["polyv", "isdp"], output_dir=str(tmp_path), run_id="r"),
+    ):
+        with pytest.raises(LiveApiInputError, match="output_dir.*file systems allow 255"):
+            step()
+    assert list(sim_connections.requests) == []

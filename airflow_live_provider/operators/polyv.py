@@ -21,13 +21,13 @@ from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import (
     default_output_root,
     open_for_write,
-    output_path,
     path_segment,
     task_output_uri,
     utc_iso,
+    writable_output,
     write_json,
 )
-from airflow_live_provider.redaction import SECRET_KEYS, mask_returned_secrets, strip_secrets
+from airflow_live_provider.redaction import SECRET_KEYS, mask_all, secret_values, strip_secrets
 from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
@@ -68,7 +68,7 @@ class PolyvWatchTokenOperator(BaseOperator):
 
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
-        path = output_path(self.output_uri or self.default_output_uri(context))
+        path = writable_output(self.output_uri or self.default_output_uri(context))
         from airflow_live_provider.steps import issue_watch_tokens
 
         issued = issue_watch_tokens(PolyvHook(polyv_conn_id=self.polyv_conn_id), channel_id, viewers)
@@ -157,17 +157,18 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         }
         page_size = validate_page_size(self.page_size)
         emails = validate_emails(self.emails)
-        path = output_path(self.output_uri or self.default_output_uri(context))
+        path = writable_output(self.output_uri or self.default_output_uri(context))
         snapshot_time = utc_iso()
         summary = SnapshotSummary(thresholds=thresholds, track_status=False)  # constant memory
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
         accounts = hook.iter_sub_accounts(emails=emails, page_size=page_size)
+        kept_secrets: list[str] = []  # include_secrets=True: masked in one batch (linear cost)
         try:
             with open_for_write(path) as fh:  # rows may hold secrets (include_secrets=True)
                 lines: list[str] = []  # one write per page-sized batch: cheaper on fsspec files
                 for account in accounts:
                     if self.include_secrets:
-                        mask_returned_secrets(account, SECRET_KEYS)  # the same keys as stripped
+                        kept_secrets.extend(secret_values(account, SECRET_KEYS))  # keys as stripped
                         row = dict(account)
                     else:
                         row = strip_secrets(account, SECRET_KEYS)
@@ -179,12 +180,14 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                         lines.clear()
                 fh.write("".join(lines))
         except BaseException:
+            mask_all(kept_secrets)
             # A half-written snapshot must not pass for a complete one.
             try:
                 path.unlink()
             except OSError:
                 self.log.warning("Could not remove the partial snapshot %s", path)
             raise
+        mask_all(kept_secrets)  # rows went to the file only: nothing logged them before this
         location = str(path)
         self.log.info("Wrote %d Polyv sub-account(s) to %s", summary.count, location)
         return {

@@ -343,3 +343,15 @@ def test_snapshot_summary_is_the_reports_summary(sim_connections: SimulatorServe
     assert xcom["below_threshold"] == flagged.below_threshold and xcom["below_threshold_count"] > 0
     assert xcom["expired_or_frozen_count"] == report.inactive_count == 2
     assert xcom["snapshot_time"] == report.snapshot_time.isoformat().replace("+00:00", "Z")  # type: ignore[union-attr]
+
+
+def test_an_existing_folder_as_output_uri_fails_before_any_token(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    sim_connections.clear_requests()
+    op = PolyvWatchTokenOperator(
+        task_id="tokens", channel_id=sim.DEMO_CHANNEL_ID, viewer_ids=["v1"], output_uri=str(tmp_path)
+    )
+    with pytest.raises(LiveApiInputError, match="output_uri.*is a folder"):
+        op.execute(context())
+    assert list(sim_connections.requests) == []
