@@ -386,11 +386,22 @@ def parse_calendar(data: Any) -> list[dict[str, Any]]:
         raise _err("events", 'the calendar must be {"events": [...]} or a list of events')
     events = [validate_event(raw, index) for index, raw in enumerate(raw_events)]
     seen: set[str] = set()
+    claimed: dict[tuple[str, str], str] = {}
     for event in events:
         key = event_slug(event)
         if key in seen:
             raise _err(f"event {event['name']!r}.name", "is used twice (names must be unique); rename one")
         seen.add(key)
+        polyv = event.get("polyv") or {}
+        for index, name in enumerate(polyv.get("receive_channel_names") or []):
+            owner = claimed.setdefault((polyv["channel_id"], name), event["name"])
+            if owner != event["name"]:
+                # Two events provisioned in parallel would race to create the same receiver.
+                raise _err(
+                    f"event {event['name']!r}.polyv.receive_channel_names[{index}]",
+                    f"{name!r} on transmit channel {polyv['channel_id']} is also claimed by event "
+                    f"{owner!r}; give each event its own receive channel names",
+                )
     return events
 
 

@@ -112,7 +112,9 @@ with DAG(
             )
         return chosen
 
-    @task(map_index_template="{{ event_name }}", multiple_outputs=False)
+    # One at a time: two occurrences of a series in one run share their receive channels, and
+    # creating the same names in parallel would race (the creates are idempotent, not atomic).
+    @task(map_index_template="{{ event_name }}", multiple_outputs=False, max_active_tis_per_dagrun=1)
     def provision(
         live_event: dict[str, Any], params: dict[str, Any] | None = None, run_id: str | None = None
     ) -> dict[str, Any]:

@@ -26,7 +26,11 @@ def event(name: str = "Launch", **overrides: Any) -> dict[str, Any]:
         "name": name,
         "start": "2026-12-01T19:30:00+08:00",
         "volcengine": {"vhost": "live.example.com", "app": "live", "stream": "launch"},
-        "polyv": {"channel_id": "3151318", "receive_channel_names": ["cn", "en"], "viewers": ["v1"]},
+        "polyv": {
+            "channel_id": "3151318",
+            "receive_channel_names": [f"{name}-cn", f"{name}-en"],
+            "viewers": ["v1"],
+        },
         "isdp": {"channel_ids": ["10882"], "user_account": "135965565"},
     }
     raw.update(overrides)
@@ -267,3 +271,24 @@ def test_jit_moments_follow_the_leads() -> None:
     # No viewers: no watch tokens to issue just in time.
     [no_viewers] = parse_calendar([event(polyv={"channel_id": "1"})])
     assert set(jit_moments(no_viewers)) == {"isdp"}
+
+
+def test_two_events_cannot_claim_the_same_receive_channel() -> None:
+    """Provisioned in parallel they would race to create it; occurrences of one series may."""
+    with pytest.raises(LiveApiInputError) as info:
+        parse_calendar(
+            [
+                event("A", polyv={"channel_id": "1", "receive_channel_names": ["cn", "en"]}),
+                event("B", polyv={"channel_id": "1", "receive_channel_names": ["jp", "en"]}),
+            ]
+        )
+    assert "event 'B'.polyv.receive_channel_names[1]" in str(info.value) and "claimed by event 'A'" in str(
+        info.value
+    )
+    # Another transmit channel, or one series: fine.
+    parse_calendar(
+        [
+            event("A", polyv={"channel_id": "1", "receive_channel_names": ["en"]}),
+            event("B", polyv={"channel_id": "2", "receive_channel_names": ["en"]}),
+        ]
+    )

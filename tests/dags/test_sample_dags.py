@@ -77,6 +77,7 @@ PARSE_SCRIPT = textwrap.dedent(
             "catchup": dag.catchup,
             "schedule": str(dag.schedule),
             "params": sorted(dag.params.keys()),
+            "serial": sorted(t.task_id for t in dag.tasks if t.max_active_tis_per_dagrun == 1),
         }
     print("RESULT" + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
                                  "dags": dags, "events": events}))
@@ -108,6 +109,7 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert pre["tasks"] == ["event.go_live", "event.issue_tokens", "event.provision", "select_events"]
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
+    assert pre["serial"] == ["event.provision"]  # occurrences sharing receive channels never race
 
 
 # -- end to end -----------------------------------------------------------------------------------
