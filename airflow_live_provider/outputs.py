@@ -99,9 +99,7 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
         )
     if os.path.isdir(local):
         raise LiveApiInputError(field, f"{local} is a folder; give a file name inside it")
-    folder = os.path.dirname(local)
-    while not os.path.exists(folder):
-        folder = os.path.dirname(folder)
+    folder, _missing = _nearest_existing(os.path.dirname(local))
     if not os.path.isdir(folder):
         raise LiveApiInputError(field, f"{folder} is a file where a folder should be")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -131,16 +129,22 @@ def _local_file(path: ObjectStoragePath) -> str | None:
     return str(path.path) if {"file", "local"} & set(protocols) else None
 
 
-def _make_private_dirs(folder: str) -> None:
-    """Create each missing folder with mode 0o700 (``os.makedirs`` applies it to the last only)."""
+def _nearest_existing(folder: str) -> tuple[str, list[str]]:
+    """The closest existing ancestor of ``folder`` (itself included) and the folders below it that
+    do not exist yet, outermost first."""
     missing: list[str] = []
-    while folder and not os.path.isdir(folder):
+    while folder and not os.path.exists(folder):
         missing.append(folder)
         parent = os.path.dirname(folder)
         if parent == folder:
             break
         folder = parent
-    for item in reversed(missing):
+    return folder, list(reversed(missing))
+
+
+def _make_private_dirs(folder: str) -> None:
+    """Create each missing folder with mode 0o700 (``os.makedirs`` applies it to the last only)."""
+    for item in _nearest_existing(folder)[1]:
         try:
             os.mkdir(item, 0o700)
         except FileExistsError:

@@ -31,6 +31,7 @@ from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
 from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
 from airflow_live_provider.run_sheets import (
     ISSUED,
+    JIT_KEY,
     PENDING,
     event_folder,
     latest_uri,
@@ -76,17 +77,13 @@ def already_issued(sheet: dict[str, Any] | None, event: dict[str, Any], vendor: 
     return section
 
 
-def _jit_section(
-    event: dict[str, Any], vendor: str, latest: dict[str, Any] | None, credential_keys: tuple[str, ...]
-) -> dict[str, Any]:
+def _jit_section(event: dict[str, Any], vendor: str, latest: dict[str, Any] | None) -> dict[str, Any]:
     """The just-in-time part of a vendor section: carried over from ``latest`` when issued, else pending."""
+    key = JIT_KEY[vendor]
     earlier = already_issued(latest, event, vendor)
     if earlier is not None:
-        return {k: earlier.get(k) for k in (*credential_keys, "justInTime")}
-    moment = jit_moments(event)[vendor]
-    return {key: [] for key in credential_keys} | {
-        "justInTime": {"status": PENDING, "issueAt": utc_iso(moment)}
-    }
+        return {key: earlier.get(key), "justInTime": earlier.get("justInTime")}
+    return {key: [], "justInTime": {"status": PENDING, "issueAt": utc_iso(jit_moments(event)[vendor])}}
 
 
 def provision_ahead(
@@ -169,22 +166,22 @@ def provision_ahead(
             "created": sum(1 for r in receive if r.get("created")),
         }
         if polyv["viewers"]:
-            sheet["polyv"] |= _jit_section(event, "polyv", latest, ("watchTokens",))
-            summary["polyv"]["watch_tokens"] = _jit_summary(sheet["polyv"], "watchTokens")
+            sheet["polyv"] |= _jit_section(event, "polyv", latest)
+            summary["polyv"]["watch_tokens"] = _jit_summary(sheet["polyv"], "polyv")
 
     if event.get("isdp"):
-        sheet["isdp"] = _jit_inputs(event, "isdp") | _jit_section(event, "isdp", latest, ("tokens",))
+        sheet["isdp"] = _jit_inputs(event, "isdp") | _jit_section(event, "isdp", latest)
         summary["isdp"] = {"channel_ids": event["isdp"]["channel_ids"]} | {
-            "join_tokens": _jit_summary(sheet["isdp"], "tokens")
+            "join_tokens": _jit_summary(sheet["isdp"], "isdp")
         }
 
     return summary | write_sheet(folder, run_id, sheet)
 
 
-def _jit_summary(section: dict[str, Any], key: str) -> dict[str, Any]:
+def _jit_summary(section: dict[str, Any], vendor: str) -> dict[str, Any]:
     """Secret-free: status, when (to be) issued, how many, the earliest expiry."""
     jit = section.get("justInTime") or {}
-    items = section.get(key) or []
+    items = section.get(JIT_KEY[vendor]) or []
     untils = [t["validUntil"] for t in items if t.get("validUntil")]
     return {
         "status": jit.get("status"),
@@ -198,10 +195,7 @@ def jit_status(event: dict[str, Any], *, output_dir: str | None) -> dict[str, An
     """Secret-free: per just-in-time vendor, its status in ``latest.json``; plus where that is."""
     uri = latest_uri(event_folder(output_dir, validate_event(event, 0)))
     sheet = read_sheet(uri) or {}
-    keys = {"polyv": "watchTokens", "isdp": "tokens"}
-    status = {
-        v: _jit_summary(sheet[v], key) for v, key in keys.items() if (sheet.get(v) or {}).get("justInTime")
-    }
+    status = {v: _jit_summary(sheet[v], v) for v in JIT_KEY if (sheet.get(v) or {}).get("justInTime")}
     return {"just_in_time": status, "latest_sheet": uri}
 
 
@@ -307,7 +301,7 @@ def _issue_polyv(
     inputs = _jit_inputs(event, "polyv")
     tokens = issue_watch_tokens(hook, inputs["watchChannelId"], event["polyv"]["viewers"])
     section = sheet.setdefault("polyv", {"transmitChannelId": event["polyv"]["channel_id"]})
-    section |= inputs | {"watchTokens": tokens.tokens}
+    section |= inputs | {JIT_KEY["polyv"]: tokens.tokens}
     return {"count": len(tokens.tokens), "valid_until": tokens.expires_at}
 
 
@@ -333,5 +327,5 @@ def _issue_isdp(
             f"isdp.token_lead_seconds (now {isdp['token_lead_seconds']}) must stay below that lifetime"
         )
     section = sheet.setdefault("isdp", {})
-    section |= _jit_inputs(event, "isdp") | {"tokens": joined.entries}
+    section |= _jit_inputs(event, "isdp") | {JIT_KEY["isdp"]: joined.entries}
     return {"count": len(joined.entries), "valid_until": joined.expires_at}

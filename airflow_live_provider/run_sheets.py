@@ -36,6 +36,8 @@ from airflow_live_provider.outputs import (
 LATEST = "latest"
 #: ``justInTime.status`` values.
 PENDING, ISSUED = "pending", "issued"
+#: Where a vendor section keeps its just-in-time credentials.
+JIT_KEY = {"polyv": "watchTokens", "isdp": "tokens"}
 
 
 def event_folder(output_dir: str | None, event: dict[str, Any]) -> str:
@@ -185,7 +187,7 @@ def render_html(sheet: dict[str, Any]) -> str:
         if polyv.get("viewers"):
             parts.append(f"<h2>Watch tokens (channel {esc(str(polyv.get('watchChannelId')))})</h2>")
             parts.append(_pending(polyv, "Watch tokens", zone))
-            for token in polyv.get("watchTokens") or []:
+            for token in polyv.get(JIT_KEY["polyv"]) or []:
                 parts.append(
                     f"<div class='card issued'>Viewer <b>{esc(str(token.get('viewerId')))}</b>"
                     f"<span class='secret'>{esc(str(token.get('token')))}</span>"
@@ -194,7 +196,7 @@ def render_html(sheet: dict[str, Any]) -> str:
     if isdp := sheet.get("isdp"):
         parts.append(f"<h2>ISDP join tokens (user {esc(str(isdp.get('user_account')))})</h2>")
         parts.append(_pending(isdp, "Join tokens", zone))
-        for token in isdp.get("tokens") or []:
+        for token in isdp.get(JIT_KEY["isdp"]) or []:
             channels = ", ".join(str(c) for c in token.get("channelIds") or [])
             parts.append(
                 f"<div class='card issued'>Channels <b>{esc(channels)}</b>"
