@@ -89,7 +89,8 @@ def mask_all(values: Iterable[str]) -> None:
 
     ``mask_secret`` recompiles the masker's whole regex for every new value, so masking values
     one by one is quadratic (2,000 tokens: ~90 s). Here the task process's masker takes the
-    batch and compiles once; the supervisor (which writes the task log) is sent one message.
+    batch and compiles once; the supervisor (which writes the task log) is sent one message,
+    though Airflow 3.3.2's supervisor still registers its values one by one.
     Values shorter than the masker's minimum are skipped, as ``mask_secret`` does.
     """
     batch = [v for v in dict.fromkeys(values) if isinstance(v, str) and v]

@@ -177,20 +177,21 @@ def issue_watch_tokens(
             "validUntil": utc_iso(issued + ttl),
         }
 
-    tokens: list[dict[str, str]] = []
     workers = max(1, min(concurrency, len(viewers)))
+    futures = []
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="polyv-watch-token") as pool:
             futures = [pool.submit(issue, viewer) for viewer in viewers]
             try:
-                for future in futures:
-                    tokens.append(future.result())
+                tokens = [future.result() for future in futures]
             except BaseException:
                 for pending in futures:
                     pending.cancel()
                 raise
     finally:
-        mask_all(t["token"] for t in tokens)  # one batch: linear in the number of tokens
+        # One batch (linear in the number of tokens), including tokens issued before a failure.
+        done = [f.result() for f in futures if f.done() and not f.cancelled() and f.exception() is None]
+        mask_all(t["token"] for t in done)
     first_expiry = min((t["validUntil"] for t in tokens), default=utc_iso(started + ttl))
     return WatchTokens(tokens, utc_iso(started), first_expiry)
 
