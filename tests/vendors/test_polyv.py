@@ -513,3 +513,16 @@ def test_a_gateway_echoing_the_signed_request_leaks_no_sign(simulator: Simulator
     assert received["sign"] and "access forbidden" in str(info.value)
     assert_no_secret_in(str(info.value), received["sign"])
     assert "'sign': '***REDACTED***'" in str(info.value)
+
+
+def test_channel_live_status_takes_at_most_20_channels(simulator: SimulatorServer) -> None:
+    """The documented limit of the batch live-status call: 21 are refused before any request."""
+    ids = [str(3_100_000 + i) for i in range(21)]
+    with pytest.raises(LiveApiInputError, match="at most 20"):
+        client(simulator).get_channel_live_status(ids)
+    with pytest.raises(LiveApiInputError, match="channel_ids"):
+        client(simulator).get_channel_live_status("3151318")  # a string, not a list
+    assert list(simulator.requests) == []
+    simulator.polyv.go_live(sim.DEMO_CHANNEL_ID)
+    statuses = client(simulator).get_channel_live_status([sim.DEMO_CHANNEL_ID, sim.DEMO_TRANSMIT_CHANNEL_ID])
+    assert statuses == {sim.DEMO_CHANNEL_ID: "live", sim.DEMO_TRANSMIT_CHANNEL_ID: "end"}
