@@ -12,12 +12,22 @@ it has no way to print a secret even if one were present, because it never rende
 from __future__ import annotations
 
 import heapq
-import html
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from airflow_live_provider.html_pages import (
+    BAD_COLOUR,
+    FINE_COLOUR,
+    document,
+    esc,
+    fmt_number,
+    fmt_time,
+    table,
+)
 
 
 @dataclass(frozen=True)
@@ -25,13 +35,14 @@ class ResourceField:
     """A remaining-resource field of a Polyv sub-account: its threshold parameter and its label."""
 
     param: str  # the operator argument and DAG param holding its threshold
-    label: str  # what the report shows
+    label: str  # what every page, XCom message and alert calls it
+    consumable: bool = True  # used up over time (a runway makes sense); concurrency is a cap
 
 
 #: The one table of remaining-resource fields (operator, report and snapshot DAG all read it).
 RESOURCE_FIELDS: dict[str, ResourceField] = {
     "remainMinutes": ResourceField("min_remaining_minutes", "Live minutes"),
-    "remainConcurrent": ResourceField("min_remaining_concurrency", "Concurrency"),
+    "remainConcurrent": ResourceField("min_remaining_concurrency", "Concurrency", consumable=False),
     "remainFlow": ResourceField("min_remaining_flow", "VOD flow (GB)"),
     "remainSpace": ResourceField("min_remaining_space", "VOD space (GB)"),
 }
@@ -50,13 +61,21 @@ class AccountValue:
 
 
 def number(value: Any) -> float | None:
-    """A resource value as a float; None for blanks, booleans and anything not numeric."""
+    """A resource value as a finite float; None for blanks, booleans, anything not numeric and
+    NaN/Infinity (which would poison every total they were added to)."""
     if isinstance(value, bool) or value is None or value == "":
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return result if math.isfinite(result) else None
+
+
+def label(name: str) -> str:
+    """The one label of a resource field (``remainMinutes`` -> ``Live minutes``)."""
+    spec = RESOURCE_FIELDS.get(name)
+    return spec.label if spec else name
 
 
 class SnapshotSummary:
@@ -243,67 +262,54 @@ def compare(current: SnapshotSummary, previous: SnapshotSummary) -> SnapshotChan
 
 
 # -- rendering -------------------------------------------------------------------------------
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def svg_bar_chart(
+    items: list[AccountValue], *, title: str, threshold: float | None = None, width: int = 640
+) -> str:
+    """A horizontal bar chart as inline SVG: one bar per account, scaled to the largest value.
 
-
-def _label(name: str) -> str:
-    spec = RESOURCE_FIELDS.get(name)
-    return spec.label if spec else name
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def _fmt_time(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "n/a"
-
-
-def svg_bar_chart(items: list[AccountValue], *, title: str, width: int = 640) -> str:
-    """A horizontal bar chart as inline SVG: one bar per account, scaled to the largest value."""
+    Bars below ``threshold`` are red, the others blue, with a legend saying which is which; the
+    chart scales down to the screen (``viewBox``, ``max-width:100%``).
+    """
     bar_h, gap, label_w, value_w, top = 18, 6, 230, 80, 26
     height = top + len(items) * (bar_h + gap) + 4
     span = max((item.value for item in items), default=0.0) or 1.0
     plot_w = width - label_w - value_w
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" aria-label="{_e(title)}">',
-        f'<text x="0" y="16" font-weight="bold">{_e(title)}</text>',
+        f'viewBox="0 0 {width} {height}" aria-label="{esc(title)}">',
+        f'<text x="0" y="16" font-weight="bold">{esc(title)}</text>',
     ]
     if not items:
         parts.append(f'<text x="0" y="{top + 14}">no data</text>')
     for index, item in enumerate(items):
         y = top + index * (bar_h + gap)
         bar_w = max(0.0, item.value) / span * plot_w
-        label = item.email or item.user_id
-        if len(label) > 32:
-            label = label[:31] + "\u2026"
+        below = threshold is not None and item.value < threshold
+        name = item.email or item.user_id
+        if len(name) > 32:
+            name = name[:31] + "\u2026"
+        state = "below threshold" if below else "fine"
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(label)}</text>'
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{bar_w:.1f}" height="{bar_h}" fill="#d9534f">'
-            f"<title>{_e(item.email)} ({_e(item.user_id)}): {_e(_fmt(item.value))}</title></rect>"
-            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 13}">{_e(_fmt(item.value))}</text>'
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{esc(name)}</text>'
+            f'<rect class="bar {"below" if below else "fine"}" x="{label_w}" y="{y}" width="{bar_w:.1f}" '
+            f'height="{bar_h}" fill="{BAD_COLOUR if below else FINE_COLOUR}">'
+            f"<title>{esc(item.email)} ({esc(item.user_id)}): {esc(fmt_number(item.value))}, {state}"
+            f"</title></rect>"
+            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 13}">{esc(fmt_number(item.value))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _table(headers: list[str], rows: list[list[Any]], total: int) -> str:
-    if not rows:
-        return "<p>None.</p>"
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    more = f"<p>Showing {len(rows)} of {total}.</p>" if total > len(rows) else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-th{background:#f3f3f3}.bar{fill:#d9534f}svg text{font-size:12px;font-family:inherit}
-.up{color:#2a7}.down{color:#c33}
-"""
+def _legend(threshold: float | None) -> str:
+    if threshold is None:
+        return "<p class='muted legend'>No threshold set for this resource.</p>"
+    return (
+        "<p class='muted legend'>"
+        f"<span><i class='swatch' style='background:{BAD_COLOUR}'></i>"
+        f"below {esc(fmt_number(threshold))}</span>"
+        f"<span><i class='swatch' style='background:{FINE_COLOUR}'></i>at or above it</span></p>"
+    )
 
 
 def render_html(
@@ -316,54 +322,59 @@ def render_html(
     thresholds: Mapping[str, float | None] | None = None,
 ) -> str:
     """The whole report as one HTML document: no scripts, no external assets."""
-    title = f"Polyv sub-account snapshot {_fmt_time(summary.snapshot_time)}"
+    title = f"Polyv sub-account snapshot {fmt_time(summary.snapshot_time)}"
+    active = {k: float(v) for k, v in (thresholds or {}).items() if v is not None}
     out = [
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>",
-        f"<p>Snapshot <code>{_e(snapshot_name)}</code>: {summary.count} sub-accounts.</p>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Snapshot taken {esc(fmt_time(summary.snapshot_time))}: {summary.count} sub-accounts "
+        f"<span class='muted'>(file <code>{esc(snapshot_name)}</code>)</span>.</p>",
         "<h2>Totals</h2>",
-        _table(
+        table(
             ["Resource", "Remaining (all accounts)"],
-            [[spec.label, _fmt(summary.totals[name])] for name, spec in RESOURCE_FIELDS.items()],
-            len(RESOURCE_FIELDS),
+            [[spec.label, fmt_number(summary.totals[name])] for name, spec in RESOURCE_FIELDS.items()],
+            numeric=[1],
         ),
     ]
-    active = {k: v for k, v in (thresholds or {}).items() if v is not None}
     if active:
-        out.append("<h2>Below threshold</h2>")
-        limits = ", ".join(f"{_label(k)} &lt; {_e(_fmt(float(v)))}" for k, v in active.items())
+        out.append(f"<h2>Below threshold ({summary.below_threshold_count})</h2>")
+        limits = ", ".join(f"{esc(label(k))} &lt; {esc(fmt_number(v))}" for k, v in active.items())
         out.append(f"<p>Thresholds: {limits}. Accounts below: {summary.below_threshold_count}.</p>")
         out.append(
-            _table(
+            table(
                 ["E-mail", "User id", "Below on"],
                 [
-                    [a["email"], a["userId"], ", ".join(_label(f) for f in a["fields"])]
+                    [a["email"], a["userId"], ", ".join(label(f) for f in a["fields"])]
                     for a in summary.below_threshold
                 ],
-                summary.below_threshold_count,
+                total=summary.below_threshold_count,
+                empty="",
             )
         )
     out.append("<h2>Least remaining</h2>")
     lowest = summary.lowest
     for name, spec in RESOURCE_FIELDS.items():
-        out.append(f"<div>{svg_bar_chart(lowest.get(name, []), title=spec.label)}</div>")
+        chart = svg_bar_chart(lowest.get(name, []), title=spec.label, threshold=active.get(name))
+        out.append(f"<div class='chart'>{chart}{_legend(active.get(name))}</div>")
     out.append(f"<h2>Expired or frozen ({summary.inactive_count})</h2>")
     out.append(
-        _table(
+        table(
             ["E-mail", "User id", "Status", "Expires"],
-            [[a["email"], a["userId"], a["status"], _fmt_time(a["expireDate"])] for a in summary.inactive],
-            summary.inactive_count,
+            [[a["email"], a["userId"], a["status"], fmt_time(a["expireDate"])] for a in summary.inactive],
+            total=summary.inactive_count,
         )
     )
-    out.append(f"<h2>Expiring within {_e(_fmt(expiring_within_days))} days ({summary.expiring_count})</h2>")
     out.append(
-        _table(
+        f"<h2>Expiring within {esc(fmt_number(expiring_within_days))} days ({summary.expiring_count})</h2>"
+    )
+    out.append(
+        table(
             ["E-mail", "User id", "Expires", "Days left"],
             [
-                [a["email"], a["userId"], _fmt_time(a["expireDate"]), f"{a['daysLeft']:.1f}"]
+                [a["email"], a["userId"], fmt_time(a["expireDate"]), f"{a['daysLeft']:.1f}"]
                 for a in summary.expiring
             ],
-            summary.expiring_count,
+            total=summary.expiring_count,
+            numeric=[3],
         )
     )
     out.append("<h2>Change since the previous snapshot</h2>")
@@ -371,25 +382,27 @@ def render_html(
         out.append("<p>No previous snapshot: this is the first one.</p>")
     else:
         out.append(
-            f"<p>Previous snapshot <code>{_e(previous_name or '')}</code> taken "
-            f"{_e(_fmt_time(change.previous_time))}. Accounts: {change.count_delta:+d} "
-            f"({change.added} added, {change.removed} removed).</p>"
+            f"<p>Previous snapshot taken {esc(fmt_time(change.previous_time))} "
+            f"<span class='muted'>(file <code>{esc(previous_name or '')}</code>)</span>. "
+            f"Accounts: {change.count_delta:+d} ({change.added} added, {change.removed} removed).</p>"
         )
         rows = []
         for name, spec in RESOURCE_FIELDS.items():
             delta = change.totals_delta[name]
-            rows.append([spec.label, _fmt(summary.totals[name]), ("+" if delta > 0 else "") + _fmt(delta)])
-        out.append(_table(["Resource", "Now", "Change"], rows, len(rows)))
+            rows.append(
+                [spec.label, fmt_number(summary.totals[name]), ("+" if delta > 0 else "") + fmt_number(delta)]
+            )
+        out.append(table(["Resource", "Now", "Change"], rows, numeric=[1, 2]))
         out.append(f"<p>Newly expired or frozen: {change.newly_inactive_count}.</p>")
         out.append(
-            _table(
+            table(
                 ["Account", "Status"],
                 [[a["id"], a["status"]] for a in change.newly_inactive],
-                change.newly_inactive_count,
+                total=change.newly_inactive_count,
+                empty="",
             )
         )
-    out.append("</body></html>\n")
-    return "\n".join(out)
+    return document(title, out)
 
 
 def build_report(

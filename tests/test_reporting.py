@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import weakref
 from collections.abc import Iterator
@@ -158,12 +159,39 @@ def test_svg_bars_scale_to_largest_value() -> None:
     svg = svg_bar_chart(
         [AccountValue("a@x", "1", 10), AccountValue("b@x", "2", 40), AccountValue("c@x", "3", 0)],
         title="t",
+        threshold=20,
         width=640,
     )
-    widths = [float(w) for w in re.findall(r'<rect class="bar" [^>]*width="([\d.]+)"', svg)]
+    bars = re.findall(r'<rect class="bar (\w+)" [^>]*width="([\d.]+)"', svg)
+    widths = [float(w) for _, w in bars]
     assert widths[1] == pytest.approx(640 - 230 - 80)
     assert widths[0] == pytest.approx(widths[1] / 4)
     assert widths[2] == 0
+    # Coloured by status: only the accounts under the threshold (10 and 0, not 40) are red.
+    assert [state for state, _ in bars] == ["below", "fine", "below"]
+    assert svg.count('fill="#c0392b"') == 2
+
+
+def test_report_reads_on_a_phone_and_says_things_once() -> None:
+    """Viewport meta and scalable charts; no "None." under a zero count; the previous snapshot is
+    introduced by the time it was taken; fields carry their labels, never their API names."""
+    rows = [account(i) for i in range(5)]
+    rows[1]["remainMinutes"] = 3
+    before = [dict(r, snapshotTime=(SNAP - timedelta(hours=7, minutes=54)).isoformat()) for r in rows]
+    page, summary, _ = build_report(
+        lines(rows),
+        lines(before),
+        snapshot_name="polyv_subaccounts_20261123T000000.jsonl",
+        previous_name="polyv_subaccounts_20261122T000000.jsonl",
+        thresholds={"remainMinutes": 1000, "remainFlow": None},
+    )
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "svg{max-width:100%" in page and '<div class="scroll"><table>' in page
+    assert "Newly expired or frozen: 0.</p>\n<p>None." not in page
+    assert "Below threshold (1)" in page and "Live minutes &lt; 1,000" in page
+    assert "Previous snapshot taken 2026-11-22 16:06 UTC" in page
+    assert "remainMinutes" not in page
+    assert page.count('class="bar below"') == 1  # only the one account under 1,000 minutes
 
 
 def test_previous_snapshot_name_picks_latest_earlier() -> None:
@@ -178,3 +206,12 @@ def test_previous_snapshot_name_picks_latest_earlier() -> None:
     kw = {"prefix": "polyv_subaccounts_", "suffix": ".jsonl"}
     assert previous_snapshot_name(current, names + [current], **kw) == names[1]
     assert previous_snapshot_name(names[0], names, **kw) is None
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "1e400", float("nan"), float("inf")])
+def test_non_finite_values_are_never_summed(bad: object) -> None:
+    rows = [account(0), account(1, remainMinutes=bad, remainFlow=bad)]
+    summary = summarize(iter(rows))
+    assert summary.totals["remainMinutes"] == 1000.0
+    assert summary.totals["remainFlow"] == 100.5
+    assert all(math.isfinite(v) for v in summary.totals_rounded().values())
