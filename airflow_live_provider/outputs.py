@@ -41,6 +41,22 @@ def default_output_root() -> str:
     return f"file://{os.path.abspath(home)}/live_provider"
 
 
+#: Sub-account snapshots are ``<folder>/polyv_subaccounts_<YYYYmmddTHHMMSS>.jsonl``: names sort
+#: by their run's date, and the report and the trend DAG find earlier ones by these affixes.
+SNAPSHOT_PREFIX = "polyv_subaccounts_"
+SNAPSHOT_SUFFIX = ".jsonl"
+
+
+def snapshot_folder(output_dir: str | None = None) -> str:
+    """Where snapshots and their pages go: ``output_dir``, else ``$AIRFLOW_HOME/live_provider/snapshots``.
+
+    The DAGs call it from a template, so the default is resolved on the worker, not at parse.
+    """
+    if output_dir and output_dir.strip():
+        return output_dir.strip().rstrip("/")
+    return f"{default_output_root()}/snapshots"
+
+
 def path_segment(text: str) -> str:
     """A dag id, run id or task id made safe as one path segment: never ``.``/``..`` nor hidden
     (Airflow accepts a run id of ``..``, which would otherwise climb out of its folder)."""

@@ -1,7 +1,10 @@
 """Daily snapshot of every Polyv sub-account's remaining resources, with an HTML report beside it.
 
 1. ``snapshot``: ``PolyvSubAccountSnapshotOperator`` (group main account ``polyv_group_default``)
-   streams every sub-account, secrets removed, to ``<output_dir>/polyv_subaccounts_<stamp>.jsonl``.
+   streams every sub-account, secrets removed, to ``<output_dir>/polyv_subaccounts_<stamp>.jsonl``
+   and updates the asset ``polyv://polyv_group_default/sub-account-snapshots`` (the event's extra
+   holds the file's URI, row count, totals and below-threshold count): ``polyv_resource_trend``
+   runs after every snapshot.
 2. ``report``: ``<same name>.html`` next to it: totals, the accounts with the least remaining
    minutes/concurrency/flow/space (inline SVG bars), expired/frozen accounts, accounts expiring
    within N days and the change since the previous snapshot in the same folder.
@@ -18,22 +21,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-
-SNAPSHOT_PREFIX = "polyv_subaccounts_"
-SNAPSHOT_SUFFIX = ".jsonl"
-
-
-def snapshot_dir(output_dir: str | None) -> str:
-    """The folder for snapshots and reports: the param, else ``$AIRFLOW_HOME/live_provider/snapshots``.
-
-    A template macro, so the default is resolved on the worker that runs the task, not at parse.
-    """
-    if output_dir and output_dir.strip():
-        return output_dir.strip().rstrip("/")
-    from airflow_live_provider.outputs import default_output_root
-
-    return f"{default_output_root()}/snapshots"
-
+from airflow_live_provider.outputs import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
 
 with DAG(
     dag_id="polyv_subaccount_snapshot",
@@ -44,40 +32,90 @@ with DAG(
     max_active_runs=1,
     tags=["live", "polyv"],
     render_template_as_native_obj=True,
-    user_defined_macros={"snapshot_dir": snapshot_dir},
+    user_defined_macros={"snapshot_folder": snapshot_folder},
     params={
         "output_dir": Param(
             "",
             type=["null", "string"],
-            description="Folder (any ObjectStoragePath URI, e.g. s3://bucket/live) for snapshots and "
-            "reports; empty means $AIRFLOW_HOME/live_provider/snapshots.",
+            title="Snapshot folder",
+            description="Any ObjectStoragePath URI (e.g. s3://bucket/live) every worker can read; "
+            "empty means $AIRFLOW_HOME/live_provider/snapshots.",
         ),
-        "min_remaining_minutes": Param(1000, type=["null", "number"], minimum=0),
-        "min_remaining_concurrency": Param(5, type=["null", "number"], minimum=0),
-        "min_remaining_flow": Param(10, type=["null", "number"], minimum=0, description="GB"),
-        "min_remaining_space": Param(10, type=["null", "number"], minimum=0, description="GB"),
-        "expiring_within_days": Param(7, type="number", minimum=0),
-        "top_n": Param(10, type="integer", minimum=1, maximum=100),
+        "min_remaining_minutes": Param(
+            1000,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1e9,
+            title="Live minutes threshold (minutes)",
+            description="Accounts with fewer remaining live minutes are flagged. Empty: no check.",
+        ),
+        "min_remaining_concurrency": Param(
+            5,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1e9,
+            title="Concurrency threshold (viewers)",
+            description="Accounts with less remaining concurrency are flagged. Empty: no check.",
+        ),
+        "min_remaining_flow": Param(
+            10,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1e9,
+            title="VOD flow threshold (GB)",
+            description="Accounts with less remaining VOD flow are flagged. Empty: no check.",
+        ),
+        "min_remaining_space": Param(
+            10,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1e9,
+            title="VOD space threshold (GB)",
+            description="Accounts with less remaining VOD space are flagged. Empty: no check.",
+        ),
+        "expiring_within_days": Param(
+            7,
+            type="number",
+            minimum=0,
+            maximum=3650,
+            title="Expiry warning (days)",
+            description="List accounts whose package expires within this many days.",
+        ),
+        "top_n": Param(
+            10,
+            type="integer",
+            minimum=1,
+            maximum=100,
+            title="Accounts per chart",
+            description="How many of the lowest accounts each 'least remaining' chart shows.",
+        ),
         "alert_mode": Param(
             "warn",
             enum=["fail", "warn", "off"],
+            title="Alert mode",
             description="What accounts below a threshold do: fail the run, log a warning, or nothing.",
         ),
     },
     doc_md=__doc__,
 ) as dag:
+    # Its outlet is the group account's snapshot asset (polyv://polyv_group_default/...):
+    # the polyv_resource_trend DAG is scheduled on it.
     snapshot = PolyvSubAccountSnapshotOperator(
         task_id="snapshot",
         output_uri=(
-            "{{ snapshot_dir(params.output_dir) }}/"
+            "{{ snapshot_folder(params.output_dir) }}/"
             + SNAPSHOT_PREFIX
             + "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%dT%H%M%S') }}"
             + SNAPSHOT_SUFFIX
         ),
+        min_remaining_minutes="{{ params.min_remaining_minutes }}",
+        min_remaining_concurrency="{{ params.min_remaining_concurrency }}",
+        min_remaining_flow="{{ params.min_remaining_flow }}",
+        min_remaining_space="{{ params.min_remaining_space }}",
         polyv_conn_id="polyv_group_default",
     )
 
-    @task
+    @task(multiple_outputs=False)
     def report(summary: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Render the HTML report beside the snapshot, comparing with the previous snapshot."""
         from contextlib import ExitStack
@@ -121,17 +159,20 @@ with DAG(
             "count_delta": change.count_delta if change else None,
         }
 
-    @task
+    @task(multiple_outputs=False)
     def alert(result: dict[str, Any], params: dict[str, Any] | None = None) -> int:
         """Fail or warn when accounts are below the thresholds; returns how many are."""
         import logging
+
+        from airflow_live_provider.reporting import label
 
         mode = (params or {}).get("alert_mode", "warn")
         below = int(result["below_threshold_count"])
         if mode == "off" or below == 0:
             return below
         shown = ", ".join(
-            f"{a['email'] or a['userId']} ({'/'.join(a['fields'])})" for a in result["below_threshold"]
+            f"{a['email'] or a['userId']} ({', '.join(label(f) for f in a['fields'])})"
+            for a in result["below_threshold"]
         )
         message = (
             f"{below} Polyv sub-account(s) below the resource thresholds: {shown}; see {result['report']}"

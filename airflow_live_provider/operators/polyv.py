@@ -19,9 +19,11 @@ from airflow.sdk import BaseOperator
 
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import (
-    default_output_root,
+    SNAPSHOT_PREFIX,
+    SNAPSHOT_SUFFIX,
     open_for_write,
     path_segment,
+    snapshot_folder,
     task_output_uri,
     utc_iso,
     writable_output,
@@ -114,10 +116,23 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
     ``vodSecretKey``, ``vodBakSecretKey``, ``writeToken``, ``readToken``, any ``token``,
     ``password``, ``channelPasswd``...) is removed unless ``include_secrets=True``; then the same
     fields are kept and masked in the task log. A threshold
-    flags accounts whose remaining resource is strictly below it.
+    flags accounts whose remaining resource is strictly below it (thresholds are templated, so a
+    DAG can pass its params: ``"{{ params.min_remaining_minutes }}"`` with native rendering).
+
+    Its outlet is :func:`~airflow_live_provider.assets.polyv_snapshot_asset` of the connection
+    (unless ``outlets`` is given): every run emits an asset event whose ``extra`` holds the
+    snapshot's URI, row count, time, totals and below-threshold count. The file is also reported
+    to Airflow's hook lineage collector, so lineage backends (OpenLineage) see it unconfigured.
     """
 
-    template_fields: Sequence[str] = ("output_uri", "emails")
+    template_fields: Sequence[str] = (
+        "output_uri",
+        "emails",
+        "min_remaining_minutes",
+        "min_remaining_concurrency",
+        "min_remaining_flow",
+        "min_remaining_space",
+    )
 
     def __init__(
         self,
@@ -133,6 +148,9 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         polyv_conn_id: str = "polyv_group_default",
         **kwargs: Any,
     ) -> None:
+        from airflow_live_provider.assets import polyv_snapshot_asset
+
+        kwargs.setdefault("outlets", [polyv_snapshot_asset(polyv_conn_id)])
         super().__init__(**kwargs)
         self.output_uri = output_uri
         self.include_secrets = include_secrets
@@ -146,7 +164,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         stamp = context.get("ts_nodash") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return f"{default_output_root()}/snapshots/polyv_subaccounts_{path_segment(str(stamp))}.jsonl"
+        return f"{snapshot_folder()}/{SNAPSHOT_PREFIX}{path_segment(str(stamp))}{SNAPSHOT_SUFFIX}"
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
@@ -180,21 +198,20 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                         lines.clear()
                 fh.write("".join(lines))
         except BaseException:
+            # open_for_write published nothing: the final name still holds the previous snapshot
+            # (if any), never half of this one.
             mask_all(kept_secrets)
-            # A half-written snapshot must not pass for a complete one.
-            try:
-                path.unlink()
-            except OSError:
-                self.log.warning("Could not remove the partial snapshot %s", path)
             raise
         mask_all(kept_secrets)  # rows went to the file only: nothing logged them before this
         location = str(path)
         self.log.info("Wrote %d Polyv sub-account(s) to %s", summary.count, location)
+        totals = summary.totals_rounded()
+        self._announce(context, hook, location, summary, snapshot_time, totals)
         return {
             "path": location,
             "count": summary.count,
             "snapshot_time": snapshot_time,
-            "totals": summary.totals_rounded(),
+            "totals": totals,
             "below_threshold": summary.below_threshold,
             "below_threshold_count": summary.below_threshold_count,
             "expired_or_frozen": [
@@ -202,6 +219,34 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
             ],
             "expired_or_frozen_count": summary.inactive_count,
         }
+
+    def _announce(
+        self,
+        context: Any,
+        hook: Any,
+        location: str,
+        summary: SnapshotSummary,
+        snapshot_time: str,
+        totals: Mapping[str, float],
+    ) -> None:
+        """Asset events (with the snapshot's figures) for every asset outlet, and hook lineage."""
+        from airflow.sdk import Asset
+        from airflow.sdk.lineage import get_hook_lineage_collector
+
+        from airflow_live_provider.assets import snapshot_event_extra
+
+        extra = snapshot_event_extra(
+            uri=location,
+            count=summary.count,
+            snapshot_time=snapshot_time,
+            totals=totals,
+            below_threshold_count=summary.below_threshold_count,
+        )
+        outlet_events = context.get("outlet_events") if isinstance(context, Mapping) else None
+        for outlet in self.outlets:
+            if isinstance(outlet, Asset) and outlet_events is not None:
+                outlet_events[outlet].extra.update(extra)
+        get_hook_lineage_collector().add_output_asset(context=hook, uri=location)
 
 
 class PolyvCreateTransmitChannelsOperator(BaseOperator):

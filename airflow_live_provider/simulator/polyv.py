@@ -79,6 +79,8 @@ class PolyvSimulator(VendorSimulator):
         #: channel id -> when it goes live (epoch s, simulator clock); channels not listed: "end".
         self.live_at: dict[str, float] = {}
         self.sub_account_count = 0
+        #: index -> {remain field: amount used so far} (what ``use_resources`` subtracted).
+        self.used: dict[int, dict[str, float]] = {}
         self._next_channel_id = 3_200_000
         self._throttle_remaining = 0
         #: The documented IP limit: 1500 requests per 10 s (None disables it).
@@ -139,6 +141,14 @@ class PolyvSimulator(VendorSimulator):
         """``count`` deterministic sub-accounts, generated per index on demand (no memory cost)."""
         self.sub_account_count = count
 
+    def use_resources(self, index: int, **amounts: float) -> None:
+        """Sub-account ``index`` uses resources: ``use_resources(3, remainMinutes=120)`` lowers
+        what the next list call reports (trend and runway tests). A negative amount is a top-up."""
+        with self._lock:
+            used = self.used.setdefault(index, {})
+            for name, amount in amounts.items():
+                used[name] = used.get(name, 0.0) + amount
+
     def add_channel(self, name: str, *, channel_id: str | None = None, channel_type: str = "normal") -> str:
         with self._lock:
             if channel_id is None:
@@ -187,7 +197,7 @@ class PolyvSimulator(VendorSimulator):
         elif index in EXPIRING_SOON_DAYS:
             expire = now_ms + EXPIRING_SOON_DAYS[index] * DAY_MS
         low = index in LOW_RESOURCE_INDEXES
-        return {
+        account: dict[str, Any] = {
             "userId": f"u{index + 1:09d}",
             "appId": f"sub{_secret('appid', index, 7)}",
             "appSecret": _secret("appsecret", index),
@@ -214,6 +224,10 @@ class PolyvSimulator(VendorSimulator):
             "writeToken": str(uuid.UUID(_secret("write", index))),
             "readToken": str(uuid.UUID(_secret("read", index))),
         }
+        for name, amount in self.used.get(index, {}).items():
+            remaining = account[name] - amount
+            account[name] = int(remaining) if float(remaining).is_integer() else round(remaining, 3)
+        return account
 
     # -- envelopes -------------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,472 @@
+"""Resource trends across sub-account snapshots: totals over time, burn rates and runways.
+
+"Which sub-accounts will run out, and when?" needs several snapshots. This module reads them one
+line at a time, oldest first, and keeps per account only a fixed-size record (numbers in typed
+arrays: when it was first and last seen, its latest remaining value, what it used in all and in
+the latest step, per consumable resource), never a row. Memory therefore grows by ~0.3 KB per
+account whatever the row width or the number of snapshots (measured in ``benchmarks/``).
+
+Arithmetic, all from the snapshots' own ``snapshotTime`` (so gaps and snapshots minutes apart are
+measured, never assumed to be a day):
+- *used* = the sum of the decreases between consecutive sightings (an increase is a top-up and
+  counts as nothing used);
+- *burn rate* = used / time between the first and the last sighting, per day;
+- *runway* = remaining / burn rate (0 when nothing remains; none when nothing is being used);
+- *jump*: the latest step's rate is at least :data:`JUMP_FACTOR` times the rate before it.
+
+Airflow-free (the DAG hands it openers), like :mod:`airflow_live_provider.reporting`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from airflow_live_provider.html_pages import (
+    BAD_COLOUR,
+    FINE_COLOUR,
+    document,
+    esc,
+    fmt_number,
+    fmt_time,
+    table,
+)
+from airflow_live_provider.reporting import LIST_CAP, RESOURCE_FIELDS, iter_rows, label, number, parse_time
+
+#: Resources that are used up over time (concurrency is a cap, not a stock).
+CONSUMABLE = tuple(name for name, spec in RESOURCE_FIELDS.items() if spec.consumable)
+#: The latest step's rate, as a multiple of the rate before it, that counts as a jump.
+JUMP_FACTOR = 3.0
+DAY_SECONDS = 86_400.0
+
+Opener = Callable[[], AbstractContextManager[IO[str]]]
+
+
+@dataclass(frozen=True)
+class SnapshotPoint:
+    """One snapshot as a point on the totals chart."""
+
+    name: str
+    taken: datetime
+    count: int
+    totals: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Runway:
+    """One account's forecast for one resource."""
+
+    email: str
+    user_id: str
+    field: str
+    remaining: float
+    per_day: float
+    days: float  # 0: already ran out
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "userId": self.user_id,
+            "resource": label(self.field),
+            "remaining": round(self.remaining, 3),
+            "perDay": round(self.per_day, 3),
+            "runwayDays": round(self.days, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Jump:
+    """An account whose latest step used a resource much faster than before."""
+
+    email: str
+    user_id: str
+    field: str
+    per_day_before: float
+    per_day_latest: float
+
+
+@dataclass
+class Trend:
+    """Everything the trend page and the XCom summary show."""
+
+    points: list[SnapshotPoint]
+    runway_days: float
+    accounts: int = 0
+    added: int = 0
+    removed: int = 0
+    running_out: list[Runway] = field(default_factory=list)
+    running_out_count: int = 0
+    jumps: list[Jump] = field(default_factory=list)
+    jumps_count: int = 0
+    group_per_day: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # empty or duplicate snapshots, with why
+
+    @property
+    def span_days(self) -> float:
+        if len(self.points) < 2:
+            return 0.0
+        return (self.points[-1].taken - self.points[0].taken).total_seconds() / DAY_SECONDS
+
+    def group_runway(self, name: str) -> float | None:
+        """Days until the group's total of ``name`` runs out at the summed burn rates."""
+        rate = self.group_per_day.get(name, 0.0)
+        remaining = self.points[-1].totals.get(name, 0.0) if self.points else 0.0
+        if remaining <= 0:
+            return 0.0
+        return remaining / rate if rate > 0 else None
+
+
+class TrendBuilder:
+    """Feed snapshots oldest first with :meth:`add_snapshot`; :meth:`result` does the arithmetic."""
+
+    def __init__(self, *, runway_days: float = 30, list_cap: int = LIST_CAP) -> None:
+        self.runway_days = runway_days
+        self.points: list[SnapshotPoint] = []
+        self.skipped: list[str] = []
+        self._cap = list_cap
+        self._index: dict[str, int] = {}  # userId (else e-mail) -> slot; insertion order = slot order
+        self._emails: list[str] = []
+        self._first = array("d")  # epoch seconds of the first and the last sighting
+        self._last = array("d")
+        self._step = array("d")  # seconds between the last two sightings (0: seen once)
+        self._value = {name: array("d") for name in CONSUMABLE}  # latest remaining (NaN: unknown)
+        self._used = {name: array("d") for name in CONSUMABLE}
+        self._step_used = {name: array("d") for name in CONSUMABLE}
+
+    def add_snapshot(self, name: str, rows: Iterable[Mapping[str, Any]]) -> SnapshotPoint | None:
+        """Count one snapshot; None (and a note in ``skipped``) if it is empty or not newer than
+        the previous one (a duplicate taken at the same instant would make a zero-length step)."""
+        rows = iter(rows)
+        first = next(rows, None)
+        taken = parse_time(first.get("snapshotTime")) if first else None
+        if first is None or taken is None:
+            self.skipped.append(f"{name}: empty or without snapshotTime")
+            return None
+        if self.points and taken <= self.points[-1].taken:
+            self.skipped.append(f"{name}: taken {fmt_time(taken)}, not after {self.points[-1].name}")
+            return None
+        now = taken.timestamp()
+        totals = dict.fromkeys(RESOURCE_FIELDS, 0.0)
+        count = 0
+        for row in _chain(first, rows):
+            count += 1
+            for total in RESOURCE_FIELDS:
+                value = number(row.get(total))
+                if value is not None:
+                    totals[total] += value
+            self._sight(row, now)
+        point = SnapshotPoint(name, taken, count, totals)
+        self.points.append(point)
+        return point
+
+    def _sight(self, row: Mapping[str, Any], now: float) -> None:
+        email = str(row.get("email") or "")
+        key = str(row.get("userId") or "") or email
+        slot = self._index.get(key)
+        if slot is None:
+            self._index[key] = len(self._emails)
+            self._emails.append(email)
+            self._first.append(now)
+            self._last.append(now)
+            self._step.append(0.0)
+            for name in CONSUMABLE:
+                value = number(row.get(name))
+                self._value[name].append(math.nan if value is None else value)
+                self._used[name].append(0.0)
+                self._step_used[name].append(0.0)
+            return
+        step = now - self._last[slot]
+        if step <= 0:  # listed twice in one snapshot: the first sighting counts
+            return
+        self._last[slot] = now
+        self._step[slot] = step
+        for name in CONSUMABLE:
+            value = number(row.get(name))
+            if value is None:
+                continue
+            before = self._value[name][slot]
+            used = max(0.0, before - value) if not math.isnan(before) else 0.0
+            self._used[name][slot] += used
+            self._step_used[name][slot] = used
+            self._value[name][slot] = value
+
+    def result(self) -> Trend:
+        trend = Trend(points=list(self.points), runway_days=self.runway_days, skipped=list(self.skipped))
+        if not self.points:
+            return trend
+        start, latest = self.points[0].taken.timestamp(), self.points[-1].taken.timestamp()
+        trend.group_per_day = dict.fromkeys(CONSUMABLE, 0.0)
+        running: list[tuple[float, int, Runway]] = []  # max-heap on runway (negated) of size cap
+        jumps: list[tuple[float, int, Jump]] = []  # min-heap on the rate increase of size cap
+        for slot, key in enumerate(self._index):
+            if self._last[slot] != latest:
+                trend.removed += 1
+                continue
+            trend.accounts += 1
+            if self._first[slot] > start:
+                trend.added += 1
+            span = self._last[slot] - self._first[slot]
+            if span <= 0:
+                continue  # seen once: no rate yet
+            for name in CONSUMABLE:
+                remaining = self._value[name][slot]
+                if math.isnan(remaining):
+                    continue
+                used = self._used[name][slot]
+                per_day = used / span * DAY_SECONDS
+                trend.group_per_day[name] += per_day
+                days = 0.0 if remaining <= 0 else (remaining / per_day if per_day > 0 else math.inf)
+                if days <= self.runway_days:
+                    trend.running_out_count += 1
+                    item = Runway(self._emails[slot], key, name, remaining, per_day, days)
+                    _keep(running, (-days, -slot, item), self._cap)
+                jump = self._jump(slot, key, name, span, used)
+                if jump is not None:
+                    trend.jumps_count += 1
+                    _keep(jumps, (jump.per_day_latest - jump.per_day_before, -slot, jump), self._cap)
+        trend.running_out = [item for _, _, item in sorted(running, key=lambda t: (-t[0], -t[1]))]
+        trend.jumps = [item for _, _, item in sorted(jumps, key=lambda t: (-t[0], -t[1]))]
+        return trend
+
+    def _jump(self, slot: int, key: str, name: str, span: float, used: float) -> Jump | None:
+        step, step_used = self._step[slot], self._step_used[name][slot]
+        before_span = span - step
+        if step <= 0 or before_span <= 0 or step_used <= 0:
+            return None
+        latest = step_used / step * DAY_SECONDS
+        before = (used - step_used) / before_span * DAY_SECONDS
+        if latest < JUMP_FACTOR * before:
+            return None
+        return Jump(self._emails[slot], key, name, before, latest)
+
+
+def _keep(heap: list[Any], item: tuple[Any, ...], cap: int) -> None:
+    """Keep the ``cap`` largest items of a min-heap."""
+    if len(heap) < cap:
+        heapq.heappush(heap, item)
+    elif item[:2] > heap[0][:2]:
+        heapq.heapreplace(heap, item)
+
+
+def _chain(first: Mapping[str, Any], rest: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    yield first
+    yield from rest
+
+
+# -- choosing and reading snapshots --------------------------------------------------------------
+def snapshot_names(
+    names: Iterable[str], *, prefix: str, suffix: str, last: int, until: str | None = None
+) -> list[str]:
+    """The ``last`` snapshot names (sorted) up to ``until``; temporaries (dot-files) never count."""
+    chosen = sorted(
+        n
+        for n in names
+        if n.startswith(prefix)
+        and n.endswith(suffix)
+        and not n.startswith(".")
+        and (until is None or n <= until)
+    )
+    return chosen[-last:] if last > 0 else []
+
+
+def build_trend(snapshots: Sequence[tuple[str, Opener]], *, runway_days: float = 30) -> Trend:
+    """Read each snapshot's first line to order them by when they were really taken, then stream
+    them oldest first through a :class:`TrendBuilder`."""
+    dated: list[tuple[datetime, str, Opener]] = []
+    builder = TrendBuilder(runway_days=runway_days)
+    for name, opener in snapshots:
+        with opener() as fh:
+            first = next(iter_rows(fh), None)
+        taken = parse_time(first.get("snapshotTime")) if first else None
+        if taken is None:
+            builder.skipped.append(f"{name}: empty or without snapshotTime")
+            continue
+        dated.append((taken, name, opener))
+    for _, name, opener in sorted(dated, key=lambda item: (item[0], item[1])):
+        with opener() as fh:
+            builder.add_snapshot(name, iter_rows(fh))
+    return builder.result()
+
+
+# -- the page ---------------------------------------------------------------------------------------
+def runway_text(days: float) -> str:
+    """``ran out`` / ``~5 hours`` / ``~9 days``: what a resource owner reads."""
+    if days <= 0:
+        return "ran out"
+    if days < 1:
+        return f"~{max(1, round(days * 24))} hours"
+    if math.isinf(days):
+        return "not running out"
+    return f"~{round(days):,} days"
+
+
+def svg_line_chart(points: Sequence[tuple[datetime, float]], *, title: str, width: int = 640) -> str:
+    """Totals over time as an inline SVG line: real time on x (gaps show as gaps), value on y."""
+    height, left, right, top, bottom = 200, 70, 16, 28, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" aria-label="{esc(title)}">',
+        f'<text x="8" y="18" font-weight="bold">{esc(title)}</text>',
+    ]
+    if not points:
+        parts.append(f'<text x="{left}" y="{top + 20}">no data</text></svg>')
+        return "".join(parts)
+    times = [t.timestamp() for t, _ in points]
+    values = [v for _, v in points]
+    t0, t1 = min(times), max(times)
+    low, high = min(values), max(values)
+    if high == low:  # a flat line sits in the middle
+        low, high = low - 1, high + 1
+
+    def x(t: float) -> float:
+        return left + (plot_w / 2 if t1 == t0 else (t - t0) / (t1 - t0) * plot_w)
+
+    def y(v: float) -> float:
+        return top + (high - v) / (high - low) * plot_h
+
+    line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in zip(times, values, strict=True))
+    parts += [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{esc(fmt_number(high))}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">{esc(fmt_number(low))}</text>',
+        f'<text x="{left}" y="{height - 10}">{esc(points[0][0].strftime("%Y-%m-%d %H:%M"))}</text>',
+        f'<text x="{left + plot_w}" y="{height - 10}" text-anchor="end">'
+        f"{esc(points[-1][0].strftime('%Y-%m-%d %H:%M'))}</text>",
+        f'<polyline class="trend" fill="none" stroke="{FINE_COLOUR}" stroke-width="2" points="{line}"/>',
+    ]
+    for (moment, value), t in zip(points, times, strict=True):
+        parts.append(
+            f'<circle cx="{x(t):.1f}" cy="{y(value):.1f}" r="3" fill="{FINE_COLOUR}">'
+            f"<title>{esc(fmt_time(moment))}: {esc(fmt_number(value))}</title></circle>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_trend_html(trend: Trend) -> str:
+    """The trend page: one self-contained HTML document (no scripts, no external assets)."""
+    title = "Polyv resource trend"
+    out = [f"<h1>{esc(title)}</h1>"]
+    points = trend.points
+    if not points:
+        out.append("<p>No snapshot to read yet.</p>")
+        out += [f"<p class='muted'>Skipped {esc(s)}.</p>" for s in trend.skipped]
+        return document(title, out)
+    latest = points[-1]
+    if len(points) == 1:
+        out.append(
+            f"<p>Only one snapshot so far (taken {esc(fmt_time(latest.taken))}, {latest.count} accounts): "
+            "no trend yet. Burn rates and runways appear after the next snapshot.</p>"
+        )
+    else:
+        span = trend.span_days
+        span_text = f"{span:.1f} days" if span >= 1 else f"{span * 24 * 60:.0f} minutes"
+        out.append(
+            f"<p>{len(points)} snapshots over {esc(span_text)}: {esc(fmt_time(points[0].taken))} to "
+            f"{esc(fmt_time(latest.taken))}. {trend.accounts} accounts now "
+            f"({trend.added} added, {trend.removed} removed in that time).</p>"
+        )
+    out.append("<h2>Totals over time</h2>")
+    rows = []
+    for name, spec in RESOURCE_FIELDS.items():
+        series = [(p.taken, p.totals[name]) for p in points]
+        out.append(f"<div class='chart'>{svg_line_chart(series, title=spec.label)}</div>")
+        if spec.consumable and len(points) > 1:
+            runway = trend.group_runway(name)
+            rows.append(
+                [
+                    spec.label,
+                    fmt_number(latest.totals[name]),
+                    fmt_number(round(trend.group_per_day.get(name, 0.0), 2)),
+                    runway_text(math.inf if runway is None else runway),
+                ]
+            )
+    if rows:
+        out.append("<h2>Group burn rate</h2>")
+        out.append(table(["Resource", "Remaining", "Used per day", "Runway"], rows, numeric=[1, 2]))
+    out.append(
+        f"<h2>Running out within {esc(fmt_number(trend.runway_days))} days ({trend.running_out_count})</h2>"
+    )
+    if len(points) > 1:
+        out.append(
+            "<p class='muted'>At each account's own rate since it was first seen in these snapshots. "
+            f"<span style='color:{BAD_COLOUR}'>Soonest first.</span></p>"
+        )
+        out.append(
+            table(
+                ["E-mail", "User id", "Resource", "Remaining", "Used per day", "Runway"],
+                [
+                    [
+                        r.email,
+                        r.user_id,
+                        label(r.field),
+                        fmt_number(r.remaining),
+                        fmt_number(round(r.per_day, 2)),
+                        runway_text(r.days),
+                    ]
+                    for r in trend.running_out
+                ],
+                total=trend.running_out_count,
+                empty="No account runs out in that time at its current rate.",
+                numeric=[3, 4],
+            )
+        )
+        out.append(f"<h2>Usage jumped ({trend.jumps_count})</h2>")
+        out.append(
+            f"<p class='muted'>The latest step used at least {fmt_number(JUMP_FACTOR)}x the daily rate "
+            "before it.</p>"
+        )
+        out.append(
+            table(
+                ["E-mail", "User id", "Resource", "Per day before", "Per day now"],
+                [
+                    [
+                        j.email,
+                        j.user_id,
+                        label(j.field),
+                        fmt_number(round(j.per_day_before, 2)),
+                        fmt_number(round(j.per_day_latest, 2)),
+                    ]
+                    for j in trend.jumps
+                ],
+                total=trend.jumps_count,
+                empty="No jump.",
+                numeric=[3, 4],
+            )
+        )
+    else:
+        out.append("<p>Needs a second snapshot.</p>")
+    out.append("<h2>Snapshots read</h2>")
+    snapshot_rows = []
+    for before, point in zip([None, *points[:-1]], points, strict=True):
+        gap = "" if before is None else f"{(point.taken - before.taken).total_seconds() / 3600:,.1f} h"
+        snapshot_rows.append([fmt_time(point.taken), point.count, gap, point.name])
+    out.append(table(["Taken", "Accounts", "Since previous", "File"], snapshot_rows, numeric=[1, 2]))
+    out += [f"<p class='muted'>Skipped {esc(s)}.</p>" for s in trend.skipped]
+    return document(title, out)
+
+
+def trend_summary(trend: Trend, *, page: str, worst: int = 5) -> dict[str, Any]:
+    """The XCom: counts, the worst runways and the page's URI. No secret can be in it: it is built
+    from e-mails, ids and numbers only."""
+    return {
+        "page": page,
+        "snapshots": len(trend.points),
+        "first": trend.points[0].taken.isoformat() if trend.points else None,
+        "last": trend.points[-1].taken.isoformat() if trend.points else None,
+        "accounts": trend.accounts,
+        "added": trend.added,
+        "removed": trend.removed,
+        "running_out_count": trend.running_out_count,
+        "worst_runways": [r.as_xcom() for r in trend.running_out[:worst]],
+        "jumped_count": trend.jumps_count,
+        "skipped": trend.skipped,
+    }

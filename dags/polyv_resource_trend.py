@@ -1,0 +1,110 @@
+"""Resource trend and runway forecast, run after every sub-account snapshot.
+
+Scheduled on the asset ``polyv://polyv_group_default/sub-account-snapshots`` (an outlet of the
+``snapshot`` task of ``polyv_subaccount_snapshot``). One task, ``trend``:
+- reads the last N snapshots in the folder of the snapshot that triggered it (streaming, oldest
+  first by the time each was really taken; temporaries are never read),
+- writes ``polyv_resource_trend_<stamp>.html`` beside them: totals over time (SVG line charts),
+  the group's burn rate and runway per resource, the accounts forecast to run out within
+  ``runway_days`` sorted by runway, and accounts whose usage jumped,
+- returns a secret-free summary as XCom (counts, the worst runways, the page's URI).
+
+Triggered by hand (no asset event), it reads the ``snapshot_dir`` param or the default folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from airflow_live_provider.assets import polyv_snapshot_asset
+
+with DAG(
+    dag_id="polyv_resource_trend",
+    description="Polyv resource trend, burn rates and runway forecast after every snapshot",
+    schedule=[polyv_snapshot_asset("polyv_group_default")],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["live", "polyv"],
+    params={
+        "snapshot_dir": Param(
+            "",
+            type=["null", "string"],
+            title="Snapshot folder",
+            description="Empty: the folder of the snapshot that triggered this run (else "
+            "$AIRFLOW_HOME/live_provider/snapshots). Any ObjectStoragePath URI, e.g. s3://bucket/live.",
+        ),
+        "snapshots": Param(
+            30,
+            type="integer",
+            minimum=2,
+            maximum=366,
+            title="Snapshots to read",
+            description="How many of the latest snapshots the trend spans.",
+        ),
+        "runway_days": Param(
+            30,
+            type="number",
+            minimum=1,
+            maximum=3650,
+            title="Runway horizon (days)",
+            description="List the accounts forecast to run out of a resource within this many days.",
+        ),
+    },
+    doc_md=__doc__,
+) as dag:
+
+    @task(multiple_outputs=False)
+    def trend(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+        """Read the snapshots, write the page, return the summary."""
+        from airflow_live_provider.outputs import (
+            SNAPSHOT_PREFIX,
+            SNAPSHOT_SUFFIX,
+            handed_off,
+            snapshot_folder,
+            write_text,
+        )
+        from airflow_live_provider.trends import (
+            build_trend,
+            render_trend_html,
+            snapshot_names,
+            trend_summary,
+        )
+
+        params = params or {}
+        until = None
+        folder_uri = params.get("snapshot_dir") or ""
+        events = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
+        latest = events[-1].extra.get("snapshot_uri") if events else None
+        if not folder_uri and latest:
+            folder_uri, _, until = str(latest).rpartition("/")
+        folder = handed_off(snapshot_folder(folder_uri), "snapshot_dir")
+        names = snapshot_names(
+            (child.name for child in folder.iterdir()),
+            prefix=SNAPSHOT_PREFIX,
+            suffix=SNAPSHOT_SUFFIX,
+            last=int(params.get("snapshots") or 30),
+            until=until,
+        )
+        if not names:
+            raise FileNotFoundError(
+                f"no {SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX} snapshot in {folder}: run "
+                "polyv_subaccount_snapshot first, or set snapshot_dir to where its snapshots are"
+            )
+        result = build_trend(
+            [(name, lambda p=folder / name: p.open("r", encoding="utf-8")) for name in names],
+            runway_days=float(params.get("runway_days") or 30),
+        )
+        stamp = names[-1][len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
+        page = write_text(folder / f"polyv_resource_trend_{stamp}.html", render_trend_html(result))
+        summary = trend_summary(result, page=page)
+        print(
+            f"resource trend: {page} ({summary['snapshots']} snapshot(s), "
+            f"{summary['running_out_count']} forecast(s) to run out within the horizon)"
+        )
+        return summary
+
+    trend()
