@@ -76,8 +76,13 @@ PARSE_SCRIPT = textwrap.dedent(
             "tasks": sorted(dag.task_ids),
             "catchup": dag.catchup,
             "schedule": str(dag.schedule),
+            "timetable": type(dag.timetable).__name__,
             "params": sorted(dag.params.keys()),
             "serial": sorted(t.task_id for t in dag.tasks if t.max_active_tis_per_dagrun == 1),
+            "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets},
+            "schedule_assets": [a.uri for a in dag.timetable.asset_condition.objects]
+            if getattr(dag.timetable, "asset_condition", None) is not None else [],
+            "param_titles": {k: (dag.params.get_param(k).schema or {}).get("title") for k in dag.params},
         }
     print("RESULT" + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
                                  "dags": dags, "events": events}))
@@ -110,6 +115,13 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
     assert pre["serial"] == ["event.provision"]  # occurrences sharing receive channels never race
+    # The trend DAG runs on the asset the snapshot task updates.
+    trend = report["dags"]["polyv_resource_trend"]
+    assert trend["tasks"] == ["trend"] and trend["timetable"] == "AssetTriggeredTimetable"
+    assert trend["schedule_assets"] == snapshot["outlets"]["snapshot"]
+    assert trend["schedule_assets"] == ["polyv://polyv_group_default/sub-account-snapshots"]
+    for dag in (snapshot, pre, trend):  # every param has a title in the trigger form
+        assert all(dag["param_titles"].values()), dag["param_titles"]
 
 
 # -- end to end -----------------------------------------------------------------------------------
@@ -172,7 +184,34 @@ def assert_no_secret_outside_run_sheets(home: Path, server: SimulatorServer, *ou
     return len(secrets)
 
 
-def test_snapshot_dag_end_to_end(airflow_home: Path, server: SimulatorServer) -> None:
+def asset_events(home: Path) -> list[dict[str, Any]]:
+    """The asset events in the metadata DB (SQLite), oldest first."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT a.uri, e.source_task_id, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "ORDER BY e.id"
+        ).fetchall()
+    return [{"uri": uri, "task": task, "extra": json.loads(extra)} for uri, task, extra in rows]
+
+
+def xcom_values(home: Path, dag_id: str, task_id: str) -> list[Any]:
+    """Every XCom row a task pushed (any key), oldest first: a dict split by Airflow into one row
+    per key would show up as several."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? ORDER BY timestamp",
+            (dag_id, task_id),
+        ).fetchall()
+    return [json.loads(value) for (value,) in rows]
+
+
+def test_snapshot_dag_twice_then_the_trend_dag(airflow_home: Path, server: SimulatorServer) -> None:
+    """Two snapshot runs (sub-account 20 uses 500 live minutes in between) make two asset events;
+    then the trend DAG, scheduled on that asset, writes its page from both snapshots."""
     output = dags_test(airflow_home, server, "polyv_subaccount_snapshot")
     folder = airflow_home / "live_provider" / "snapshots"
     [snapshot] = sorted(folder.glob("polyv_subaccounts_*.jsonl"))
@@ -183,7 +222,47 @@ def test_snapshot_dag_end_to_end(airflow_home: Path, server: SimulatorServer) ->
     assert report.count("<svg") == 4 and "Expired or frozen (2)" in report
     assert "Expiring within 7 days (2)" in report and "No previous snapshot" in report
     assert "3 Polyv sub-account(s) below the resource thresholds" in output  # alert_mode=warn
-    assert_no_secret_outside_run_sheets(airflow_home, server, output)
+    assert "Live minutes" in output and "remainMinutes" not in output.split("below the resource")[1][:400]
+    # The DAG's thresholds reach the operator: its XCom count is the report's and the alert's.
+    assert [
+        x["below_threshold_count"] for x in xcom_values(airflow_home, "polyv_subaccount_snapshot", "snapshot")
+    ] == [3]
+    assert (
+        len(xcom_values(airflow_home, "polyv_subaccount_snapshot", "report")) == 1
+    )  # one row, not one per key
+    assert oct(snapshot.with_suffix(".html").stat().st_mode & 0o777) == "0o600"
+
+    server.polyv.use_resources(20, remainMinutes=500)  # 1,740 -> 1,240: above 1,000
+    second = dags_test(airflow_home, server, "polyv_subaccount_snapshot")
+    snapshots = sorted(folder.glob("polyv_subaccounts_*.jsonl"))
+    assert len(snapshots) == 2
+    events = asset_events(airflow_home)
+    assert [(e["uri"], e["task"]) for e in events] == [
+        ("polyv://polyv_group_default/sub-account-snapshots", "snapshot")
+    ] * 2
+    assert [e["extra"]["snapshot_uri"] for e in events] == [f"file://{p}" for p in snapshots]
+    assert {e["extra"]["count"] for e in events} == {polyv_sim.DEMO_SUB_ACCOUNT_COUNT}
+    minutes = [e["extra"]["totals"]["remainMinutes"] for e in events]
+    assert minutes[0] - minutes[1] == 500 and events[1]["extra"]["below_threshold_count"] == 3
+    assert "Previous snapshot taken" in snapshots[1].with_suffix(".html").read_text()
+
+    third = dags_test(airflow_home, server, "polyv_resource_trend")
+    [page] = sorted(folder.glob("polyv_resource_trend_*.html"))
+    assert page.name == "polyv_resource_trend_" + snapshots[1].name[len("polyv_subaccounts_") : -6] + ".html"
+    text = page.read_text()
+    assert '<meta name="viewport"' in text and text.count("<polyline") == 4
+    assert "2 snapshots over" in text and "Running out within 30 days (1)" in text
+    assert sub_account_email_of(20) in text
+    assert oct(page.stat().st_mode & 0o777) == "0o600"
+    [summary] = xcom_values(airflow_home, "polyv_resource_trend", "trend")
+    assert summary["snapshots"] == 2 and summary["running_out_count"] == 1
+    assert summary["worst_runways"][0]["email"] == sub_account_email_of(20)
+    assert summary["page"] == f"file://{page}"
+    assert_no_secret_outside_run_sheets(airflow_home, server, output, second, third)
+
+
+def sub_account_email_of(index: int) -> str:
+    return polyv_sim.sub_account_email(index)
 
 
 def write_calendar(path: Path, now: pendulum.DateTime) -> pendulum.DateTime:

@@ -355,3 +355,58 @@ def test_an_existing_folder_as_output_uri_fails_before_any_token(
     with pytest.raises(LiveApiInputError, match="output_uri.*is a folder"):
         op.execute(context())
     assert list(sim_connections.requests) == []
+
+
+def test_snapshot_emits_its_asset_event_and_lineage(
+    sim_connections: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default outlet is the connection's snapshot asset; the event's extra carries the file's
+    URI and figures (no secret); the file is reported to Airflow's hook lineage collector."""
+    from airflow.sdk import plugins_manager
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+    from airflow.sdk.lineage import HookLineageReader, get_hook_lineage_collector
+
+    from airflow_live_provider.assets import polyv_snapshot_asset
+
+    monkeypatch.setattr(plugins_manager, "get_hook_lineage_readers_plugins", lambda: [HookLineageReader])
+    get_hook_lineage_collector.cache_clear()
+    try:
+        op = PolyvSubAccountSnapshotOperator(
+            task_id="snap",
+            output_uri=str(tmp_path / "s.jsonl"),
+            min_remaining_minutes=100,
+            polyv_conn_id="polyv_group_default",
+        )
+        asset = polyv_snapshot_asset("polyv_group_default")
+        assert op.outlets == [asset] and asset.uri == "polyv://polyv_group_default/sub-account-snapshots"
+        events = OutletEventAccessors()
+        xcom = op.execute({**context(), "outlet_events": events})
+        outputs = get_hook_lineage_collector().collected_assets.outputs
+    finally:
+        get_hook_lineage_collector.cache_clear()
+    extra = events[asset].extra
+    assert extra["snapshot_uri"] == xcom["path"] == f"file://{tmp_path}/s.jsonl"
+    assert extra["count"] == sim.DEMO_SUB_ACCOUNT_COUNT and extra["totals"] == xcom["totals"]
+    assert extra["below_threshold_count"] == xcom["below_threshold_count"] == 3
+    assert extra["snapshot_time"] == xcom["snapshot_time"]
+    assert_no_secret_in(json.dumps(extra), *sim_connections.secrets())
+    assert [item.asset.uri for item in outputs] == [f"file://{tmp_path}/s.jsonl"]
+
+
+def test_snapshot_thresholds_are_templated_from_params(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """The DAG passes its threshold params to the operator, so the XCom count is the report's."""
+    from airflow.sdk import DAG
+
+    with DAG("thresholds", render_template_as_native_obj=True, schedule=None):
+        op = PolyvSubAccountSnapshotOperator(
+            task_id="snap",
+            output_uri=str(tmp_path / "s.jsonl"),
+            min_remaining_minutes="{{ params.minutes }}",
+            min_remaining_flow="{{ params.flow }}",
+        )
+    ctx = {**context(), "params": {"minutes": 1000, "flow": None}}
+    op.render_template_fields(ctx)  # type: ignore[arg-type]
+    assert op.min_remaining_minutes == 1000 and op.min_remaining_flow is None
+    assert op.execute(ctx)["below_threshold_count"] == 3
