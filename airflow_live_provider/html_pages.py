@@ -22,9 +22,11 @@ h1{font-size:1.35rem;margin:0 0 6px}h2{font-size:1.1rem;margin:22px 0 8px}
 table{border-collapse:collapse;margin:.4em 0;background:#fff}
 td,th{border:1px solid #d5dbe3;padding:.3em .6em;text-align:left;white-space:nowrap}
 th{background:#eef1f5}td.num,th.num{text-align:right}
-svg{max-width:100%;height:auto;display:block;background:#fff;border:1px solid #e1e6ec;border-radius:6px}
+svg{width:100%;max-width:100%;height:auto;display:block;background:#fff;border:1px solid #e1e6ec;
+border-radius:6px}
 svg text{font-size:12px;font-family:inherit;fill:#1d2733}
-.chart{margin:8px 0 14px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,400px),1fr));gap:12px}
+.chart{margin:4px 0 10px;min-width:0}
 .ok{color:#17663a}.warn{color:#9a5b00}.bad{color:#b3261e}
 .legend span{display:inline-block;margin-right:1em}
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-1px}

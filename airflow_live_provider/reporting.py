@@ -263,39 +263,37 @@ def compare(current: SnapshotSummary, previous: SnapshotSummary) -> SnapshotChan
 
 # -- rendering -------------------------------------------------------------------------------
 def svg_bar_chart(
-    items: list[AccountValue], *, title: str, threshold: float | None = None, width: int = 640
+    items: list[AccountValue], *, title: str, threshold: float | None = None, width: int = 400
 ) -> str:
-    """A horizontal bar chart as inline SVG: one bar per account, scaled to the largest value.
-
-    Bars below ``threshold`` are red, the others blue, with a legend saying which is which; the
-    chart scales down to the screen (``viewBox``, ``max-width:100%``).
+    """A bar chart as inline SVG: per account a label line (name, value) over a bar scaled to the
+    largest value. Drawn 400 units wide so a phone shows it near full size; it scales to the
+    screen (``viewBox``, ``max-width:100%``). Bars below ``threshold`` are red, the others blue.
     """
-    bar_h, gap, label_w, value_w, top = 18, 6, 230, 80, 26
-    height = top + len(items) * (bar_h + gap) + 4
+    row_h, bar_h, top = 34, 12, 26
+    height = top + len(items) * row_h + 4
     span = max((item.value for item in items), default=0.0) or 1.0
-    plot_w = width - label_w - value_w
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" aria-label="{esc(title)}">',
-        f'<text x="0" y="16" font-weight="bold">{esc(title)}</text>',
+        f'<text x="8" y="18" font-weight="bold">{esc(title)}</text>',
     ]
     if not items:
-        parts.append(f'<text x="0" y="{top + 14}">no data</text>')
+        parts.append(f'<text x="8" y="{top + 14}">no data</text>')
     for index, item in enumerate(items):
-        y = top + index * (bar_h + gap)
-        bar_w = max(0.0, item.value) / span * plot_w
+        y = top + index * row_h
+        bar_w = max(0.0, item.value) / span * (width - 16)
         below = threshold is not None and item.value < threshold
         name = item.email or item.user_id
-        if len(name) > 32:
-            name = name[:31] + "\u2026"
+        if len(name) > 40:
+            name = name[:39] + "\u2026"
         state = "below threshold" if below else "fine"
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{esc(name)}</text>'
-            f'<rect class="bar {"below" if below else "fine"}" x="{label_w}" y="{y}" width="{bar_w:.1f}" '
-            f'height="{bar_h}" fill="{BAD_COLOUR if below else FINE_COLOUR}">'
+            f'<text x="8" y="{y + 12}">{esc(name)}</text>'
+            f'<text x="{width - 8}" y="{y + 12}" text-anchor="end">{esc(fmt_number(item.value))}</text>'
+            f'<rect class="bar {"below" if below else "fine"}" x="8" y="{y + 16}" width="{bar_w:.1f}" '
+            f'height="{bar_h}" rx="2" fill="{BAD_COLOUR if below else FINE_COLOUR}">'
             f"<title>{esc(item.email)} ({esc(item.user_id)}): {esc(fmt_number(item.value))}, {state}"
             f"</title></rect>"
-            f'<text x="{label_w + bar_w + 4:.1f}" y="{y + 13}">{esc(fmt_number(item.value))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -350,11 +348,12 @@ def render_html(
                 empty="",
             )
         )
-    out.append("<h2>Least remaining</h2>")
+    out.append("<h2>Least remaining</h2><div class='charts'>")
     lowest = summary.lowest
     for name, spec in RESOURCE_FIELDS.items():
         chart = svg_bar_chart(lowest.get(name, []), title=spec.label, threshold=active.get(name))
         out.append(f"<div class='chart'>{chart}{_legend(active.get(name))}</div>")
+    out.append("</div>")
     out.append(f"<h2>Expired or frozen ({summary.inactive_count})</h2>")
     out.append(
         table(

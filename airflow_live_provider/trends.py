@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import IO, Any
 
 from airflow_live_provider.html_pages import (
-    BAD_COLOUR,
     FINE_COLOUR,
     document,
     esc,
@@ -299,16 +298,37 @@ def runway_text(days: float) -> str:
     """``ran out`` / ``~5 hours`` / ``~9 days``: what a resource owner reads."""
     if days <= 0:
         return "ran out"
-    if days < 1:
-        return f"~{max(1, round(days * 24))} hours"
     if math.isinf(days):
         return "not running out"
-    return f"~{round(days):,} days"
+    if days < 1:
+        hours = max(1, round(days * 24))
+        return f"~{hours} hour{'s' if hours > 1 else ''}"
+    whole = round(days)
+    return f"~{whole:,} day{'s' if whole > 1 else ''}"
 
 
-def svg_line_chart(points: Sequence[tuple[datetime, float]], *, title: str, width: int = 640) -> str:
-    """Totals over time as an inline SVG line: real time on x (gaps show as gaps), value on y."""
-    height, left, right, top, bottom = 200, 70, 16, 28, 34
+def _compact(value: float) -> str:
+    """An axis label that fits 60 units: ``1.91M``, ``56.8k``, ``950``."""
+    for above, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= above:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.4g}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= DAY_SECONDS:
+        return f"{seconds / DAY_SECONDS:,.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
+
+
+def svg_line_chart(points: Sequence[tuple[datetime, float]], *, title: str, width: int = 400) -> str:
+    """Totals over time as an inline SVG line: real time on x (gaps show as gaps), value on y.
+    400 units wide, like the report's bars, so it reads at phone size."""
+    height, left, right, top, bottom = 190, 56, 12, 28, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
@@ -335,8 +355,8 @@ def svg_line_chart(points: Sequence[tuple[datetime, float]], *, title: str, widt
     parts += [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#9aa5b1"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{esc(fmt_number(high))}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">{esc(fmt_number(low))}</text>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{esc(_compact(high))}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">{esc(_compact(low))}</text>',
         f'<text x="{left}" y="{height - 10}">{esc(points[0][0].strftime("%Y-%m-%d %H:%M"))}</text>',
         f'<text x="{left + plot_w}" y="{height - 10}" text-anchor="end">'
         f"{esc(points[-1][0].strftime('%Y-%m-%d %H:%M'))}</text>",
@@ -367,14 +387,13 @@ def render_trend_html(trend: Trend) -> str:
             "no trend yet. Burn rates and runways appear after the next snapshot.</p>"
         )
     else:
-        span = trend.span_days
-        span_text = f"{span:.1f} days" if span >= 1 else f"{span * 24 * 60:.0f} minutes"
+        span_text = _duration(trend.span_days * DAY_SECONDS)
         out.append(
             f"<p>{len(points)} snapshots over {esc(span_text)}: {esc(fmt_time(points[0].taken))} to "
             f"{esc(fmt_time(latest.taken))}. {trend.accounts} accounts now "
             f"({trend.added} added, {trend.removed} removed in that time).</p>"
         )
-    out.append("<h2>Totals over time</h2>")
+    out.append("<h2>Totals over time</h2><div class='charts'>")
     rows = []
     for name, spec in RESOURCE_FIELDS.items():
         series = [(p.taken, p.totals[name]) for p in points]
@@ -389,6 +408,7 @@ def render_trend_html(trend: Trend) -> str:
                     runway_text(math.inf if runway is None else runway),
                 ]
             )
+    out.append("</div>")
     if rows:
         out.append("<h2>Group burn rate</h2>")
         out.append(table(["Resource", "Remaining", "Used per day", "Runway"], rows, numeric=[1, 2]))
@@ -397,8 +417,8 @@ def render_trend_html(trend: Trend) -> str:
     )
     if len(points) > 1:
         out.append(
-            "<p class='muted'>At each account's own rate since it was first seen in these snapshots. "
-            f"<span style='color:{BAD_COLOUR}'>Soonest first.</span></p>"
+            "<p class='muted'>At each account's own rate since it was first seen in these snapshots; "
+            "soonest first.</p>"
         )
         out.append(
             table(
@@ -447,7 +467,7 @@ def render_trend_html(trend: Trend) -> str:
     out.append("<h2>Snapshots read</h2>")
     snapshot_rows = []
     for before, point in zip([None, *points[:-1]], points, strict=True):
-        gap = "" if before is None else f"{(point.taken - before.taken).total_seconds() / 3600:,.1f} h"
+        gap = "" if before is None else _duration((point.taken - before.taken).total_seconds())
         snapshot_rows.append([fmt_time(point.taken), point.count, gap, point.name])
     out.append(table(["Taken", "Accounts", "Since previous", "File"], snapshot_rows, numeric=[1, 2]))
     out += [f"<p class='muted'>Skipped {esc(s)}.</p>" for s in trend.skipped]

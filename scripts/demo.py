@@ -8,8 +8,12 @@
    (provisioned now, its tokens announced for later) and a
    weekly series whose next occurrence is outside the 24 h window; point the pre-provisioning
    DAG at it through the ``live_events_calendar`` Variable (``AIRFLOW_VAR_*`` env var).
-4. ``airflow dags test`` both DAGs, then print where the snapshot, its HTML report and the events'
-   run sheets and pages were written. The simulator stops when the script ends.
+4. ``airflow dags test`` the snapshot DAG twice (three sub-accounts use live minutes and VOD
+   flow in between: each run emits an event on the snapshot asset), then the trend DAG that is
+   scheduled on that asset (its page forecasts runways from the two snapshots, taken seconds
+   apart here, so the rates are steep), then the pre-provisioning DAG. Print where the snapshot,
+   the report, the trend page and the events' run sheets and pages were written. The simulator
+   stops when the script ends.
 
 Running it again keeps ``.demo/`` (delete it for a clean start, ``make clean`` does): the new
 snapshot report then shows the change since the previous one. The simulator's state lives in
@@ -29,7 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEMO_DIR = ROOT / ".demo"
-DAGS = ("polyv_subaccount_snapshot", "live_event_preprovision")
+DAGS = (
+    "polyv_subaccount_snapshot",
+    "polyv_subaccount_snapshot",
+    "polyv_resource_trend",
+    "live_event_preprovision",
+)
+#: Sub-accounts that use resources between the two demo snapshots: (index, what they use).
+DEMO_USAGE = (
+    (1, {"remainMinutes": 240}),
+    (14, {"remainMinutes": 90, "remainFlow": 12.5}),
+    (20, {"remainSpace": 4.0}),
+)
 
 
 def demo_calendar(now: Any) -> dict[str, Any]:
@@ -109,7 +124,10 @@ def main() -> int:
         )
         print(f"AIRFLOW_HOME={home}: airflow db migrate ...", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-        for dag_id in DAGS:
+        for step, dag_id in enumerate(DAGS):
+            if step == 1:  # between the two snapshots
+                for index, used in DEMO_USAGE:
+                    server.polyv.use_resources(index, **used)
             if dag_id == "live_event_preprovision":  # times relative to this DAG's run
                 text = json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n"
                 calendar.write_text(text, encoding="utf-8")
@@ -127,20 +145,22 @@ def main() -> int:
     output = home / "live_provider"
     snapshot = newest(output / "snapshots", "polyv_subaccounts_*.jsonl")
     report = newest(output / "snapshots", "polyv_subaccounts_*.html")
+    trend = newest(output / "snapshots", "polyv_resource_trend_*.html")
     pages = sorted((output / "run_sheets").glob("*/latest.html"))
     print("\n=== demo outputs ===")
     print(f"events calendar : {calendar}")
     print(f"snapshot        : {snapshot or 'MISSING'}")
     print(f"HTML report     : {report or 'MISSING'}")
+    print(f"trend page      : {trend or 'MISSING'}")
     for page in pages:
         sheet = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
         jit = {v: (sheet.get(v) or {}).get("justInTime", {}).get("status") for v in ("polyv", "isdp")}
         print(f"run sheet       : {page.with_suffix('.json')}  (+ .html; just in time: {jit})")
     print("run sheets hold push URLs and tokens: keep them private.")
-    if failed or not (snapshot and report and len(pages) == 2):
+    if failed or not (snapshot and report and trend and len(pages) == 2):
         print(f"demo FAILED: {', '.join(failed) or 'an output is missing'}", file=sys.stderr)
         return 1
-    print("simulator stopped; open the HTML report in a browser.")
+    print("simulator stopped; open the HTML report and the trend page in a browser.")
     return 0
 
 

@@ -160,11 +160,11 @@ def test_svg_bars_scale_to_largest_value() -> None:
         [AccountValue("a@x", "1", 10), AccountValue("b@x", "2", 40), AccountValue("c@x", "3", 0)],
         title="t",
         threshold=20,
-        width=640,
+        width=400,
     )
     bars = re.findall(r'<rect class="bar (\w+)" [^>]*width="([\d.]+)"', svg)
     widths = [float(w) for _, w in bars]
-    assert widths[1] == pytest.approx(640 - 230 - 80)
+    assert widths[1] == pytest.approx(400 - 16)
     assert widths[0] == pytest.approx(widths[1] / 4)
     assert widths[2] == 0
     # Coloured by status: only the accounts under the threshold (10 and 0, not 40) are red.
@@ -186,7 +186,7 @@ def test_report_reads_on_a_phone_and_says_things_once() -> None:
         thresholds={"remainMinutes": 1000, "remainFlow": None},
     )
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
-    assert "svg{max-width:100%" in page and '<div class="scroll"><table>' in page
+    assert "max-width:100%;height:auto" in page and '<div class="scroll"><table>' in page
     assert "Newly expired or frozen: 0.</p>\n<p>None." not in page
     assert "Below threshold (1)" in page and "Live minutes &lt; 1,000" in page
     assert "Previous snapshot taken 2026-11-22 16:06 UTC" in page
