@@ -3,4 +3,4 @@
 Kept import-light on purpose: Airflow's provider discovery imports this package.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

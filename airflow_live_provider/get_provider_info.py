@@ -181,4 +181,21 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "config": {
+            "live_provider": {
+                "description": "Defaults of the live-streaming provider.",
+                "options": {
+                    "output_root": {
+                        "description": "Where tokens, run sheets, snapshots and pages go when a task "
+                        "is not given a location. Empty: $AIRFLOW_HOME/live_provider on the worker. "
+                        "On a cluster whose tasks run on several hosts, give storage every worker "
+                        "reads (an ObjectStoragePath URI such as s3://bucket/live, or a shared volume).",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "s3://aws_default@my-bucket/live",
+                        "default": "",
+                    }
+                },
+            }
+        },
     }

@@ -36,7 +36,14 @@ def parse_time(value: str) -> datetime:
 
 
 def default_output_root() -> str:
-    """``$AIRFLOW_HOME/live_provider`` as a file:// URI: where outputs go unless told otherwise."""
+    """Where outputs go unless a task is told otherwise: ``[live_provider] output_root`` (env
+    ``AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT``, e.g. ``s3://bucket/live``: what a cluster whose tasks
+    run on several hosts needs), else ``$AIRFLOW_HOME/live_provider`` as a file:// URI."""
+    from airflow.sdk import conf
+
+    configured = (conf.get("live_provider", "output_root", fallback="") or "").strip().rstrip("/")
+    if configured:
+        return configured if "://" in configured else f"file://{os.path.abspath(configured)}"
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return f"file://{os.path.abspath(home)}/live_provider"
 

@@ -9,8 +9,9 @@ shared disk: every output goes to ``s3://`` through ``ObjectStoragePath``).
 
 What it checks, after triggering every sample DAG over the REST API (the event DAG with an event
 close enough that its just-in-time tokens and its go-live watch defer into the real triggerer):
-every run succeeded; tasks ran on both workers; the snapshot, its report and the run sheets are
-in the bucket; the ISDP tokens are valid at the event's start; no secret the simulator holds or
+every run succeeded; the scheduler ran the trend DAG once, because the snapshot's asset event
+landed (it is never triggered by hand); tasks ran on both workers; the snapshot, its report, the
+trend page and the run sheets are in the bucket; the ISDP tokens are valid at the event's start; no secret the simulator holds or
 issued appears in any task log, service log or the metadata DB. One summary line; exit 1 on any
 failure.
 
@@ -49,6 +50,9 @@ REQUIREMENTS = [
 BUCKET = "live-provider"
 WORKERS = ("cluster-w1", "cluster-w2")
 RUN_TIMEOUT = 360  # seconds for every DAG run to finish
+
+
+TREND_DAG = "polyv_resource_trend"
 
 
 def log(message: str) -> None:
@@ -271,6 +275,9 @@ def run() -> int:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS": "False",
+            # Runs the scheduler starts itself (the snapshot DAG's @daily run once unpaused) get no
+            # output_dir: their default location must be one every worker reads too.
+            "AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT": f"s3://aws_default@{BUCKET}/default",
             "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT)]),
         }
 
@@ -306,7 +313,7 @@ def run() -> int:
         token = http("POST", f"{api}/auth/token", body={"username": "admin", "password": password})[
             "access_token"
         ]
-        for dag_id in ("polyv_subaccount_snapshot", "live_event_preprovision"):
+        for dag_id in ("polyv_subaccount_snapshot", "live_event_preprovision", TREND_DAG):
             wait_for(
                 f"DAG {dag_id}", lambda d=dag_id: http("GET", f"{api}/api/v2/dags/{d}", token), timeout=180
             )
@@ -351,6 +358,8 @@ def run() -> int:
                 "output_dir": f"{outputs}/run_sheets",
             },
         }
+        # The trend DAG is not triggered: the scheduler runs it when the snapshot's asset event lands.
+        http("PATCH", f"{api}/api/v2/dags/{TREND_DAG}?update_mask=is_paused", token, {"is_paused": False})
         runs: dict[str, str] = {}
         for dag_id, conf in confs.items():
             http("PATCH", f"{api}/api/v2/dags/{dag_id}?update_mask=is_paused", token, {"is_paused": False})
@@ -362,9 +371,12 @@ def run() -> int:
 
         def all_runs_done() -> list[dict[str, Any]] | None:
             found = []
-            for dag_id in confs:
-                found += http("GET", f"{api}/api/v2/dags/{dag_id}/dagRuns", token)["dag_runs"]
-            if all(r["state"] in ("success", "failed") for r in found) and len(found) >= len(confs):
+            for dag_id in [*confs, TREND_DAG]:
+                dag_runs = http("GET", f"{api}/api/v2/dags/{dag_id}/dagRuns", token)["dag_runs"]
+                if not dag_runs:
+                    return None  # the trend run appears only after the snapshot's asset event
+                found += dag_runs
+            if all(r["state"] in ("success", "failed") for r in found):
                 return found
             return None
 
@@ -381,6 +393,12 @@ def run() -> int:
             for ti in tis:
                 if ti["state"] == "success":
                     per_worker[ti["hostname"]] = per_worker.get(ti["hostname"], 0) + 1
+        # One trend run per snapshot run (unpausing the snapshot DAG also starts its @daily run),
+        # each started by the scheduler because that snapshot's asset event landed.
+        trend_runs = [r["run_type"] for r in dag_runs if r["dag_id"] == TREND_DAG]
+        snapshot_runs = [r for r in dag_runs if r["dag_id"] == "polyv_subaccount_snapshot"]
+        if trend_runs != ["asset_triggered"] * len(snapshot_runs):
+            failures.append(f"trend runs {trend_runs} for {len(snapshot_runs)} snapshot run(s)")
         if not set(WORKERS) <= set(per_worker):
             failures.append(f"tasks did not run on both workers: {per_worker}")
         # The real triggerer ran the just-in-time wait and the go-live watch: it wrote their logs.
@@ -400,6 +418,7 @@ def run() -> int:
         expected = {
             "snapshot": lambda k: k.startswith("snapshots/polyv_subaccounts_") and k.endswith(".jsonl"),
             "report": lambda k: k.startswith("snapshots/polyv_subaccounts_") and k.endswith(".html"),
+            "trend page": lambda k: k.startswith("snapshots/polyv_resource_trend_") and k.endswith(".html"),
             "run sheet": lambda k: k.startswith("run_sheets/cluster-go-live/manual__"),
             "latest sheet": lambda k: k == "run_sheets/cluster-go-live/latest.json",
             "latest page": lambda k: k == "run_sheets/cluster-go-live/latest.html",

@@ -120,3 +120,16 @@ def test_bad_output_locations_are_refused_up_front(tmp_path: Path, where: Any, p
 
 def test_a_good_output_location_passes(tmp_path: Path) -> None:
     assert writable_output(f"file://{tmp_path}/new/deeper/sheet.json").name == "sheet.json"
+
+
+def test_output_root_from_airflow_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``[live_provider] output_root`` moves every default location (a cluster sets it to a bucket)."""
+    from airflow_live_provider.outputs import default_output_root, snapshot_folder
+
+    monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", "s3://aws_default@bucket/live/")
+    assert default_output_root() == "s3://aws_default@bucket/live"
+    assert snapshot_folder() == "s3://aws_default@bucket/live/snapshots"
+    monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", str(tmp_path))
+    assert default_output_root() == f"file://{tmp_path}"
+    monkeypatch.delenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT")
+    assert default_output_root().endswith("/live_provider")

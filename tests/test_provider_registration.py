@@ -33,7 +33,7 @@ def manager() -> ProvidersManager:
 def test_provider_is_discovered_through_the_entry_point(manager: ProvidersManager) -> None:
     info = manager.providers["airflow-live-provider"]
     assert info.data["package-name"] == "airflow-live-provider"
-    assert info.version == "0.1.0"
+    assert info.version == "0.2.0"
 
 
 @pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
