@@ -9,10 +9,11 @@ shared disk: every output goes to ``s3://`` through ``ObjectStoragePath``).
 
 What it checks, after triggering every sample DAG over the REST API (the event DAG with an event
 close enough that its just-in-time tokens and its go-live watch defer into the real triggerer):
-every run succeeded; the scheduler ran the trend DAG once, because the snapshot's asset event
-landed (it is never triggered by hand); tasks ran on both workers; the snapshot, its report, the
-trend page and the run sheets are in the bucket; the ISDP tokens are valid at the event's start; no secret the simulator holds or
-issued appears in any task log, service log or the metadata DB. One summary line; exit 1 on any
+every run succeeded; the scheduler ran the trend DAG once per snapshot run, because the
+snapshot's asset event landed (it is never triggered by hand); tasks ran on both workers; the
+snapshot, its report, the trend page and the run sheets are in the bucket; the ISDP tokens are
+valid at the event's start; no secret the simulator holds or issued appears in any task log,
+service log or the metadata DB. One summary line; exit 1 on any
 failure.
 
 Stage 1 (``python3 scripts/cluster_test.py``) installs what is missing and re-runs this file with
