@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from typing import Any
 
 REDACTED = "***REDACTED***"
@@ -85,19 +84,22 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def mask_all(values: Iterable[str]) -> None:
-    """Register credentials with Airflow's log masker, in one batch.
+    """Register returned credentials with the task process's log masker: one batch, one compile.
 
-    ``mask_secret`` recompiles the masker's whole regex for every new value, so masking values
-    one by one is quadratic (2,000 tokens: ~90 s). Here the task process's masker takes the
-    batch and compiles once; the supervisor (which writes the task log) is sent one message,
-    though Airflow 3.3.2's supervisor still registers its values one by one.
+    Why not ``mask_secret`` per value: Airflow's masker recompiles one regex of every pattern for
+    each new value, so N values cost O(N^2) (2,000 tokens: ~90 s; 50,000 snapshot secrets: hours).
+    Here the batch is added to the pattern set and compiled once: O(N).
+
+    Why not Airflow's supervisor: it registers a ``MaskSecret`` batch value by value (quadratic
+    again), and all it masks is what the task writes raw to stdout/stderr. This provider never
+    writes a returned credential to any log, stdout, exception or XCom (tokens go to private
+    files; errors are scrubbed): the in-process masker is defence in depth for the task's own
+    log records. A user's code that ``print()``s a token is not covered; do not.
     Values shorter than the masker's minimum are skipped, as ``mask_secret`` does.
     """
     batch = [v for v in dict.fromkeys(values) if isinstance(v, str) and v]
     if not batch:
         return
-    from airflow.sdk.log import mask_secret
-
     try:
         from airflow.sdk._shared.secrets_masker import _secrets_masker
 
@@ -105,6 +107,8 @@ def mask_all(values: Iterable[str]) -> None:
         minimum = int(masker.min_length_to_mask)
         patterns: set[str] = masker.patterns
     except (ImportError, AttributeError, TypeError):  # another Airflow layout: the public, slow way
+        from airflow.sdk.log import mask_secret
+
         for value in batch:
             mask_secret(value)
         return
@@ -112,13 +116,6 @@ def mask_all(values: Iterable[str]) -> None:
     if fresh:
         patterns.update(fresh)
         masker.replacer = re.compile("|".join(patterns))
-    with suppress(Exception):  # outside a task there is no supervisor to tell
-        from airflow.sdk.execution_time import task_runner
-        from airflow.sdk.execution_time.comms import MaskSecret
-
-        if comms := getattr(task_runner, "SUPERVISOR_COMMS", None):
-            payload: Any = batch  # a JSON list of strings
-            comms.send(MaskSecret(value=payload, name=None))
 
 
 def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:

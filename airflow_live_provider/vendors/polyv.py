@@ -77,6 +77,21 @@ def bulk_calls_limiter() -> RateLimiter:
         return _BULK_CALLS_LIMITER
 
 
+_TRANSMIT_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def transmit_lock(base_url: str, app_id: str, transmit_id: str) -> threading.Lock:
+    """One lock per (host, account, transmit channel) for the whole process: two threads making
+    sure of receivers on one transmit channel take turns, so the second sees what the first made."""
+    with _BULK_CALLS_LOCK:
+        return _TRANSMIT_LOCKS.setdefault((base_url, app_id, transmit_id), threading.Lock())
+
+
+def channel_id_order(channel_id: str) -> tuple[int, int | str]:
+    """Sort key: numeric ids by value (``"999" < "1000"``), others after, as text."""
+    return (0, int(channel_id)) if channel_id.isdigit() else (1, channel_id)
+
+
 THROTTLE_MESSAGE = "qps exceeds number of calls"
 TIMESTAMP_MESSAGE = "invalid timestamp."
 #: v4 ``error.code`` for an expired timestamp (时间戳过期), the only confirmed v4 code.
@@ -656,9 +671,19 @@ class PolyvClient:
         would exceed 500, creates in calls of ≤100, and after an ambiguous failure (reset, lost
         response, 5xx) reads the state again instead of resending, so nothing is created twice.
         Returns ``[{name, channelId, created}]`` in input order (no passwords).
+
+        Concurrent callers converge: threads of one process take turns per transmit channel
+        (:func:`transmit_lock`); processes on other hosts cannot be locked out, so when two
+        created the same name, every caller (now and later) answers the receiver with the lowest
+        channel id, with a warning naming the extras, never a permanent failure. For that, what
+        was just created is read back once before answering.
         """
         transmit_id = validate_channel_id(channel_id)
         wanted = validate_names(names)
+        with transmit_lock(self.transport.base_url, self.app_id, transmit_id):
+            return self._create_missing_receivers(transmit_id, wanted)
+
+    def _create_missing_receivers(self, transmit_id: str, wanted: list[str]) -> list[dict[str, Any]]:
         wanted_set = set(wanted)
         initial: set[str] | None = None
         made: dict[str, str] = {}
@@ -705,10 +730,13 @@ class PolyvClient:
                     "re-reading receivers",
                     len(unmatched),
                 )
+            if missing:
+                # Read back what was made: another process may have created the same names at the
+                # same moment, and every caller must answer the same (lowest) channel per name.
                 found = self._receivers_by_name(
                     self.list_transmit_receivers(transmit_id), wanted_set, transmit_id
                 )
-                by_name.update({name: found[name] for name in unmatched if name in found})
+                by_name.update(found)
                 still = [name for name in unmatched if name not in by_name]
                 if still:
                     shown = ", ".join(repr(name) for name in still[:5]) + (" ..." if len(still) > 5 else "")
@@ -728,20 +756,26 @@ class PolyvClient:
     def _receivers_by_name(
         receivers: list[dict[str, Any]], wanted: set[str], transmit_id: str
     ) -> dict[str, str]:
-        """Requested name -> existing receiver ID; a requested name held twice is an error."""
+        """Requested name -> existing receiver ID. A name held by several receivers (two hosts
+        created it at once) resolves to the lowest channel id, the same answer for every caller."""
         found: dict[str, list[str]] = {}
         for receiver in receivers:
             name = receiver.get("name")
             if name in wanted:
                 found.setdefault(name, []).append(str(receiver["channelId"]))
+        for ids in found.values():
+            ids.sort(key=channel_id_order)
         clashes = {name: ids for name, ids in found.items() if len(ids) > 1}
         if clashes:
-            detail = "; ".join(f"{name!r}: {', '.join(ids)}" for name, ids in sorted(clashes.items()))
-            raise LiveApiError(
-                f"transmit channel {transmit_id} already has several receivers with the same name "
-                f"({detail}); rename or remove the extras, then re-run",
-                vendor=VENDOR,
-                code="duplicate_receiver_name",
+            detail = "; ".join(
+                f"{name!r}: using {ids[0]}, extra {', '.join(ids[1:])}"
+                for name, ids in sorted(clashes.items())
+            )
+            log.warning(
+                "polyv transmit channel %s has several receivers with one name (%s): every run uses "
+                "the lowest channel id; delete the extras in the Polyv console when convenient",
+                transmit_id,
+                detail,
             )
         return {name: ids[0] for name, ids in found.items()}
 

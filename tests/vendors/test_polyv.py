@@ -337,12 +337,81 @@ def test_500_cap_refused_before_any_create(simulator: SimulatorServer) -> None:
     assert sum(r["created"] for r in result) == 50 and len(simulator.polyv.receivers(T)) == 500
 
 
-def test_duplicate_existing_receiver_names_reported(simulator: SimulatorServer) -> None:
+def test_duplicate_receiver_names_resolve_to_the_lowest_id(
+    simulator: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Duplicates (made by two hosts at once) are no permanent failure: every caller answers the
+    lowest channel id, with a warning naming the extra."""
     ids = simulator.polyv.add_receivers(T, ["Hall A", "Hall A"])
-    with pytest.raises(LiveApiError, match="several receivers with the same name") as info:
-        client(simulator).create_transmit_channels(T, ["Hall A", "Hall B"])
-    assert all(cid in str(info.value) for cid in ids)
-    assert simulator.requests_to(TRANSMIT_BATCH_CREATE_PATH) == []
+    result = client(simulator).create_transmit_channels(T, ["Hall A", "Hall B"])
+    assert result[0] == {"name": "Hall A", "channelId": min(ids, key=int), "created": False}
+    assert result[1]["created"] and len(simulator.requests_to(TRANSMIT_BATCH_CREATE_PATH)) == 1
+    assert f"extra {max(ids, key=int)}" in logs_text(caplog)
+    again = client(simulator).create_transmit_channels(T, ["Hall A", "Hall B"])
+    assert again == [dict(r, created=False) for r in result]
+
+
+def test_concurrent_threads_create_each_name_once(simulator: SimulatorServer) -> None:
+    """4 threads x the same 50 names on one transmit channel: 50 receivers, one answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    simulator.latency = 0.02  # widen the read-then-create window
+    names = [f"room {n}" for n in range(50)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: client(simulator).create_transmit_channels(T, names), range(4)))
+    assert len(simulator.polyv.receivers(T)) == 50
+    answers = [[(r["name"], r["channelId"]) for r in result] for result in results]
+    assert all(answer == answers[0] for answer in answers)
+    assert sum(r["created"] for result in results for r in result) == 50  # one thread made them
+
+
+def create_in_another_process(base_url: str, names: list[str], start: Any, out: Any) -> None:
+    """A second host: its own process, its own client, no shared lock."""
+    c = PolyvClient(base_url, sim.DEMO_APP_ID, sim.DEMO_APP_SECRET)
+    start.wait()
+    out.put([(r["name"], r["channelId"]) for r in c.create_transmit_channels(T, names)])
+
+
+def test_concurrent_processes_converge_on_one_channel_per_name(simulator: SimulatorServer) -> None:
+    """Two processes race on the same names (the simulator holds each one's first read until
+    both have read, so both create): duplicates exist, but both answer the same channel ids, and
+    so does every later call, without an error."""
+    import multiprocessing
+    import threading
+
+    both_read = threading.Barrier(2, timeout=60)
+    read = simulator.routes[("GET", TRANSMIT_ASSOCIATIONS_PATH)]
+    calls = iter(range(2))
+
+    def read_then_wait(request: Any) -> Any:
+        response = read(request)
+        if next(calls, None) is not None:  # the first read of each process
+            both_read.wait()
+        return response
+
+    simulator.routes[("GET", TRANSMIT_ASSOCIATIONS_PATH)] = read_then_wait
+    ctx = multiprocessing.get_context("spawn")
+    names = [f"stage {n}" for n in range(5)]
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=create_in_another_process, args=(simulator.base_url, names, start, out))
+        for _ in range(2)
+    ]
+    for proc in procs:
+        proc.start()
+    start.set()
+    answers = [out.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    assert answers[0] == answers[1]
+    assert len(simulator.requests_to(TRANSMIT_BATCH_CREATE_PATH)) == 2  # both created: a real race
+    held: dict[str, list[str]] = {}
+    for receiver in simulator.polyv.receivers(T):
+        held.setdefault(receiver["name"], []).append(str(receiver["channelId"]))
+    assert dict(answers[0]) == {name: min(ids, key=int) for name, ids in held.items()}
+    later = client(simulator).create_transmit_channels(T, names)
+    assert [(r["name"], r["channelId"]) for r in later] == answers[0]
+    assert not any(r["created"] for r in later)
 
 
 def test_vendor_refusal_is_not_retried(simulator: SimulatorServer) -> None:
