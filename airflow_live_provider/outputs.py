@@ -1,8 +1,8 @@
 """Output files: where they go, their one timestamp format, and writing them safely.
 
-Local files are written atomically (a private temporary file in the same folder, then renamed),
-so a reader never sees half a run sheet and a killed task leaves no partial file under the final
-name. Object stores replace an object in one PUT.
+Every output is written atomically: to a temporary dot-name in the same folder, then renamed
+into place (local: fsync + ``os.replace``; object stores: moved to the final key once complete),
+so a reader never sees half a file and a killed task leaves no partial file under the final name.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -174,34 +176,64 @@ def _make_private_dirs(folder: str) -> None:
             pass
 
 
+def _tighten_own_folders(folder: str) -> None:
+    """Folders of the provider's own default tree (``[live_provider] output_root`` or
+    ``$AIRFLOW_HOME/live_provider``) that this worker owns and that others can read (made by an
+    older version, or by hand) become 0o700. Folders a user chose elsewhere are left alone: a
+    shared volume may need group access."""
+    root = _local_file(output_path(default_output_root(), "output_root"))
+    if root is None:
+        return
+    root = os.path.abspath(root)
+    current = os.path.abspath(folder)
+    while current == root or current.startswith(root + os.sep):
+        with suppress(OSError):
+            info = os.lstat(current)
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+                os.chmod(current, 0o700)
+        if current == root:
+            break
+        current = os.path.dirname(current)
+
+
 @contextmanager
 def open_for_write(path: ObjectStoragePath) -> Iterator[IO[str]]:
     """A text file for writing credentials, published only when the block ends without error.
 
     Local files: written to a private temporary file (0o600, created exclusively, so a planted
-    symlink is never followed) in the target folder (0o700 folders created as needed), flushed to
-    disk, then renamed over the target: readers see the old file or the new one, never half of
-    one, and a killed task leaves only a dot-file. Other schemes use ObjectStoragePath and the
-    bucket's own access control.
+    symlink is never followed) in the target folder (0o700 folders created as needed, the
+    provider's own folders tightened), flushed to disk, then renamed over the target: readers see
+    the old file or the new one, never half of one, and a killed task leaves only a dot-file.
+    Object stores: the body goes to a temporary dot-key beside the target, moved to the final key
+    only once complete (an upload interrupted by an error is deleted; one killed outright never
+    becomes an object under the final key). Readers skip dot-names. Access is the bucket's.
     """
     local = _local_file(path)
     if local is None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as fh:
-            yield fh
+        temp = path.parent / f".{path.name[:80]}.{secrets.token_hex(6)}.tmp"
+        try:
+            with temp.open("w", encoding="utf-8") as fh:
+                yield fh
+            temp.rename(path)
+        except BaseException:
+            with suppress(Exception):
+                temp.unlink()
+            raise
         return
     folder, name = os.path.split(local)
     _make_private_dirs(folder)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name[:80]}.", suffix=".tmp")
+    _tighten_own_folders(folder)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{name[:80]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(temp, local)
+        os.replace(temp_name, local)
     except BaseException:
         with suppress(OSError):
-            os.unlink(temp)
+            os.unlink(temp_name)
         raise
 
 

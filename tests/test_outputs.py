@@ -133,3 +133,47 @@ def test_output_root_from_airflow_config(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert default_output_root() == f"file://{tmp_path}"
     monkeypatch.delenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT")
     assert default_output_root().endswith("/live_provider")
+
+
+def test_object_store_write_publishes_only_a_complete_body() -> None:
+    """On an object store (fsspec's in-memory one here), a write that fails half-way leaves no
+    object under the final name, nor a temporary; a complete write leaves just the final object."""
+    import fsspec
+    from airflow.sdk.io import attach
+
+    from airflow_live_provider.outputs import open_for_write, output_path, write_text
+
+    attach(protocol="memory", fs=fsspec.filesystem("memory"))  # what the amazon provider does for s3
+    target = output_path("memory://live-provider-test/atomic/sheet.json")
+    write_text(target, "previous\n")
+    with pytest.raises(RuntimeError), open_for_write(target) as fh:
+        fh.write("half of a ")
+        raise RuntimeError("killed half-way")
+    assert target.read_text() == "previous\n"
+    assert [p.name for p in target.parent.iterdir()] == ["sheet.json"]
+    write_text(target, "complete\n")
+    assert target.read_text() == "complete\n"
+    assert [p.name for p in target.parent.iterdir()] == ["sheet.json"]
+
+
+def test_loose_folders_of_the_providers_own_tree_are_tightened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing 0o755 folder under the provider's root becomes 0o700 when written to; a folder
+    the user chose elsewhere keeps its mode."""
+    from airflow_live_provider.outputs import output_path, write_text
+
+    root = tmp_path / "root"
+    monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", str(root))
+    (root / "run_sheets" / "event").mkdir(parents=True)
+    for folder in (root, root / "run_sheets", root / "run_sheets" / "event"):
+        folder.chmod(0o755)
+    write_text(output_path(f"{root}/run_sheets/event/latest.html"), "<p>e-mails</p>")
+    for folder in (root, root / "run_sheets", root / "run_sheets" / "event"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o750)
+    shared.chmod(0o750)
+    write_text(output_path(f"{shared}/report.html"), "<p>x</p>")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o750
+    assert stat.S_IMODE((shared / "report.html").stat().st_mode) == 0o600

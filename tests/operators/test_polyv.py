@@ -275,7 +275,14 @@ def test_snapshot_failure_leaves_no_partial_file(sim_connections: SimulatorServe
     sim_connections.routes[("GET", GROUP_PACKAGE_LIST_PATH)] = first_page_then_rotated
     with pytest.raises(LiveApiError, match="invalid signature"):
         op.execute(context())
-    assert not (tmp_path / "s.jsonl").exists()
+    assert list(tmp_path.iterdir()) == []
+    # A failing re-run keeps the snapshot an earlier attempt completed (it used to delete it).
+    (tmp_path / "s.jsonl").write_text("the complete earlier snapshot\n")
+    calls.clear()
+    with pytest.raises(LiveApiError, match="invalid signature"):
+        op.execute(context())
+    assert (tmp_path / "s.jsonl").read_text() == "the complete earlier snapshot\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.jsonl"]
 
 
 @pytest.mark.parametrize(
