@@ -40,7 +40,11 @@ def main() -> None:
         names = [f"receiver-{i:03d}" for i in range(CHANNELS)]
         hook = PolyvHook()
         for label, expected in (
-            ("first run ", f"1 + ceil({CHANNELS}/100) = {1 + math.ceil(CHANNELS / 100)}"),
+            (
+                "first run ",
+                f"1 read + ceil({CHANNELS}/100) creates + 2 read back (receivers, names) = "
+                f"{3 + math.ceil(CHANNELS / 100)}",
+            ),
             ("second run", f"1 + ceil({CHANNELS}/1000) + 0 creates = {1 + math.ceil(CHANNELS / 1000)}"),
         ):
             server.clear_requests()
