@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import ObjectStoragePath
 
@@ -114,7 +115,7 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     path = output_path(uri, field)  # an unknown scheme fails here
     local = _local_file(path)
     if local is None:
-        return path
+        return _reachable(path, uri, field)
     if not local.isprintable():
         raise LiveApiInputError(field, f"{local!r} contains control characters")
     too_long = [part for part in local.split("/") if len(part.encode()) > MAX_NAME_BYTES]
@@ -129,6 +130,23 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
         raise LiveApiInputError(field, f"{folder} is a file where a folder should be")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise LiveApiInputError(field, f"folder {folder} is not writable by this worker")
+    return path
+
+
+def _reachable(path: ObjectStoragePath, uri: str, field: str) -> ObjectStoragePath:
+    """Object stores: one look at the target's folder proves the store answers and the
+    connection's credentials work (an unreachable ``ftp://`` host, a wrong key), before any
+    vendor call. A folder that does not exist yet is fine: writing creates it."""
+    try:
+        path.parent.exists()
+    except Exception as exc:  # each filesystem has its own errors
+        parts = urlsplit(uri)
+        where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"  # no userinfo
+        raise LiveApiInputError(
+            field,
+            f"cannot reach {where} ({type(exc).__name__}: {str(exc)[:200]}); check the storage and "
+            "the connection it uses",
+        ) from None
     return path
 
 

@@ -417,3 +417,26 @@ def test_snapshot_thresholds_are_templated_from_params(
     op.render_template_fields(ctx)  # type: ignore[arg-type]
     assert op.min_remaining_minutes == 1000 and op.min_remaining_flow is None
     assert op.execute(ctx)["below_threshold_count"] == 3
+
+
+def test_an_unreachable_object_store_fails_before_any_token(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """An ``ftp://`` output whose server does not answer (a closed loopback port) is refused in
+    the pre-flight check, not after the tokens were issued."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends
+    sim_connections.clear_requests()
+    op = PolyvWatchTokenOperator(
+        task_id="tokens",
+        channel_id=sim.DEMO_CHANNEL_ID,
+        viewer_ids=["v1"],
+        output_uri=f"ftp://user:pw@127.0.0.1:{port}/tokens.json",
+    )
+    with pytest.raises(LiveApiInputError, match=f"output_uri: cannot reach ftp://127.0.0.1:{port}/") as info:
+        op.execute(context())
+    assert "pw" not in str(info.value)
+    assert list(sim_connections.requests) == []
