@@ -32,9 +32,10 @@ event starts; a lead at or above the vendor's lifetime is refused here, before a
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -83,6 +84,27 @@ def _check(where: str, key: str, check: Callable[[Any], T], value: Any) -> T:
         problem = exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
         suffix = exc.field[exc.field.index("[") :] if "[" in exc.field else ""
         raise _err(f"{where}.{key}{suffix}", problem) from None
+
+
+#: Every key the calendar understands, per level: anything else is a typo that would silently
+#: skip a check (a section ``volcengin`` would skip the push-auth check meant to run first).
+EVENT_KEYS = ("name", "start", "timezone", "duration_minutes", "rrule", "occurrence", *VENDOR_SECTIONS)
+SECTION_KEYS = {
+    "volcengine": ("vhost", "app", "stream", "domain", "valid_duration", "go_live_grace_minutes"),
+    "polyv": ("channel_id", "watch_channel_id", "receive_channel_names", "viewers", "token_lead_seconds"),
+    "isdp": ("channel_ids", "user_account", "role", "token_lead_seconds"),
+}
+CALENDAR_KEYS = ("events",)
+
+
+def known_keys(value: dict[str, Any], allowed: Sequence[str], where: str) -> None:
+    """Refuse keys the calendar does not know, suggesting the closest known one."""
+    for key in value:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+        raise _err(f"{where}.{key}" if where else str(key), f"is not a calendar key; {hint}")
 
 
 def _present(section: dict[str, Any], key: str, where: str) -> Any:
@@ -148,6 +170,10 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip():
         raise _err(f"events[{index}].name", "is missing; every event needs a unique name")
     where = f"event {name.strip()!r}"
+    known_keys(raw, EVENT_KEYS, where)
+    for section, keys in SECTION_KEYS.items():
+        if isinstance(raw.get(section), dict):
+            known_keys(raw[section], keys, f"{where}.{section}")
     start = parse_start(raw.get("start"), raw.get("timezone"), where)
     event: dict[str, Any] = {
         "name": name.strip(),
@@ -381,17 +407,26 @@ def jit_moments(event: dict[str, Any]) -> dict[str, pendulum.DateTime]:
 
 def parse_calendar(data: Any) -> list[dict[str, Any]]:
     """Validate a whole calendar (``{"events": [...]}`` or a bare list); names must be unique."""
+    if isinstance(data, dict):
+        known_keys(data, CALENDAR_KEYS, "calendar")
     raw_events = data.get("events") if isinstance(data, dict) else data
     if not isinstance(raw_events, list):
         raise _err("events", 'the calendar must be {"events": [...]} or a list of events')
     events = [validate_event(raw, index) for index, raw in enumerate(raw_events)]
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     claimed: dict[tuple[str, str], str] = {}
     for event in events:
         key = event_slug(event)
         if key in seen:
-            raise _err(f"event {event['name']!r}.name", "is used twice (names must be unique); rename one")
-        seen.add(key)
+            other = seen[key]
+            problem = (
+                "is used twice (names must be unique); rename one"
+                if other == event["name"]
+                else f"and {other!r} make the same folder name {key!r} (only letters and digits count); "
+                "rename one"
+            )
+            raise _err(f"event {event['name']!r}.name", problem)
+        seen[key] = event["name"]
         polyv = event.get("polyv") or {}
         for index, name in enumerate(polyv.get("receive_channel_names") or []):
             owner = claimed.setdefault((polyv["channel_id"], name), event["name"])

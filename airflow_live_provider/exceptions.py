@@ -8,6 +8,11 @@ so credentials cannot leak through them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 
 class LiveApiError(Exception):
     """A vendor call failed (or could not be made)."""
@@ -57,7 +62,39 @@ class LiveApiInputError(LiveApiError, ValueError):
 
     def __init__(self, field: str, problem: str, *, vendor: str = "live_provider") -> None:
         self.field = field
+        self.problem = problem
         super().__init__(f"{field}: {problem}", vendor=vendor, code="invalid_input")
+
+
+class InputProblems:
+    """Collects every bad field of one input (a connection, a calendar entry) so the user fixes
+    them all in one go, instead of one per attempt."""
+
+    def __init__(self) -> None:
+        self.errors: list[LiveApiInputError] = []
+
+    def check(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``func(...)``, or None after noting the LiveApiInputError it raised."""
+        try:
+            return func(*args, **kwargs)
+        except LiveApiInputError as exc:
+            self.errors.append(exc)
+            return None
+
+    def add(self, field: str, problem: str) -> None:
+        self.errors.append(LiveApiInputError(field, problem))
+
+    def raise_all(self, subject: str, fix: str, describe: Callable[[str], str] = str) -> None:
+        """One error naming every problem (``describe`` turns a field into what the user sees)."""
+        if not self.errors:
+            return
+        if len(self.errors) == 1:
+            only = self.errors[0]
+            raise LiveApiInputError(
+                subject, f"{describe(only.field)}: {only.problem}. {fix}", vendor=only.vendor
+            )
+        listed = "; ".join(f"{describe(e.field)}: {e.problem}" for e in self.errors)
+        raise LiveApiInputError(subject, f"{len(self.errors)} problems: {listed}. {fix}")
 
 
 class LiveApiAuthError(LiveApiError):

@@ -16,6 +16,7 @@ def _transport_field(spec: TransportExtra) -> dict[str, Any]:
     # 10, not 10.0, in the form.
     default: float | int = int(spec.default) if float(spec.default).is_integer() else spec.default
     bound: dict[str, Any] = {"minimum": 1} if spec.integer else {"exclusiveMinimum": 0}
+    bound["maximum"] = int(spec.maximum)
     return {
         "label": spec.label,
         "description": f"{spec.description} Default {default}.",
@@ -46,6 +47,23 @@ def _connection_type(
         },
         "conn-fields": {**conn_fields, **_TRANSPORT_FIELDS},
     }
+
+
+#: Extras renamed in a release, still read under their old name: ``{conn type: {old: new}}``.
+RENAMED_EXTRAS = {"isdp": {"token_path": "oauth_path"}}
+
+
+def form_labels(conn_type: str) -> dict[str, str]:
+    """What the connection form calls each field (``host``, ``login``, ``extra.region``...), so
+    errors name what the user sees."""
+    labels = {"host": "Host", "port": "Port", "login": "Login", "password": "Password"}
+    for entry in get_provider_info()["connection-types"]:
+        if entry["connection-type"] == conn_type:
+            labels.update(entry["ui-field-behaviour"]["relabeling"])
+            labels.update({f"extra.{name}": field["label"] for name, field in entry["conn-fields"].items()})
+    for old, new in RENAMED_EXTRAS.get(conn_type, {}).items():
+        labels[f"extra.{old}"] = labels[f"extra.{new}"]
+    return labels
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -125,19 +143,18 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "isdp-saas-openapi on Huawei's SaaS.",
                         "schema": {"type": ["string", "null"], "default": "isdp-saas-openapi"},
                     },
+                    # No default: Airflow shows a secret-looking field's default as *** and saving
+                    # the form unchanged would store "***". Empty means isdp-saas-openapi.
                     "client_secret": {
                         "label": "OAuth client secret",
-                        "description": "isdp-saas-openapi on Huawei's SaaS.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "format": "password",
-                            "default": "isdp-saas-openapi",
-                        },
+                        "description": "Empty: isdp-saas-openapi (Huawei's SaaS).",
+                        "schema": {"type": ["string", "null"], "format": "password"},
                     },
-                    "token_path": {
-                        "label": "Token path",
-                        "description": "Default /oauth2/oauth/rest_token.",
-                        "schema": {"type": ["string", "null"], "default": "/oauth2/oauth/rest_token"},
+                    # Was token_path (still read): a name with "token" is redacted by Airflow too.
+                    "oauth_path": {
+                        "label": "OAuth token URL path",
+                        "description": "Empty: /oauth2/oauth/rest_token.",
+                        "schema": {"type": ["string", "null"]},
                     },
                 },
             ),

@@ -106,6 +106,10 @@ class SnapshotSummary:
         self.below_threshold: list[dict[str, Any]] = []
         self.below_threshold_count = 0
         self.status_by_id: dict[str, str] = {}
+        #: Vendor values that could not be used (a NaN minute count, an expireDate of "永久"):
+        #: left out of totals and expiry checks, counted, the first few named.
+        self.unusable: list[dict[str, str]] = []
+        self.unusable_count = 0
         self._top_n = top_n
         self._window = timedelta(days=expiring_within_days)
         self._limits = {
@@ -132,8 +136,11 @@ class SnapshotSummary:
             self.status_by_id[user_id or email] = status
         below: list[str] = []
         for name in RESOURCE_FIELDS:
-            value = number(row.get(name))
+            raw = row.get(name)
+            value = number(raw)
             if value is None:
+                if raw not in (None, ""):
+                    self._unusable(user_id or email, name, raw)
                 continue
             self.totals[name] += value
             heap = self._heaps[name]
@@ -148,7 +155,11 @@ class SnapshotSummary:
             self.below_threshold_count += 1
             if len(self.below_threshold) < LIST_CAP:
                 self.below_threshold.append({"email": email, "userId": user_id, "fields": below})
-        expire = parse_time(row.get("expireDate"))
+        try:
+            expire = parse_time(row.get("expireDate"))
+        except (ValueError, OverflowError, OSError):
+            expire = None
+            self._unusable(user_id or email, "expireDate", row.get("expireDate"))
         if status in INACTIVE_STATUSES:
             self.inactive_count += 1
             if len(self.inactive) < LIST_CAP:
@@ -162,6 +173,22 @@ class SnapshotSummary:
                 self._expiring.append(
                     {"email": email, "userId": user_id, "expireDate": expire, "daysLeft": days_left}
                 )
+
+    def _unusable(self, account: str, field: str, value: Any) -> None:
+        self.unusable_count += 1
+        if len(self.unusable) < LIST_CAP:
+            self.unusable.append({"account": account, "field": field, "value": repr(value)[:40]})
+
+    def unusable_text(self, shown: int = 5) -> str:
+        """``3 vendor value(s) ... : u1 expireDate '永久', ...`` for a log line; "" if none."""
+        if not self.unusable_count:
+            return ""
+        listed = ", ".join(f"{u['account']} {u['field']} {u['value']}" for u in self.unusable[:shown])
+        more = " ..." if self.unusable_count > shown else ""
+        return (
+            f"{self.unusable_count} vendor value(s) are not usable numbers or dates and were left out "
+            f"of totals and expiry checks: {listed}{more}"
+        )
 
     @property
     def expiring(self) -> list[dict[str, Any]]:
@@ -211,7 +238,9 @@ def iter_rows(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """ISO-8601 text or a 13-digit epoch-milliseconds number as an aware UTC datetime."""
+    """ISO-8601 text or a 13-digit epoch-milliseconds number as an aware UTC datetime.
+
+    Raises ValueError (or OverflowError/OSError for absurd numbers) on anything else."""
     if value is None or value == "":
         return None
     if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
@@ -326,6 +355,7 @@ def render_html(
         f"<h1>{esc(title)}</h1>",
         f"<p>Snapshot taken {esc(fmt_time(summary.snapshot_time))}: {summary.count} sub-accounts "
         f"<span class='muted'>(file <code>{esc(snapshot_name)}</code>)</span>.</p>",
+        (f"<p class='warn'>{esc(summary.unusable_text())}.</p>" if summary.unusable_count else ""),
         "<h2>Totals</h2>",
         table(
             ["Resource", "Remaining (all accounts)"],

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_live_provider.exceptions import (
+    InputProblems,
     LiveApiConnectionError,
     LiveApiError,
     LiveApiInputError,
@@ -149,10 +150,25 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
     A bare host name means HTTPS (``api.polyv.net``); a full URL keeps its scheme and port
     (``http://127.0.0.1:8999``), which is how tests and the demo reach the simulator.
     """
+    if host is not None and not isinstance(host, str):
+        raise LiveApiInputError(field_name, f"must be text, got {type(host).__name__}")
     value = (host or "").strip() or default_host
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        raise LiveApiInputError(
+            field_name, "contains a space or a control character (a line break?); remove it"
+        )
     if "://" not in value:
         value = f"https://{value}"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a port that is not 0-65535 digits
+    except ValueError as exc:
+        raise LiveApiInputError(
+            field_name,
+            f"{value!r} is not a valid URL ({exc}); use e.g. {default_host!r} or 'http://127.0.0.1:8999'",
+        ) from None
+    if port == 0:
+        raise LiveApiInputError(field_name, "has port 0; give a TCP port 1-65535 or none")
     if "@" in parts.netloc:
         # Said without echoing the value: it would hold the password.
         raise LiveApiInputError(
@@ -180,10 +196,12 @@ class TransportExtra:
     integer: bool = False
     #: Where the value goes: a ``Transport`` keyword, or ``retry.<RetryPolicy field>``.
     target: str = ""
+    maximum: float = 3600  # ours: past it a task would hang for hours on one call
 
     @property
     def problem(self) -> str:
-        return "must be a whole number >= 1" if self.integer else "must be a number > 0"
+        low = "a whole number >= 1" if self.integer else "a number > 0"
+        return f"must be {low} and <= {self.maximum:g}"
 
 
 #: Connection extras every vendor connection understands (all optional).
@@ -209,6 +227,7 @@ TRANSPORT_EXTRAS: tuple[TransportExtra, ...] = (
         RetryPolicy.max_attempts,
         integer=True,
         target="retry.max_attempts",
+        maximum=20,
     ),
     TransportExtra(
         "total_retry_seconds",
@@ -216,6 +235,7 @@ TRANSPORT_EXTRAS: tuple[TransportExtra, ...] = (
         "Bound on requests plus backoff sleeps across all attempts of one call.",
         RetryPolicy.total_seconds,
         target="retry.total_seconds",
+        maximum=86_400,
     ),
 )
 
@@ -234,16 +254,18 @@ def transport_settings(
     field (``f"{field_prefix}.host"``, ``f"{field_prefix}.extra.read_timeout"``) so the user
     knows what to fix. A port is appended only to a bare host; a full URL carries its own.
     """
-    base_url = resolve_base_url(host, default_host, field_name=f"{field_prefix}.host")
-    if port not in (None, "", 0) and "://" not in (host or ""):
-        number = _port_number(port, f"{field_prefix}.port")
+    problems = InputProblems()
+    base_url = problems.check(resolve_base_url, host, default_host, field_name=f"{field_prefix}.host")
+    if base_url is not None and port not in (None, "", 0) and "://" not in (host or ""):
+        number = problems.check(_port_number, port, f"{field_prefix}.port")
         current = urlsplit(base_url).port
-        if current is None:
+        if number is None:
+            pass
+        elif current is None:
             base_url = f"{base_url}:{number}"
         elif current != number:
-            raise LiveApiInputError(
-                f"{field_prefix}.port",
-                f"is {number} but the host already says port {current}; keep only one",
+            problems.add(
+                f"{field_prefix}.port", f"is {number} but the host already says port {current}; keep one"
             )
     options: dict[str, Any] = {}
     retry: dict[str, Any] = {}
@@ -251,15 +273,30 @@ def transport_settings(
         raw = extra.get(spec.name)
         if raw is None or raw == "":
             continue
-        value = _extra_number(raw, spec, f"{field_prefix}.extra.{spec.name}")
+        value = problems.check(_extra_number, raw, spec, f"{field_prefix}.extra.{spec.name}")
+        if value is None:
+            continue
         target, _, retry_field = spec.target.partition("retry.")
         if retry_field:
             retry[retry_field] = value
         else:
             options[target] = value
+    if problems.errors:
+        raise ConnectionProblemsError(problems.errors)
     if retry:
         options["retry"] = RetryPolicy(**retry)
+    assert base_url is not None
     return base_url, options
+
+
+class ConnectionProblemsError(LiveApiInputError):
+    """Several bad connection fields at once (the hook adds its own and reports them together)."""
+
+    def __init__(self, errors: list[LiveApiInputError]) -> None:
+        self.errors = errors
+        super().__init__(
+            errors[0].field if len(errors) == 1 else "connection", "; ".join(str(e) for e in errors)
+        )
 
 
 def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | int:
@@ -270,6 +307,8 @@ def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | 
     except (TypeError, ValueError):
         number = None
     if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+    if number > spec.maximum:
         raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
     if spec.integer:
         if not number.is_integer() or number < 1:

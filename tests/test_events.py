@@ -127,6 +127,8 @@ def test_more_than_one_create_call_of_receive_channels_is_fine() -> None:
 
 def test_duplicate_names_and_bad_shapes() -> None:
     with pytest.raises(LiveApiInputError, match="used twice"):
+        parse_calendar([event("Launch"), event("Launch")])
+    with pytest.raises(LiveApiInputError, match="'Launch' make the same folder name 'launch'"):
         parse_calendar([event("Launch"), event("launch")])
     with pytest.raises(LiveApiInputError, match=r"events\[1\].name"):
         parse_calendar([event("A"), {"start": "2026-12-01T00:00:00Z"}])

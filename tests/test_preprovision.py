@@ -230,10 +230,11 @@ def test_a_failing_token_call_fails_the_task_before_the_start(
 ) -> None:
     """Retries are bounded by the start: the crew hears of it while there is still time.
 
-    The connection allows 50 attempts over 120 s; only the start can stop them within 4 s.
+    The connection allows 20 attempts (the most it may) over 120 s; only the start can stop them
+    within 4 s.
     """
     conn = json.loads(os.environ["AIRFLOW_CONN_ISDP_DEFAULT"])
-    conn["extra"] = {**conn.get("extra", {}), "max_attempts": 50}
+    conn["extra"] = {**conn.get("extra", {}), "max_attempts": 20}
     monkeypatch.setenv("AIRFLOW_CONN_ISDP_DEFAULT", json.dumps(conn))
     start = soon(4)
     event = demo_event(start)

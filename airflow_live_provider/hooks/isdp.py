@@ -2,7 +2,8 @@
 
 Connection: host = the ISDP domain (default ``isdpcloud.huawei.com``), login = application ID,
 password = application token, extras ``client_id`` and ``client_secret`` (a secret field; both
-``isdp-saas-openapi`` on Huawei's SaaS) and ``token_path`` (default ``/oauth2/oauth/rest_token``).
+``isdp-saas-openapi`` on Huawei's SaaS when empty) and ``oauth_path`` (formerly ``token_path``,
+still read; default ``/oauth2/oauth/rest_token``).
 The client caches the OAuth access token for the life of the hook, shared by all its calls.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
 from airflow_live_provider.vendors.isdp import (
     DEFAULT_CLIENT_ID,
@@ -32,22 +34,34 @@ class IsdpHook(LiveBaseHook[IsdpClient]):
         super().__init__(isdp_conn_id, **kwargs)
         self.isdp_conn_id = isdp_conn_id
 
-    def build_client(
-        self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]
-    ) -> IsdpClient:
-        client_id = str(extra.get("client_id") or "").strip() or DEFAULT_CLIENT_ID
-        client_secret = str(extra.get("client_secret") or "").strip() or DEFAULT_CLIENT_SECRET
-        token_path = validate_token_path(
-            str(extra.get("token_path") or "").strip() or DEFAULT_TOKEN_PATH,
-            f"{self.conn_id}.extra.token_path",
-        )
+    def client_settings(
+        self, *, login: Any, password: Any, extra: dict[str, Any], problems: InputProblems
+    ) -> dict[str, Any]:
+        # oauth_path was token_path: a field name with "token" is hidden by Airflow's form too.
+        path_field = "extra.oauth_path" if extra.get("oauth_path") not in (None, "") else "extra.token_path"
+        token_path = self.text(extra.get(path_field.removeprefix("extra.")), path_field, problems)
+        if token_path is not None:
+            token_path = problems.check(validate_token_path, token_path, f"{self.conn_id}.{path_field}")
+        return {
+            "app_id": self.text(login, "login", problems, what="ISDP application ID"),
+            "app_token": self.text(password, "password", problems, what="ISDP application token"),
+            "client_id": self.text(
+                extra.get("client_id"), "extra.client_id", problems, default=DEFAULT_CLIENT_ID
+            ),
+            "client_secret": self.text(
+                extra.get("client_secret"), "extra.client_secret", problems, default=DEFAULT_CLIENT_SECRET
+            ),
+            "token_path": token_path or DEFAULT_TOKEN_PATH,
+        }
+
+    def make_client(self, base_url: str, settings: dict[str, Any], options: dict[str, Any]) -> IsdpClient:
         return IsdpClient(
             base_url,
-            self._require(login, "login", "ISDP application ID"),
-            self._require(password, "password", "ISDP application token"),
-            client_id=client_id,
-            client_secret=client_secret,
-            token_path=token_path,
+            settings["app_id"],
+            settings["app_token"],
+            client_id=settings["client_id"],
+            client_secret=settings["client_secret"],
+            token_path=settings["token_path"],
             **options,
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
 from airflow_live_provider.vendors.polyv import DEFAULT_HOST, SIGNATURE_METHODS, PolyvClient
 
@@ -29,28 +29,33 @@ class PolyvHook(LiveBaseHook[PolyvClient]):
         self.polyv_conn_id = polyv_conn_id
         self._group_account = False
 
-    def build_client(
-        self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]
-    ) -> PolyvClient:
-        method = str(extra.get("signature_method") or "MD5").strip().upper()
+    def client_settings(
+        self, *, login: Any, password: Any, extra: dict[str, Any], problems: InputProblems
+    ) -> dict[str, Any]:
+        method = (
+            self.text(extra.get("signature_method"), "extra.signature_method", problems) or "MD5"
+        ).upper()
         if method not in SIGNATURE_METHODS:
-            raise LiveApiInputError(
+            problems.add(
                 f"{self.conn_id}.extra.signature_method", f"{method!r} is not supported; use MD5 or SHA256"
             )
-        account_type = str(extra.get("account_type") or "normal").strip().lower()
+        account_type = (
+            self.text(extra.get("account_type"), "extra.account_type", problems) or "normal"
+        ).lower()
         if account_type not in ("normal", "group"):
-            raise LiveApiInputError(
+            problems.add(
                 f"{self.conn_id}.extra.account_type",
                 f"{account_type!r} is not supported; use normal or group",
             )
         self._group_account = account_type == "group"
-        return PolyvClient(
-            base_url,
-            self._require(login, "login", "Polyv appId"),
-            self._require(password, "password", "Polyv appSecret"),
-            signature_method=method,
-            **options,
-        )
+        return {
+            "app_id": self.text(login, "login", problems, what="Polyv appId"),
+            "app_secret": self.text(password, "password", problems, what="Polyv appSecret"),
+            "signature_method": method,
+        }
+
+    def make_client(self, base_url: str, settings: dict[str, Any], options: dict[str, Any]) -> PolyvClient:
+        return PolyvClient(base_url, **settings, **options)
 
     def get_watch_api_token(
         self,

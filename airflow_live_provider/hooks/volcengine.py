@@ -6,10 +6,16 @@ Connection: login = Access Key ID, password = Secret Access Key, extras ``region
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
 from airflow_live_provider.vendors.volcengine import DEFAULT_REGION, DEFAULT_VERSION, VolcengineLiveClient
+
+#: Volcengine region names: cn-north-1, cn-beijing, ap-singapore-1 ("cn north" would only surface
+#: later as SignatureDoesNotMatch).
+REGION_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
@@ -23,17 +29,31 @@ class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
         super().__init__(volcengine_conn_id, **kwargs)
         self.volcengine_conn_id = volcengine_conn_id
 
-    def build_client(
-        self, *, base_url: str, login: str, password: str, extra: dict[str, Any], options: dict[str, Any]
+    def client_settings(
+        self, *, login: Any, password: Any, extra: dict[str, Any], problems: InputProblems
+    ) -> dict[str, Any]:
+        region = self.text(extra.get("region"), "extra.region", problems, default=DEFAULT_REGION)
+        if region is not None and not REGION_PATTERN.fullmatch(region):
+            problems.add(
+                f"{self.conn_id}.extra.region",
+                f"{region!r} is not a region name such as cn-north-1 (lower-case letters, digits, dashes)",
+            )
+        return {
+            "access_key_id": self.text(login, "login", problems, what="Access Key ID"),
+            "secret_access_key": self.text(password, "password", problems, what="Secret Access Key"),
+            "region": region,
+            "session_token": self.text(extra.get("session_token"), "extra.session_token", problems),
+        }
+
+    def make_client(
+        self, base_url: str, settings: dict[str, Any], options: dict[str, Any]
     ) -> VolcengineLiveClient:
-        region = str(extra.get("region") or "").strip() or DEFAULT_REGION
-        session_token = str(extra.get("session_token") or "").strip() or None
         return VolcengineLiveClient(
             base_url,
-            self._require(login, "login", "Access Key ID"),
-            self._require(password, "password", "Secret Access Key"),
-            region=region,
-            session_token=session_token,
+            settings["access_key_id"],
+            settings["secret_access_key"],
+            region=settings["region"],
+            session_token=settings["session_token"],
             **options,
         )
 

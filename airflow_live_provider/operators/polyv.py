@@ -191,7 +191,10 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                     else:
                         row = strip_secrets(account, SECRET_KEYS)
                     row["snapshotTime"] = snapshot_time
-                    lines.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                    for key, value in row.items():  # NaN/Infinity are not JSON: kept as text
+                        if isinstance(value, float) and not math.isfinite(value):
+                            row[key] = str(value)
+                    lines.append(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n")
                     summary.add(row)
                     if len(lines) >= WRITE_BATCH:
                         fh.write("".join(lines))
@@ -205,6 +208,8 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         mask_all(kept_secrets)  # rows went to the file only: nothing logged them before this
         location = str(path)
         self.log.info("Wrote %d Polyv sub-account(s) to %s", summary.count, location)
+        if summary.unusable_count:
+            self.log.warning("%s", summary.unusable_text())
         totals = summary.totals_rounded()
         self._announce(context, hook, location, summary, snapshot_time, totals)
         return {
@@ -218,6 +223,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                 {"email": a["email"], "userId": a["userId"], "status": a["status"]} for a in summary.inactive
             ],
             "expired_or_frozen_count": summary.inactive_count,
+            "unusable_values_count": summary.unusable_count,
         }
 
     def _announce(

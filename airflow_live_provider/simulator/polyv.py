@@ -81,6 +81,8 @@ class PolyvSimulator(VendorSimulator):
         self.sub_account_count = 0
         #: index -> {remain field: amount used so far} (what ``use_resources`` subtracted).
         self.used: dict[int, dict[str, float]] = {}
+        #: index -> fields replaced as given (odd vendor data: ``expireDate="永久"``, NaN minutes).
+        self.overrides: dict[int, dict[str, Any]] = {}
         self._next_channel_id = 3_200_000
         self._throttle_remaining = 0
         #: The documented IP limit: 1500 requests per 10 s (None disables it).
@@ -140,6 +142,11 @@ class PolyvSimulator(VendorSimulator):
     def set_sub_account_count(self, count: int) -> None:
         """``count`` deterministic sub-accounts, generated per index on demand (no memory cost)."""
         self.sub_account_count = count
+
+    def set_sub_account_fields(self, index: int, **fields: Any) -> None:
+        """Sub-account ``index`` reports these values as given (bad vendor data tests)."""
+        with self._lock:
+            self.overrides.setdefault(index, {}).update(fields)
 
     def use_resources(self, index: int, **amounts: float) -> None:
         """Sub-account ``index`` uses resources: ``use_resources(3, remainMinutes=120)`` lowers
@@ -224,6 +231,7 @@ class PolyvSimulator(VendorSimulator):
             "writeToken": str(uuid.UUID(_secret("write", index))),
             "readToken": str(uuid.UUID(_secret("read", index))),
         }
+        account.update(self.overrides.get(index, {}))
         for name, amount in self.used.get(index, {}).items():
             remaining = account[name] - amount
             account[name] = int(remaining) if float(remaining).is_integer() else round(remaining, 3)

@@ -93,10 +93,10 @@ def test_custom_token_path_is_used(simulator: SimulatorServer, monkeypatch: pyte
 @pytest.mark.parametrize(
     ("fields", "match"),
     [
-        ({"login": ""}, "isdp_bad.login"),
-        ({"password": " "}, "isdp_bad.password"),
-        ({"extra": {"token_path": "oauth2/token"}}, "isdp_bad.extra.token_path"),
-        ({"extra": {"read_timeout": "-1"}}, "isdp_bad.extra.read_timeout"),
+        ({"login": ""}, "connection 'isdp_bad': .*\\(login\\)"),
+        ({"password": " "}, "connection 'isdp_bad': .*\\(password\\)"),
+        ({"extra": {"token_path": "oauth2/token"}}, "connection 'isdp_bad': .*\\(extra\\.token_path\\)"),
+        ({"extra": {"read_timeout": "-1"}}, "connection 'isdp_bad': .*\\(extra\\.read_timeout\\)"),
     ],
 )
 def test_bad_connection_refused_before_any_request(

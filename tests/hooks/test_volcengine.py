@@ -90,7 +90,7 @@ def test_missing_login_refused_before_any_request(
     simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_conn(monkeypatch, "volc_nologin", simulator, login="")
-    with pytest.raises(LiveApiInputError, match="volc_nologin.login"):
+    with pytest.raises(LiveApiInputError, match="connection 'volc_nologin': .*\\(login\\)"):
         VolcengineLiveHook("volc_nologin").describe_auth("push", vhost=DEMO_VHOST)
     assert list(simulator.requests) == []
 
