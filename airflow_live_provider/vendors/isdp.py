@@ -33,6 +33,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+from airflow_live_provider.validation import plain_text
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -73,16 +74,24 @@ class AccessToken:
 
 
 # -- input validation (before any request) -------------------------------------------------------
+#: Ours (ISDP documents no limits): one getTokenBatch call, a channel ID, a role number.
+MAX_CHANNELS_PER_BATCH = 100
+MAX_ID_LENGTH = 64
+MAX_ROLE = 99
+
+
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
     """A channel ID: a non-blank string, or an int (converted: the API wants strings)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise LiveApiInputError(
-            field, f"{value!r} is not a channel ID; give a string such as '10882'", vendor=VENDOR
-        )
-    text = str(value).strip()
-    if not text:
-        raise LiveApiInputError(field, "is blank; give the ISDP channel ID such as '10882'", vendor=VENDOR)
-    return text
+    if isinstance(value, str):
+        value = value.strip()
+    return plain_text(
+        value,
+        field,
+        vendor=VENDOR,
+        what="ISDP channel ID such as '10882'",
+        max_len=MAX_ID_LENGTH,
+        allow_int=True,
+    )
 
 
 def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
@@ -96,6 +105,13 @@ def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
             f"a {type(values).__name__} is not a list; give a list of channel IDs such as ['10882', '10883']",
             vendor=VENDOR,
         )
+    if len(values) > MAX_CHANNELS_PER_BATCH:
+        raise LiveApiInputError(
+            field,
+            f"has {len(values)} channel IDs; give at most {MAX_CHANNELS_PER_BATCH} per request "
+            "(split the list)",
+            vendor=VENDOR,
+        )
     ids = [validate_channel_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
     if not ids:
         raise LiveApiInputError(
@@ -106,13 +122,16 @@ def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
 
 def validate_user_account(value: Any, field: str = "user_account") -> str:
     """The ISDP user account joining the channels: a non-blank string (ints converted)."""
-    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise LiveApiInputError(
-            field,
-            f"{value!r} is blank or not text; give the ISDP user account such as '135965565'",
-            vendor=VENDOR,
-        )
-    return str(value).strip()
+    if isinstance(value, str):
+        value = value.strip()
+    return plain_text(
+        value,
+        field,
+        vendor=VENDOR,
+        what="ISDP user account such as '135965565'",
+        max_len=MAX_ID_LENGTH,
+        allow_int=True,
+    )
 
 
 def validate_role(value: Any, field: str = "role") -> int:
@@ -120,10 +139,11 @@ def validate_role(value: Any, field: str = "role") -> int:
     from templates are accepted and converted."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROLE:
         raise LiveApiInputError(
             field,
-            f"{value!r} is not a whole-number role; use 1 (the default) unless told otherwise",
+            f"{value!r} is not a whole-number role from 0 to {MAX_ROLE}; "
+            "use 1 (the default) unless told otherwise",
             vendor=VENDOR,
         )
     return value

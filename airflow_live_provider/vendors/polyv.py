@@ -29,6 +29,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
+from airflow_live_provider.validation import plain_text
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -224,22 +225,11 @@ def validate_channel_id(value: Any, field: str = "channel_id") -> str:
 def _optional_text(value: Any, field: str, max_len: int = 255) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > max_len:
-        raise LiveApiInputError(field, f"must be a string of at most {max_len} characters", vendor=VENDOR)
-    return value
+    return plain_text(value, field, vendor=VENDOR, what="value", max_len=max_len)
 
 
 def validate_viewer_id(value: Any, field: str = "viewer_id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LiveApiInputError(field, "is empty; give the viewer's ID (1-64 characters)", vendor=VENDOR)
-    if len(value) > MAX_VIEWER_ID_LENGTH or value != value.strip():
-        raise LiveApiInputError(
-            field,
-            f"must be 1-{MAX_VIEWER_ID_LENGTH} characters without leading/trailing spaces "
-            f"(got {len(value)} characters)",
-            vendor=VENDOR,
-        )
-    return value
+    return plain_text(value, field, vendor=VENDOR, what="viewer's ID", max_len=MAX_VIEWER_ID_LENGTH)
 
 
 #: Keys a viewer spec may have (the get-watch-api-token form fields).
@@ -311,12 +301,9 @@ def validate_emails(emails: Any) -> list[str] | None:
         raise LiveApiInputError("emails", "must be a list of e-mail addresses", vendor=VENDOR)
     out: list[str] = []
     for index, email in enumerate(emails):
-        if (
-            not isinstance(email, str)
-            or "@" not in email
-            or any(c in email for c in ", \t\r\n")
-            or len(email) > 254
-        ):
+        plain_text(email, f"emails[{index}]", vendor=VENDOR, what="e-mail address", max_len=254)
+        local, _, domain = email.rpartition("@")
+        if not local or "." not in domain.strip(".") or any(c in email for c in ", ;"):
             raise LiveApiInputError(
                 f"emails[{index}]",
                 f"{email!r} is not an e-mail address such as 'a@example.com'",
@@ -346,16 +333,7 @@ def validate_names(names: Any) -> list[str]:
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         field = f"names[{index}]"
-        if not isinstance(name, str) or not name.strip():
-            raise LiveApiInputError(field, "is blank; every channel name must have text", vendor=VENDOR)
-        if name != name.strip():
-            raise LiveApiInputError(
-                field, f"{name!r} has leading/trailing spaces; remove them", vendor=VENDOR
-            )
-        if len(name) > MAX_CHANNEL_NAME_LENGTH:
-            raise LiveApiInputError(
-                field, f"is {len(name)} characters long; use at most {MAX_CHANNEL_NAME_LENGTH}", vendor=VENDOR
-            )
+        plain_text(name, field, vendor=VENDOR, what="channel name", max_len=MAX_CHANNEL_NAME_LENGTH)
         if name in seen:
             raise LiveApiInputError(
                 field, f"{name!r} duplicates names[{seen[name]}]; give each channel once", vendor=VENDOR

@@ -29,6 +29,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
+from airflow_live_provider.validation import plain_text
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -183,9 +184,8 @@ def validate_stream(stream: Any, field: str = "stream") -> str:
 
 
 def _host_name(value: Any, field: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
-    if value != value.strip() or any(c in value for c in " /?#:") or not value.isprintable():
+    plain_text(value, field, vendor=VENDOR, what=what, max_len=253)  # DNS names: 253 at most
+    if any(c in value for c in " /?#:"):
         raise LiveApiInputError(
             field, f"{value!r} is not a bare host name such as 'push.example.com'", vendor=VENDOR
         )
@@ -213,16 +213,20 @@ def validate_version(version: Any, allowed: tuple[str, ...] = DESCRIBE_AUTH_VERS
     return str(version)
 
 
+#: Ours (the docs give none): a push URL valid for more than a year is a leak waiting to happen.
+MAX_VALID_DURATION = 365 * 86_400
+
+
 def validate_valid_duration(value: Any) -> int | None:
     """Seconds a push URL stays valid: a positive integer (digit strings from templates accepted)."""
     if value is None or value == "":
         return None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_VALID_DURATION:
         raise LiveApiInputError(
             "valid_duration",
-            f"{value!r} is not a positive whole number of seconds (e.g. 86400)",
+            f"{value!r} is not a whole number of seconds from 1 to {MAX_VALID_DURATION} (a year), e.g. 86400",
             vendor=VENDOR,
         )
     return value
@@ -241,6 +245,10 @@ def validate_expired_time(value: Any) -> str | None:
             "expired_time",
             f"{value!r} is not an RFC 3339 time with an offset, e.g. '2026-11-24T00:00:00+08:00'",
             vendor=VENDOR,
+        )
+    if parsed.timestamp() <= time.time():
+        raise LiveApiInputError(
+            "expired_time", f"{value!r} is in the past: a push URL would be dead on arrival", vendor=VENDOR
         )
     return str(value)
 
