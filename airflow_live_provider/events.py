@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -153,7 +154,14 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
             tz=zone,
         )
     if zone is not None:
-        return parsed.in_timezone(zone)
+        local = parsed.in_timezone(zone)
+        if local.utcoffset() != parsed.utcoffset():
+            raise _err(
+                f"{where}.start",
+                f"{value!r} has offset {parsed.strftime('%z')} but {timezone} is at {local.strftime('%z')} "
+                "then; drop the offset (wall-clock time in the timezone) or make them agree",
+            )
+        return local
     return parsed
 
 
@@ -452,6 +460,20 @@ def load_calendar(text: str, source: str = "calendar.json") -> list[dict[str, An
     except Exception as exc:
         raise _err("calendar", f"{source} cannot be parsed: {exc}") from None
     return parse_calendar(data)
+
+
+MAX_LEAD_HOURS = 24 * 366
+
+
+def lead_window(hours: Any) -> timedelta:
+    """The ``lead_hours`` param as a window: a number of hours in (0, 8784]."""
+    try:
+        value = float(hours)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(hours, bool) or not math.isfinite(value) or not 0 < value <= MAX_LEAD_HOURS:
+        raise _err("lead_hours", f"{hours!r} is not a number of hours above 0 and at most {MAX_LEAD_HOURS}")
+    return timedelta(hours=value)
 
 
 def select_upcoming(

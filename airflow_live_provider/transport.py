@@ -329,6 +329,13 @@ def _port_number(value: Any, field_name: str) -> int:
     return number
 
 
+def _exhausted(error: LiveApiError, how: str) -> LiveApiError:
+    """The last error, saying that retrying stopped and why (it stays retryable: a later task
+    try may succeed)."""
+    error.message = f"{error.message} (retries exhausted {how})"
+    return error
+
+
 def retry_after_seconds(response: requests.Response) -> float | None:
     """``Retry-After`` in seconds, from either form RFC 9110 allows (seconds or an HTTP date)."""
     raw = response.headers.get("Retry-After")
@@ -476,11 +483,17 @@ class Transport:
                     self._log(req, status, started, request_id, attempt)
                     return value
             self._log(req, status, started, request_id, attempt)
-            if not resendable or attempt >= policy.max_attempts:
+            if not resendable:
                 raise error
+            if attempt >= policy.max_attempts:
+                raise _exhausted(error, f"after {attempt} attempts (max_attempts={policy.max_attempts})")
             delay = error.retry_after if error.retry_after is not None else policy.backoff(attempt)
             if self._monotonic() + delay >= deadline:
-                raise error
+                raise _exhausted(
+                    error,
+                    f"after {attempt} attempt(s): the next would pass the time budget "
+                    "(total_retry_seconds, or the event's start)",
+                )
             self._sleep(delay)
 
     def _log(

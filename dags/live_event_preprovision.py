@@ -87,7 +87,7 @@ with DAG(
         """Load and validate the calendar; keep the event instances in the lead window."""
         from airflow.sdk import Variable
 
-        from airflow_live_provider.events import load_calendar, next_start, select_upcoming
+        from airflow_live_provider.events import lead_window, load_calendar, next_start, select_upcoming
 
         params = params or {}
         location = (
@@ -96,7 +96,7 @@ with DAG(
         events = load_calendar(_read_text(location), source=location)
         run_time = getattr(dag_run, "run_after", None) or pendulum.now("UTC")
         now = pendulum.instance(run_time).in_timezone("UTC")
-        lead = timedelta(hours=float(params.get("lead_hours") or 24))
+        lead = lead_window(params.get("lead_hours") or 24)
         chosen = select_upcoming(events, now, lead)
         print(
             f"calendar {location}: {len(events)} event(s), {len(chosen)} instance(s) starting between "

@@ -288,6 +288,14 @@ class IsdpClient:
                 code=error,
                 **common,
             )
+        if status in (404, 405):
+            raise LiveApiAuthError(
+                f"token request: {self.token_path} answered HTTP {status} ({detail}); the OAuth token "
+                "URL path is wrong: check the connection's oauth_path extra (default "
+                f"{DEFAULT_TOKEN_PATH}) and the host",
+                code=error or status,
+                **common,
+            )
         if 400 <= status < 500:
             raise LiveApiAuthError(
                 f"token request refused ({detail}); check the application ID (connection login) "

@@ -439,8 +439,15 @@ class VolcengineLiveClient:
 
 
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
-    """The exact JSON bytes sent (and hashed): compact, UTF-8, key order kept."""
-    return json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The exact JSON bytes sent (and hashed): compact, UTF-8, key order kept. NaN/Infinity (not
+    JSON) and values JSON cannot hold (a set) are refused before anything is signed."""
+    try:
+        text = json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LiveApiInputError(
+            "body", f"is not valid JSON ({exc}); use numbers, text, lists and dicts", vendor=VENDOR
+        ) from None
+    return text.encode("utf-8")
 
 
 READ_ACTION_PREFIXES = ("Describe", "List", "Get", "Generate", "Query", "Check")
