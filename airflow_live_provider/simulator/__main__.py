@@ -8,9 +8,14 @@ import signal
 import sys
 import threading
 
-from airflow_live_provider.simulator.server import FAULT_KINDS, SimRequest, SimResponse, SimulatorServer
+from airflow_live_provider.simulator.server import (
+    FAULT_KINDS,
+    SimRequest,
+    SimResponse,
+    SimulatorServer,
+    is_loopback,
+)
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: Liveness probe for container health checks (docker-compose.yaml); no vendor has this path.
 HEALTH_PATH = "/_simulator/health"
 
@@ -22,9 +27,17 @@ def _health(_req: SimRequest) -> SimResponse:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_live_provider.simulator", description=__doc__)
-    parser.add_argument("--port", type=int, default=8999, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument("--port", type=int, default=8999, help="TCP port (0 = any free port)")
     parser.add_argument(
-        "--bind", default="127.0.0.1", help="address to bind; loopback only (0.0.0.0 only inside a container)"
+        "--bind",
+        default="127.0.0.1",
+        help="address to bind: 127.0.0.1 (default), ::1, or with --allow-remote any",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --bind such as 0.0.0.0 (inside a container network only: the "
+        "simulator has no real security)",
     )
     parser.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests that fail retryably"
@@ -48,16 +61,33 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-ms", type=float, default=0.0, help="delay before every response (a vendor's round trip)"
     )
     args = parser.parse_args(argv)
+    kinds = tuple(kind.strip() for kind in args.fault_kinds.split(",") if kind.strip())
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port} is not 0-65535")
+    if not is_loopback(args.bind) and not args.allow_remote:
+        parser.error(f"--bind {args.bind!r} is not a loopback address; add --allow-remote to mean it")
+    if not 0 <= args.fault_rate <= 1:
+        parser.error(f"--fault-rate {args.fault_rate} is not a fraction from 0 to 1")
+    if unknown or not kinds:
+        parser.error(
+            f"--fault-kinds: unknown {unknown or 'empty list'}; choose from {', '.join(FAULT_KINDS)}"
+        )
+    if args.latency_ms < 0 or (args.polyv_sub_accounts is not None and args.polyv_sub_accounts < 0):
+        parser.error("--latency-ms and --polyv-sub-accounts must be >= 0")
 
-    server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.bind not in LOOPBACK)
+    try:
+        server = SimulatorServer(args.port, host=args.bind, allow_non_loopback=args.allow_remote)
+    except OSError as exc:
+        parser.error(f"cannot listen on {args.bind}:{args.port}: {exc.strerror or exc}")
     server.routes[("GET", HEALTH_PATH)] = _health
-    server.latency = max(0.0, args.latency_ms) / 1000
+    server.latency = args.latency_ms / 1000
     if args.no_polyv_ip_limit:
         server.polyv.qps_window = None
     if args.polyv_sub_accounts is not None:
         server.polyv.set_sub_account_count(args.polyv_sub_accounts)
     if args.fault_rate:
-        server.faults.set_random(args.fault_rate, kinds=tuple(args.fault_kinds.split(",")), seed=args.seed)
+        server.faults.set_random(args.fault_rate, kinds=kinds, seed=args.seed)
     server.start()
     base_url = args.public_url or server.base_url
     print(f"# vendor simulator listening on {args.bind}:{server.port} (clients use {base_url})", flush=True)

@@ -7,6 +7,7 @@ only: it is a test double, never a service to expose.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import socket
@@ -92,6 +93,28 @@ class FaultInjector:
         return None
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost; ``""`` and ``0.0.0.0`` mean every interface: not loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _IPv4Server(ThreadingHTTPServer):
+    #: Connections waiting to be accepted (socketserver's 5 made sequential connects stall ~1 s).
+    request_queue_size = 128
+
+
+class _IPv6Server(_IPv4Server):
+    address_family = socket.AF_INET6
+
+
+CONNECTION_TIMEOUT = 30.0
+
+
 class SimulatorServer:
     """The server; ``polyv``, ``volcengine`` and ``isdp`` hold each vendor's state."""
 
@@ -103,8 +126,11 @@ class SimulatorServer:
         seed_demo: bool = True,
         allow_non_loopback: bool = False,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1") and not allow_non_loopback:
-            raise ValueError("the simulator binds loopback only (allow_non_loopback is for containers)")
+        if not is_loopback(host) and not allow_non_loopback:
+            raise ValueError(
+                f"the simulator binds loopback only, not {host!r} (allow_non_loopback is for containers)"
+            )
+        self.host = host
         self.faults = FaultInjector()
         #: Seconds added to the simulator's clock: a positive skew makes clients look late.
         self.clock_skew = 0.0
@@ -124,7 +150,8 @@ class SimulatorServer:
             self.routes.update(vendor.routes())
             if seed_demo:
                 vendor.seed_demo()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        server_class = _IPv6Server if ":" in host else _IPv4Server
+        self._httpd = server_class((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -135,7 +162,9 @@ class SimulatorServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        if ":" in self.host:
+            return f"http://[{'::1' if self.host == '::' else self.host}]:{self.port}"
+        return f"http://{'127.0.0.1' if self.host in ('', '0.0.0.0', 'localhost') else self.host}:{self.port}"
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
@@ -202,6 +231,8 @@ class SimulatorServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            #: Seconds a connection may sit idle or half-sent before its thread is freed.
+            timeout = CONNECTION_TIMEOUT
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
                 return
@@ -224,7 +255,11 @@ class SimulatorServer:
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
+                raw_length = (self.headers.get("Content-Length") or "0").strip()
+                if not raw_length.isdigit():
+                    self.send_error(400, "Content-Length is not a number")
+                    return
+                length = int(raw_length)
                 body = self.rfile.read(length) if length else b""
                 req = SimRequest(
                     method=self.command,
