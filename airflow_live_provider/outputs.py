@@ -87,7 +87,11 @@ def task_output_uri(kind: str, task: Any, context: Mapping[str, Any], suffix: st
 
 def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     """Validate a (rendered) output URI before any vendor call is made."""
-    if not isinstance(uri, str) or not uri.strip():
+    if not isinstance(uri, str):
+        raise LiveApiInputError(
+            field, f"must be text (a path or a file://, s3://... URI), got {type(uri).__name__}"
+        )
+    if not uri.strip():
         raise LiveApiInputError(field, "is empty; give a file://, s3://, gs://... URI for the output file")
     if "://" not in uri:
         if not uri.startswith("/"):

@@ -109,3 +109,28 @@ def test_importing_operators_does_not_import_requests() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     # Neither requests (~100 ms) nor Airflow's trigger machinery (~17 ms) is paid at parse time.
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_packaging_is_typed_and_licensed() -> None:
+    """Users' type checkers see the package as typed; the license text ships with it."""
+    import tomllib
+    from pathlib import Path
+
+    import airflow_live_provider
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert (Path(airflow_live_provider.__file__).parent / "py.typed").exists()
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+    assert "Apache License" in (root / "LICENSE").read_text()[:200]
+    assert "Framework :: Apache Airflow :: Provider" in project["classifiers"]
+
+
+def test_no_form_field_airflow_would_hide_has_a_default() -> None:
+    """Airflow shows a hidden field's default as *** and saves *** if the form is saved unchanged."""
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+
+    for conn in get_provider_info()["connection-types"]:
+        for name, field in conn["conn-fields"].items():
+            if should_hide_value_for_key(name) or field["schema"].get("format") == "password":
+                assert "default" not in field["schema"], (conn["connection-type"], name)

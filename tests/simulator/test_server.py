@@ -104,3 +104,51 @@ def test_cli_prints_the_connection_exports_and_serves() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--bind", "0.0.0.0"], "not a loopback address; add --allow-remote"),
+        (["--bind", ""], "not a loopback address"),
+        (["--fault-rate", "-3"], "--fault-rate -3.0 is not a fraction"),
+        (["--fault-kinds", "429,nope"], "unknown ['nope']"),
+        (["--port", "70000"], "--port 70000"),
+        (["--latency-ms", "-1"], "must be >= 0"),
+    ],
+)
+def test_cli_refuses_bad_arguments(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_live_provider.simulator.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_ipv6_loopback_serves() -> None:
+    import socket as socket_module
+
+    if not socket_module.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        server = SimulatorServer(host="::1")
+    except OSError:
+        pytest.skip("::1 cannot be bound here")
+    with server:
+        assert server.base_url.startswith("http://[::1]:")
+        assert requests.get(server.base_url + "/nowhere", timeout=5).status_code == 404
+
+
+def test_bad_content_length_is_a_400_and_slow_clients_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket as socket_module
+
+    from airflow_live_provider.simulator import server as server_module
+
+    monkeypatch.setattr(server_module, "CONNECTION_TIMEOUT", 0.5)
+    with SimulatorServer() as server:
+        with socket_module.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            raw.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+            assert raw.recv(200).startswith(b"HTTP/1.1 400")
+        with socket_module.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+            slow.sendall(b"GET /x HTTP/1.1\r\n")  # and then nothing: the thread must not wait forever
+            assert slow.recv(100) == b""  # closed by the server after its timeout
