@@ -22,7 +22,7 @@ from _common import ROOT, header
 
 SAMPLES = 5
 IMPORT_SAMPLES = 3
-DAG_FILES = ("polyv_subaccount_snapshot.py", "live_event_preprovision.py")
+DAG_FILES = ("polyv_subaccount_snapshot.py", "polyv_resource_trend.py", "live_event_preprovision.py")
 
 BARE_DAG = textwrap.dedent(
     '''
