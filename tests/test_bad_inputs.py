@@ -288,6 +288,22 @@ CASES: list[tuple[str, Case, str, str]] = [
         "body",
         "not valid JSON",
     ),
+    (
+        "ISDP body with NaN",
+        lambda s, m: IsdpHook().client.call("/openapi/v1/SaasLive/getTokenBatch", {"role": float("nan")}),
+        "body",
+        "not valid JSON",
+    ),
+    (
+        "threshold Infinity",
+        lambda s, m: (
+            __import__("airflow_live_provider.operators.polyv", fromlist=["x"])
+            .PolyvSubAccountSnapshotOperator(task_id="t", min_remaining_minutes=float("inf"))
+            .execute({})
+        ),
+        "min_remaining_minutes",
+        "from 0 to 1e+09",
+    ),
     # -- outputs ------------------------------------------------------------------------------------------
     (
         "int output_uri",

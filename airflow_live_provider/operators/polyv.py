@@ -96,6 +96,9 @@ class PolyvWatchTokenOperator(BaseOperator):
         return result
 
 
+MAX_THRESHOLD = 1e9  # as the DAG's Param schema says
+
+
 def _threshold(value: Any, field: str) -> float | None:
     if value is None or value == "":
         return None
@@ -103,8 +106,12 @@ def _threshold(value: Any, field: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
-    if isinstance(value, bool) or math.isnan(number) or number < 0:
-        raise LiveApiInputError(field, f"{value!r} is not a number >= 0 (or None to skip it)", vendor="polyv")
+    if isinstance(value, bool) or not math.isfinite(number) or not 0 <= number <= MAX_THRESHOLD:
+        raise LiveApiInputError(
+            field,
+            f"{value!r} is not a number from 0 to {MAX_THRESHOLD:g} (or None to skip it)",
+            vendor="polyv",
+        )
     return number
 
 

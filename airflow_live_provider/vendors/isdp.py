@@ -314,7 +314,12 @@ class IsdpClient:
         """
         if not isinstance(path, str) or not path.startswith("/openapi/"):
             raise LiveApiInputError("path", f"{path!r} is not an ISDP OpenAPI path ('/openapi/v1/...')")
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise LiveApiInputError(
+                "body", f"is not valid JSON ({exc}); use numbers, text, lists and dicts", vendor=VENDOR
+            ) from None
         used: list[str] = []
 
         def build() -> HttpRequest:
