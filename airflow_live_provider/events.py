@@ -155,7 +155,9 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
         )
     if zone is not None:
         local = parsed.in_timezone(zone)
-        if local.utcoffset() != parsed.utcoffset():
+        # A UTC instant ("Z", +00:00) shown in the event's zone is what machines write; another
+        # offset that disagrees with the zone is a human slip (+08:00 with Europe/Berlin).
+        if parsed.utcoffset() and local.utcoffset() != parsed.utcoffset():
             raise _err(
                 f"{where}.start",
                 f"{value!r} has offset {parsed.strftime('%z')} but {timezone} is at {local.strftime('%z')} "
