@@ -234,7 +234,11 @@ def test_sample_calendar_has_an_event_in_the_window_any_day() -> None:
         ({"rrule": "FREQ=WEEKLY"}, "event 'Launch'.timezone", "recurring event needs"),
         ({"rrule": "FREQ=HOURLY", "timezone": "Asia/Shanghai"}, "rrule", "more often than daily"),
         ({"rrule": "FREQ=WEEKLY;BYDAY=XX", "timezone": "Asia/Shanghai"}, "rrule", "not a valid RFC 5545"),
-        ({"rrule": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "timezone": "Asia/Shanghai"}, "rrule", "DTSTART"),
+        (
+            {"rrule": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "timezone": "Asia/Shanghai"},
+            "rrule",
+            "DTSTART",
+        ),
         ({"rrule": "FREQ=DAILY;UNTIL=20270101T000000Z", "timezone": "Asia/Shanghai"}, "rrule", "drop the Z"),
         ({"rrule": 7, "timezone": "Asia/Shanghai"}, "rrule", "RFC 5545"),
         ({"duration_minutes": 0}, "duration_minutes", "from 1 to"),
