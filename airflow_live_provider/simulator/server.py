@@ -281,8 +281,8 @@ class SimulatorServer:
                     headers = (
                         {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                     )
+                    server._record(req, status)  # before answering: a test reads the log right after
                     self._send(SimResponse(status, {"error": "injected fault", "code": status}, headers))
-                    server._record(req, status)
                     return
                 response = server._dispatch(req)
                 if fault is not None and fault.kind == "lost_after_commit":
