@@ -1,4 +1,6 @@
-"""The Airflow Assets this provider's tasks produce, so downstream DAGs schedule on data, not time.
+"""The snapshot as a data product: its Airflow Asset, its file names, its default folder.
+
+Light on purpose (DAG files import it at every parse): Airflow's SDK and nothing else at import.
 
 ``polyv://<conn id>/sub-account-snapshots``: one asset per Polyv group account connection, updated
 by every :class:`~airflow_live_provider.operators.polyv.PolyvSubAccountSnapshotOperator` run. The
@@ -15,6 +17,23 @@ from typing import Any
 from airflow.sdk import Asset
 
 SNAPSHOT_ASSET_GROUP = "polyv"
+
+#: Sub-account snapshots are ``<folder>/polyv_subaccounts_<YYYYmmddTHHMMSS>.jsonl``: names sort
+#: by their run's date, and the report and the trend DAG find earlier ones by these affixes.
+SNAPSHOT_PREFIX = "polyv_subaccounts_"
+SNAPSHOT_SUFFIX = ".jsonl"
+
+
+def snapshot_folder(output_dir: str | None = None) -> str:
+    """Where snapshots and their pages go: ``output_dir``, else ``$AIRFLOW_HOME/live_provider/snapshots``.
+
+    The DAGs call it from a template, so the default is resolved on the worker, not at parse.
+    """
+    if output_dir and output_dir.strip():
+        return output_dir.strip().rstrip("/")
+    from airflow_live_provider.outputs import default_output_root
+
+    return f"{default_output_root()}/snapshots"
 
 
 def polyv_snapshot_asset(polyv_conn_id: str = "polyv_group_default") -> Asset:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import stat
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -49,22 +47,6 @@ def default_output_root() -> str:
         return configured if "://" in configured else f"file://{os.path.abspath(configured)}"
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return f"file://{os.path.abspath(home)}/live_provider"
-
-
-#: Sub-account snapshots are ``<folder>/polyv_subaccounts_<YYYYmmddTHHMMSS>.jsonl``: names sort
-#: by their run's date, and the report and the trend DAG find earlier ones by these affixes.
-SNAPSHOT_PREFIX = "polyv_subaccounts_"
-SNAPSHOT_SUFFIX = ".jsonl"
-
-
-def snapshot_folder(output_dir: str | None = None) -> str:
-    """Where snapshots and their pages go: ``output_dir``, else ``$AIRFLOW_HOME/live_provider/snapshots``.
-
-    The DAGs call it from a template, so the default is resolved on the worker, not at parse.
-    """
-    if output_dir and output_dir.strip():
-        return output_dir.strip().rstrip("/")
-    return f"{default_output_root()}/snapshots"
 
 
 def path_segment(text: str) -> str:
@@ -230,6 +212,9 @@ def open_for_write(path: ObjectStoragePath) -> Iterator[IO[str]]:
     only once complete (an upload interrupted by an error is deleted; one killed outright never
     becomes an object under the final key). Readers skip dot-names. Access is the bucket's.
     """
+    import secrets
+    import tempfile  # here, not at the top: DAG files import this module at every parse
+
     local = _local_file(path)
     if local is None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import header  # noqa: E402
 
-from airflow_live_provider.outputs import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX  # noqa: E402
+from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX  # noqa: E402
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets  # noqa: E402
 from airflow_live_provider.simulator import SimulatorServer  # noqa: E402
 from airflow_live_provider.trends import build_trend, render_trend_html  # noqa: E402

@@ -60,13 +60,8 @@ with DAG(
     @task(multiple_outputs=False)
     def trend(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
         """Read the snapshots, write the page, return the summary."""
-        from airflow_live_provider.outputs import (
-            SNAPSHOT_PREFIX,
-            SNAPSHOT_SUFFIX,
-            handed_off,
-            snapshot_folder,
-            write_text,
-        )
+        from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
+        from airflow_live_provider.outputs import handed_off, write_text
         from airflow_live_provider.trends import (
             build_trend,
             render_trend_html,

@@ -20,8 +20,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.outputs import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
 
 with DAG(
     dag_id="polyv_subaccount_snapshot",

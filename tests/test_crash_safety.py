@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from airflow_live_provider.outputs import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
+from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
 from airflow_live_provider.reporting import previous_snapshot_name
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.trends import snapshot_names

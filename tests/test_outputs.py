@@ -124,7 +124,8 @@ def test_a_good_output_location_passes(tmp_path: Path) -> None:
 
 def test_output_root_from_airflow_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """``[live_provider] output_root`` moves every default location (a cluster sets it to a bucket)."""
-    from airflow_live_provider.outputs import default_output_root, snapshot_folder
+    from airflow_live_provider.assets import snapshot_folder
+    from airflow_live_provider.outputs import default_output_root
 
     monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", "s3://aws_default@bucket/live/")
     assert default_output_root() == "s3://aws_default@bucket/live"

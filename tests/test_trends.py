@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.outputs import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
 from airflow_live_provider.reporting import iter_rows
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.trends import (

@@ -18,22 +18,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.outputs import (
-    SNAPSHOT_PREFIX,
-    SNAPSHOT_SUFFIX,
-    open_for_write,
-    path_segment,
-    snapshot_folder,
-    task_output_uri,
-    utc_iso,
-    writable_output,
-    write_json,
-)
-from airflow_live_provider.redaction import SECRET_KEYS, mask_all, secret_values, strip_secrets
-from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
-    pass
+    from airflow_live_provider.reporting import SnapshotSummary
 
 WRITE_BATCH = 100
 
@@ -62,10 +49,13 @@ class PolyvWatchTokenOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
+        from airflow_live_provider.outputs import task_output_uri
+
         return task_output_uri("watch_tokens", self, context)
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.outputs import writable_output, write_json
         from airflow_live_provider.vendors.polyv import normalize_viewers, validate_channel_id
 
         channel_id = validate_channel_id(self.channel_id)
@@ -170,11 +160,17 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
+        from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
+        from airflow_live_provider.outputs import path_segment
+
         stamp = context.get("ts_nodash") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         return f"{snapshot_folder()}/{SNAPSHOT_PREFIX}{path_segment(str(stamp))}{SNAPSHOT_SUFFIX}"
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
+        from airflow_live_provider.outputs import open_for_write, utc_iso, writable_output
+        from airflow_live_provider.redaction import SECRET_KEYS, mask_all, secret_values, strip_secrets
+        from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
         from airflow_live_provider.vendors.polyv import validate_emails, validate_page_size
 
         thresholds = {
