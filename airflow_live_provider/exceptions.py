@@ -67,8 +67,8 @@ class LiveApiInputError(LiveApiError, ValueError):
 
 
 class InputProblems:
-    """Collects every bad field of one input (a connection, a calendar entry) so the user fixes
-    them all in one go, instead of one per attempt."""
+    """Collects every bad field of one connection so the user fixes them all in one go, instead
+    of one per attempt."""
 
     def __init__(self) -> None:
         self.errors: list[LiveApiInputError] = []

@@ -23,6 +23,7 @@ from typing import Any
 import pendulum
 
 from airflow_live_provider.events import event_end, event_slug
+from airflow_live_provider.html_pages import document
 from airflow_live_provider.outputs import (
     default_output_root,
     output_path,
@@ -101,7 +102,7 @@ def write_sheet(folder: str, run_id: str | None, sheet: dict[str, Any]) -> dict[
     return written
 
 
-# -- the HTML page --------------------------------------------------------------------------------
+# -- the HTML page (head, viewport and base style from html_pages; this page's own look here) ------
 _CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:16px;color:#1d2733;
 background:#f5f7fa;max-width:760px}
@@ -159,9 +160,6 @@ def render_html(sheet: dict[str, Any]) -> str:
     start = parse_time(sheet["start"])
     esc = html.escape
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{esc(sheet['event'])}: run sheet</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(sheet['event'])}</h1>",
         f"<p class='when'>Starts <b>{esc(_local(sheet['start'], zone))}</b></p>",
         f"<p class='muted'>{esc(sheet['startUtc'].replace('T', ' ').rstrip('Z'))} UTC · ends "
@@ -203,5 +201,4 @@ def render_html(sheet: dict[str, Any]) -> str:
                 f"<span class='secret'>{esc(str(token.get('token')))}</span>"
                 f"{_validity(token, zone, start)}</div>"
             )
-    parts.append("</body></html>\n")
-    return "\n".join(p for p in parts if p)
+    return document(f"{sheet['event']}: run sheet", parts, css=_CSS)

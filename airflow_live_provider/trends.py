@@ -20,9 +20,10 @@ Airflow-free (the DAG hands it openers), like :mod:`airflow_live_provider.report
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -153,7 +154,7 @@ class TrendBuilder:
         now = taken.timestamp()
         totals = dict.fromkeys(RESOURCE_FIELDS, 0.0)
         count = 0
-        for row in _chain(first, rows):
+        for row in itertools.chain([first], rows):
             count += 1
             for total in RESOURCE_FIELDS:
                 value = number(row.get(total))
@@ -251,11 +252,6 @@ def _keep(heap: list[Any], item: tuple[Any, ...], cap: int) -> None:
         heapq.heappush(heap, item)
     elif item[:2] > heap[0][:2]:
         heapq.heapreplace(heap, item)
-
-
-def _chain(first: Mapping[str, Any], rest: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    yield first
-    yield from rest
 
 
 # -- choosing and reading snapshots --------------------------------------------------------------

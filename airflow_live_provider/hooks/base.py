@@ -48,10 +48,8 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
                 base_url, options = transport_settings(
                     conn.host, conn.port, extra, default_host=self.default_host, field_prefix=self.conn_id
                 )
-            except ConnectionProblemsError as exc:
+            except ConnectionProblemsError as exc:  # every bad host/port/transport field
                 problems.errors.extend(exc.errors)
-            except LiveApiInputError as exc:
-                problems.errors.append(exc)
             settings = self.client_settings(
                 login=conn.login, password=conn.password, extra=extra, problems=problems
             )

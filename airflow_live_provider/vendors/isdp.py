@@ -80,18 +80,16 @@ MAX_ID_LENGTH = 64
 MAX_ROLE = 99
 
 
-def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    """A channel ID: a non-blank string, or an int (converted: the API wants strings)."""
+def _identifier(value: Any, field: str, what: str) -> str:
+    """An ISDP ID: a non-blank string, surrounding spaces dropped, or an int (converted: the API
+    wants strings)."""
     if isinstance(value, str):
         value = value.strip()
-    return plain_text(
-        value,
-        field,
-        vendor=VENDOR,
-        what="ISDP channel ID such as '10882'",
-        max_len=MAX_ID_LENGTH,
-        allow_int=True,
-    )
+    return plain_text(value, field, vendor=VENDOR, what=what, max_len=MAX_ID_LENGTH, allow_int=True)
+
+
+def validate_channel_id(value: Any, field: str = "channel_id") -> str:
+    return _identifier(value, field, "ISDP channel ID such as '10882'")
 
 
 def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
@@ -121,17 +119,8 @@ def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
 
 
 def validate_user_account(value: Any, field: str = "user_account") -> str:
-    """The ISDP user account joining the channels: a non-blank string (ints converted)."""
-    if isinstance(value, str):
-        value = value.strip()
-    return plain_text(
-        value,
-        field,
-        vendor=VENDOR,
-        what="ISDP user account such as '135965565'",
-        max_len=MAX_ID_LENGTH,
-        allow_int=True,
-    )
+    """The ISDP user account joining the channels."""
+    return _identifier(value, field, "ISDP user account such as '135965565'")
 
 
 def validate_role(value: Any, field: str = "role") -> int:
