@@ -159,6 +159,11 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         )
     if "://" not in value:
         value = f"https://{value}"
+    if "@" in value.partition("://")[2].partition("/")[0]:
+        # Checked first and said without echoing the value: it would hold the password.
+        raise LiveApiInputError(
+            field_name, "must not contain a user name or password; put credentials in login/password"
+        )
     try:
         parts = urlsplit(value)
         port = parts.port  # raises on a port that is not 0-65535 digits
@@ -169,11 +174,6 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         ) from None
     if port == 0:
         raise LiveApiInputError(field_name, "has port 0; give a TCP port 1-65535 or none")
-    if "@" in parts.netloc:
-        # Said without echoing the value: it would hold the password.
-        raise LiveApiInputError(
-            field_name, "must not contain a user name or password; put credentials in login/password"
-        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LiveApiInputError(
             field_name,

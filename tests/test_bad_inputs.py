@@ -335,6 +335,17 @@ def test_refused_before_any_request(
     assert list(sim_connections.requests) == [], f"{case}: a request was sent"
 
 
+def test_a_host_with_a_password_and_a_bad_port_never_echoes_the_password(
+    sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user-info check comes before any message that quotes the host."""
+    for host in ("http://user:hunter2pw@127.0.0.1:abc", "http://user:hunter2pw@[::1"):
+        with pytest.raises(LiveApiInputError, match="must not contain a user name or password") as info:
+            polyv_call(host=host)(sim_connections, monkeypatch)
+        assert "hunter2pw" not in str(info.value)
+    assert list(sim_connections.requests) == []
+
+
 def test_every_bad_field_of_a_connection_at_once(
     sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
