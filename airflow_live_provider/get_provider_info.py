@@ -211,7 +211,18 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "s3://aws_default@my-bucket/live",
                         "default": "",
-                    }
+                    },
+                    "max_active_event_runs": {
+                        "description": "How many live_event runs (one per event instance) may be "
+                        "active at once. Every instance waiting for its token moments or go-live window "
+                        "is an active run, so this must exceed the instances of the busiest lead window "
+                        "(a later instance would otherwise queue behind them). Each waiting run holds up "
+                        "to three triggers: keep it within [triggerer] capacity x triggerers / 3.",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "512",
+                        "default": "256",
+                    },
                 },
             }
         },

@@ -5,6 +5,11 @@ Layout (kept stable: users' automation reads it)::
     <output_dir>/<event slug>/<run id>.json   one per run (history)
     <output_dir>/<event slug>/latest.json     the newest state of the event instance
     <output_dir>/<event slug>/latest.html     the same, readable on a phone
+    <output_dir>/<event slug>/steps/<run id>/<step>.json   each step's own record
+
+Each step of an event run writes only its own record, then the sheet is rebuilt from all of them
+(:func:`publish`), so two steps finishing together never lose each other's update. A superseded
+run (its instance changed in the calendar) writes only its own sheet, never ``latest``.
 
 The event slug is the event name, plus ``-<YYYY-MM-DD>`` for an occurrence of a recurring event.
 Every credential carries ``validFrom``/``validUntil`` (UTC, the one output format). A credential
@@ -23,6 +28,7 @@ from typing import Any
 import pendulum
 
 from airflow_live_provider.events import event_end, event_slug
+from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.html_pages import document
 from airflow_live_provider.outputs import (
     default_output_root,
@@ -55,16 +61,37 @@ def latest_uri(folder: str, suffix: str = ".json") -> str:
     return f"{folder}/{LATEST}{suffix}"
 
 
+class RunSheetUnreadable(LiveApiError):
+    """A run sheet or step record exists but cannot be read: never taken for "none yet" (that
+    would issue credentials again, or overwrite issued ones with "pending")."""
+
+    def __init__(self, uri: str, problem: str) -> None:
+        super().__init__(
+            f"{uri} cannot be read ({problem}); nothing was issued or overwritten. Fix the storage "
+            "and retry the task",
+            vendor="live_provider",
+            code="run_sheet_unreadable",
+            retryable=True,
+        )
+
+
 def read_sheet(uri: str) -> dict[str, Any] | None:
-    """A sheet written earlier, or None when there is none (a first run, another event instance)."""
+    """A JSON document written earlier, or None only when there is none; any other failure
+    (storage error, half-readable or foreign content) raises :class:`RunSheetUnreadable`."""
     path = output_path(uri, "output_dir")
     try:
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except Exception as exc:  # each store has its own errors
+        raise RunSheetUnreadable(uri, f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RunSheetUnreadable(uri, f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunSheetUnreadable(uri, f"a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def new_sheet(event: dict[str, Any], run_id: str | None) -> dict[str, Any]:
@@ -91,14 +118,128 @@ def sheet_secrets(sheet: dict[str, Any]) -> list[str]:
     return sorted({s for s in found if s})
 
 
-def write_sheet(folder: str, run_id: str | None, sheet: dict[str, Any]) -> dict[str, str]:
-    """The run's sheet, then ``latest.json`` and ``latest.html``; returns their URIs."""
+def write_sheet(
+    folder: str, run_id: str | None, sheet: dict[str, Any], *, latest: bool = True
+) -> dict[str, str]:
+    """The run's sheet, then (unless the run was superseded) ``latest.json`` and ``latest.html``."""
     run_path = output_path(sheet_uri(folder, run_id), "output_dir")
     written = {"run_sheet": write_json(run_path, sheet)}
-    written["latest_sheet"] = write_json(output_path(latest_uri(folder), "output_dir"), sheet)
-    written["latest_page"] = write_text(
-        output_path(latest_uri(folder, ".html"), "output_dir"), render_html(sheet)
-    )
+    if latest:
+        written["latest_sheet"] = write_json(output_path(latest_uri(folder), "output_dir"), sheet)
+        written["latest_page"] = write_text(
+            output_path(latest_uri(folder, ".html"), "output_dir"), render_html(sheet)
+        )
+    return written
+
+
+# -- step records: each step of an event run writes only its own file -----------------------------
+#: The steps of an event run, in the order a sheet shows them.
+STEPS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "outcome")
+#: Step statuses. A step that applies but has no record yet is "waiting".
+DONE, FAILED, MISSED, SUPERSEDED = "done", "failed", "missed", "superseded"
+
+
+def steps_for(event: dict[str, Any]) -> list[str]:
+    """The steps that apply to an instance (a section it lacks has no step)."""
+    polyv = event.get("polyv") or {}
+    applies = {
+        "volcengine": bool(event.get("volcengine")),
+        "polyv_channels": bool(polyv.get("receive_channel_names")),
+        "polyv_tokens": bool(polyv.get("viewers")),
+        "isdp_tokens": bool(event.get("isdp")),
+        "go_live": bool(event.get("volcengine")),
+    }
+    return [step for step, applies_here in applies.items() if applies_here]
+
+
+def step_uri(folder: str, run_id: str | None, step: str) -> str:
+    """``<folder>/steps/<run id>/<step>.json``: one writer per file, so no step loses another's
+    update (two steps of one run may finish at the same moment)."""
+    return f"{folder}/steps/{path_segment(run_id or 'manual')}/{step}.json"
+
+
+def read_step(folder: str, run_id: str | None, step: str) -> dict[str, Any] | None:
+    return read_sheet(step_uri(folder, run_id, step))
+
+
+def write_step(folder: str, run_id: str | None, step: str, record: dict[str, Any]) -> str:
+    return write_json(output_path(step_uri(folder, run_id, step), "output_dir"), record | {"at": utc_iso()})
+
+
+def read_steps(folder: str, run_id: str | None, event: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    steps = [*steps_for(event), "outcome", "superseded"]
+    return {step: record for step in steps if (record := read_step(folder, run_id, step)) is not None}
+
+
+def compose_sheet(
+    event: dict[str, Any], run_id: str | None, records: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The run sheet from the instance's definition and its steps' records (the layout users'
+    automation reads: ``volcengine``, ``polyv``, ``isdp`` sections; plus ``steps``)."""
+    sheet = new_sheet(event, run_id)
+    if volc := event.get("volcengine"):
+        sheet["volcengine"] = {k: volc.get(k) for k in ("vhost", "app", "stream", "domain")}
+        sheet["volcengine"] |= (records.get("volcengine") or {}).get("result") or {}
+    if polyv := event.get("polyv"):
+        section: dict[str, Any] = {"transmitChannelId": polyv["channel_id"], "receiveChannels": []}
+        section |= (records.get("polyv_channels") or {}).get("result") or {}
+        if polyv.get("viewers"):
+            section |= _jit(event, "polyv", records.get("polyv_tokens"))
+        sheet["polyv"] = section
+    if event.get("isdp"):
+        sheet["isdp"] = _jit(event, "isdp", records.get("isdp_tokens"))
+    sheet["steps"] = {
+        step: {k: v for k, v in (records.get(step) or {"status": "waiting"}).items() if k != "result"}
+        for step in [*steps_for(event), "outcome"]
+    }
+    if superseded := records.get("superseded"):
+        sheet["superseded"] = superseded
+    return sheet
+
+
+def _jit(event: dict[str, Any], vendor: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    """A just-in-time vendor section: what it is for, its credentials once issued, else when."""
+    from airflow_live_provider.events import jit_moments
+
+    if vendor == "polyv":
+        polyv = event["polyv"]
+        inputs: dict[str, Any] = {
+            "watchChannelId": polyv.get("watch_channel_id") or polyv["channel_id"],
+            "viewers": [v["viewerId"] for v in polyv["viewers"]],
+        }
+    else:
+        inputs = {k: event["isdp"][k] for k in ("channel_ids", "user_account", "role")}
+    issue_at = utc_iso(jit_moments(event)[vendor])
+    if record and record.get("status") == DONE:
+        result = record.get("result") or {}
+        return inputs | {
+            JIT_KEY[vendor]: result.get(JIT_KEY[vendor]) or [],
+            "justInTime": {
+                "status": ISSUED,
+                "issueAt": issue_at,
+                "issuedAt": record.get("at"),
+                "issuedBy": record.get("runId"),
+            },
+        }
+    jit: dict[str, Any] = {"status": PENDING, "issueAt": issue_at}
+    if record:  # failed, missed or superseded: say so instead of "pending"
+        jit = {"status": record.get("status"), "issueAt": issue_at, "error": record.get("error")}
+    return inputs | {JIT_KEY[vendor]: [], "justInTime": jit}
+
+
+def publish(folder: str, run_id: str | None, event: dict[str, Any], *, latest: bool = True) -> dict[str, str]:
+    """Rebuild the run sheet from every step's record and write it (and ``latest.*``).
+
+    The records are read again after writing: a step that recorded meanwhile is composed in on a
+    second pass, so a sheet never stays without a step's update.
+    """
+    records = read_steps(folder, run_id, event)
+    for _ in range(3):
+        written = write_sheet(folder, run_id, compose_sheet(event, run_id, records), latest=latest)
+        again = read_steps(folder, run_id, event)
+        if again == records:
+            return written
+        records = again
     return written
 
 
@@ -113,6 +254,7 @@ h1{font-size:1.35rem;margin:0 0 4px}h2{font-size:1.1rem;margin:20px 0 8px}
 background:#f0f3f7;border-radius:4px;padding:4px 6px;display:block;margin:4px 0}
 .ok{color:#17663a}.warn{color:#9a5b00}.bad{color:#b3261e}
 .pending{border-left:4px solid #d08a00}.issued{border-left:4px solid #2e8b57}
+.failed{border-left:4px solid #b3261e}
 """
 
 
@@ -145,13 +287,46 @@ def _validity(item: dict[str, Any], zone: str | None, start: datetime) -> str:
 
 def _pending(section: dict[str, Any], what: str, zone: str | None) -> str:
     jit = section.get("justInTime") or {}
-    if jit.get("status") == ISSUED:
+    status = jit.get("status")
+    if status == ISSUED:
         return ""
+    if status in (FAILED, MISSED, SUPERSEDED):
+        return (
+            f'<div class="card failed">{html.escape(what)} were <b>not issued</b> ({html.escape(status)}): '
+            f"{html.escape(str(jit.get('error') or ''))}</div>"
+        )
     return (
         f'<div class="card pending">{html.escape(what)} will be issued just in time, at '
-        f"<b>{html.escape(_local(jit.get('issueAt'), zone))}</b>, by the run whose hour contains "
-        "that moment. Open this page again after it.</div>"
+        f"<b>{html.escape(_local(jit.get('issueAt'), zone))}</b>, by this event's run. "
+        "Open this page again after it.</div>"
     )
+
+
+#: How a sheet names its steps.
+STEP_LABELS = {
+    "volcengine": "Push auth and push URLs",
+    "polyv_channels": "Polyv receive channels",
+    "polyv_tokens": "Polyv watch tokens",
+    "isdp_tokens": "ISDP join tokens",
+    "go_live": "Stream live",
+    "outcome": "After the event",
+}
+
+
+def _steps(sheet: dict[str, Any], zone: str | None) -> list[str]:
+    """Where each step stands: waiting, done (when), failed or missed (why)."""
+    rows = []
+    for step, record in (sheet.get("steps") or {}).items():
+        status = str(record.get("status") or "waiting")
+        css = {DONE: "ok", FAILED: "bad", MISSED: "bad", SUPERSEDED: "warn"}.get(status, "muted")
+        when = record.get("liveAt") or record.get("at")
+        detail = f" {_local(when, zone)}" if when else ""
+        error = f"<div class='muted'>{html.escape(str(record['error']))}</div>" if record.get("error") else ""
+        rows.append(
+            f"<div class='card'>{html.escape(STEP_LABELS.get(step, step))}: "
+            f"<b class='{css}'>{html.escape(status)}</b>{html.escape(detail)}{error}</div>"
+        )
+    return ["<h2>Steps</h2>", *rows] if rows else []
 
 
 def render_html(sheet: dict[str, Any]) -> str:
@@ -167,6 +342,13 @@ def render_html(sheet: dict[str, Any]) -> str:
         f"<p class='muted'>Updated {esc(_local(sheet.get('generatedAt'), zone))} by run "
         f"{esc(str(sheet.get('runId')))}. Private: these are credentials.</p>",
     ]
+    if superseded := sheet.get("superseded"):
+        parts.append(
+            "<div class='card failed'><b>Superseded</b>: this event "
+            f"{'was changed' if superseded.get('verdict') == 'changed' else 'was removed'} in the calendar "
+            f"({esc(str(superseded.get('detail') or ''))}). This run issues nothing more; open the "
+            "event's latest page.</div>"
+        )
     if volc := sheet.get("volcengine"):
         parts.append(f"<h2>Push ({esc(volc.get('vhost') or '')}/{esc(volc.get('app') or '')})</h2>")
         push = volc.get("push") or {}
@@ -201,4 +383,5 @@ def render_html(sheet: dict[str, Any]) -> str:
                 f"<span class='secret'>{esc(str(token.get('token')))}</span>"
                 f"{_validity(token, zone, start)}</div>"
             )
+    parts.extend(_steps(sheet, zone))
     return document(f"{sheet['event']}: run sheet", parts, css=_CSS)

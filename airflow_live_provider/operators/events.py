@@ -1,8 +1,9 @@
-"""The event timeline's triggerer steps: short-lived credentials just in time, the go-live watch.
+"""The tasks of an event instance's run (DAG ``live_event``), each on the instance's own clock.
 
-Waiting for a moment uses Airflow's own
-:class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` (no worker slot is held);
-watching a stream uses this provider's trigger. The logic lives in
+Every operator reads its instance from the run's ``conf`` (the planner puts it there), so one DAG
+serves every instance and the Grid shows one run per instance. Waiting for a moment uses Airflow's
+own :class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` (no worker slot is
+held); watching a stream uses this provider's trigger. The logic lives in
 :mod:`airflow_live_provider.preprovision`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
@@ -11,165 +12,217 @@ Imports of the workflow happen inside the methods: DAG files import this module 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
 
+if TYPE_CHECKING:
+    from airflow_live_provider.preprovision import EventRun
 
-class EventJustInTimeCredentialsOperator(BaseOperator):
-    """Issue an event instance's Polyv watch tokens and ISDP join tokens at ``start - lead``.
 
-    ``live_event`` is one validated calendar instance (as ``select_events`` returns it). Only
-    credentials due before the next scheduled run (``run_window`` after this run's time) are
-    handled here: a future moment is waited for by deferring, a past one is issued at once, and
-    credentials already issued for the instance (``latest.json``) are never issued again. XCom:
-    a secret-free summary ``{event, occurrence, start, issued_now: [vendor...], waited,
-    just_in_time: {vendor: {status, issue_at, count, valid_until}}, latest_sheet}``.
+def _event_run(context: Any) -> EventRun:
+    from airflow_live_provider.preprovision import event_run
+
+    dag_run = context.get("dag_run")
+    return event_run(getattr(dag_run, "conf", None), context.get("run_id"))
+
+
+def _skip(message: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(message)
+
+
+class EventProvisionOperator(BaseOperator):
+    """Provision ahead, as soon as the run starts: ``step="volcengine"`` (push auth, push URLs)
+    or ``step="polyv_channels"`` (receive channels). Skipped when the instance has no such
+    section. XCom: a secret-free summary."""
+
+    ui_color = "#eef7ee"
+
+    def __init__(
+        self,
+        *,
+        step: str,
+        volcengine_conn_id: str = "volcengine_live_default",
+        polyv_conn_id: str = "polyv_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if step not in ("volcengine", "polyv_channels"):
+            raise ValueError(f"step: {step!r} is not a provisioning step; use volcengine or polyv_channels")
+        self.step = step
+        self.volcengine_conn_id = volcengine_conn_id
+        self.polyv_conn_id = polyv_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_live_provider.preprovision import provision_push, provision_receivers
+        from airflow_live_provider.run_sheets import steps_for
+
+        run = _event_run(context)
+        if self.step not in steps_for(run.event):
+            _skip(f"event {run.name!r} has nothing for {self.step}")
+        if self.step == "volcengine":
+            return provision_push(run, volcengine_conn_id=self.volcengine_conn_id)
+        return provision_receivers(run, polyv_conn_id=self.polyv_conn_id)
+
+
+class EventCredentialsOperator(BaseOperator):
+    """One vendor's short-lived credentials (``vendor="polyv"``: watch tokens; ``"isdp"``: join
+    tokens), issued at ``start - token_lead_seconds`` so they are valid at the start.
+
+    Before the moment the task defers to a ``DateTimeTrigger`` (a triggerer restart re-creates it
+    from the database); after it, it issues at once; after the event's end it fails as missed.
+    Credentials this run already recorded are never issued again. XCom: ``{event, occurrence,
+    start, step, vendor, issued_now, count, issued_at, seconds_before_start, valid_until}``.
     """
 
-    template_fields: Sequence[str] = ("live_event", "output_dir")
     ui_color = "#e8f0fe"
 
     def __init__(
         self,
         *,
-        live_event: dict[str, Any],
-        output_dir: str | None = None,
-        run_window: timedelta = timedelta(hours=1),
+        vendor: str,
         polyv_conn_id: str = "polyv_default",
         isdp_conn_id: str = "isdp_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.live_event = live_event
-        self.output_dir = output_dir
-        self.run_window = run_window
+        if vendor not in ("polyv", "isdp"):
+            raise ValueError(f"vendor: {vendor!r} issues nothing just in time; use polyv or isdp")
+        self.vendor = vendor
         self.polyv_conn_id = polyv_conn_id
         self.isdp_conn_id = isdp_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        return self._issue_or_wait(context, waited=False)
+        return self._issue_or_wait(context)
 
     def resume(self, context: Any, event: Any = None, **_: Any) -> dict[str, Any]:
-        """Back from the triggerer (``event`` is the trigger's payload, the moment reached).
+        """Back from the triggerer: everything is worked out again from the run's records."""
+        return self._issue_or_wait(context)
 
-        What is still due is worked out again from ``latest.json``, not carried in the deferral:
-        ``airflow dags test`` drops a deferral's kwargs, and a retried task must start over anyway.
-        """
-        return self._issue_or_wait(context, waited=True)
-
-    def _issue_or_wait(self, context: Any, *, waited: bool) -> dict[str, Any]:
+    def _issue_or_wait(self, context: Any) -> dict[str, Any]:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         from airflow_live_provider.outputs import utc_iso
-        from airflow_live_provider.preprovision import due_credentials, issue_just_in_time, jit_status
-
-        dag_run = context.get("dag_run")
-        run_time = pendulum.instance(getattr(dag_run, "run_after", None) or datetime.now(UTC))
-        name = self.live_event.get("name")
-        due = due_credentials(
-            self.live_event, output_dir=self.output_dir, run_time=run_time, run_window=self.run_window
+        from airflow_live_provider.preprovision import (
+            JIT_STEP,
+            already_issued,
+            credential_moment,
+            issue_credentials,
         )
-        now = datetime.now(UTC)
-        ready = [vendor for vendor, moment in due.items() if moment <= now]
-        if ready:
-            issue_just_in_time(
-                self.live_event,
-                ready,
-                output_dir=self.output_dir,
-                run_id=str(context.get("run_id") or "manual"),
-                polyv_conn_id=self.polyv_conn_id,
-                isdp_conn_id=self.isdp_conn_id,
-            )
-        later = {vendor: moment for vendor, moment in due.items() if vendor not in ready}
-        if later:
-            vendor, moment = min(later.items(), key=lambda item: item[1])
-            self.log.info(
-                "event %r: waiting in the triggerer until %s to issue %s", name, utc_iso(moment), vendor
-            )
+        from airflow_live_provider.run_sheets import steps_for
+
+        run = _event_run(context)
+        if JIT_STEP[self.vendor] not in steps_for(run.event):
+            _skip(f"event {run.name!r} has no {self.vendor} credentials to issue")
+        moment = credential_moment(run, self.vendor)
+        if already_issued(run, self.vendor) is None and datetime.now(UTC) < moment:
+            self.log.info("event %r: waiting in the triggerer until %s", run.name, utc_iso(moment))
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
-        if not due:
-            self.log.info("event %r: no just-in-time credential is due before the next run", name)
-        return {
-            "event": name,
-            "occurrence": self.live_event.get("occurrence"),
-            "start": self.live_event.get("start"),
-            "issued_now": ready,
-            "waited": waited,
-        } | jit_status(self.live_event, output_dir=self.output_dir)
+        summary = issue_credentials(
+            run, self.vendor, polyv_conn_id=self.polyv_conn_id, isdp_conn_id=self.isdp_conn_id
+        )
+        self.log.info(
+            "event %r: %s %s credential(s) issued at %s, %s s before the start",
+            run.name,
+            summary["count"],
+            self.vendor,
+            summary["issued_at"],
+            summary["seconds_before_start"],
+        )
+        return summary
 
 
 class EventGoLiveSensor(VolcengineStreamLiveSensor):
-    """Watch an event instance's Volcengine stream go live, in the triggerer, around its start.
+    """Watch an instance's Volcengine stream go live, in the triggerer, around its start.
 
     The watch runs from ``start - 5 min`` until ``start + volcengine.go_live_grace_minutes``
     (default 10): it first waits for the window to open (a ``DateTimeTrigger``), then polls
-    DescribeLiveStreamState (this provider's trigger). Online: success. Forbidden: fails at once.
-    Still not live at the end of the window: fails, naming the stream and its last state. Only
-    the run whose schedule interval contains the window's opening watches (or a later run while
-    the window is still open); other runs skip, as do events without a Volcengine section.
+    DescribeLiveStreamState (this provider's trigger). Online: success, recorded with the time.
+    Forbidden: fails at once. Still not live at the end of the window: fails, naming the stream
+    and its last state. A run that starts after the window closed fails as missed. Every outcome
+    is written on the run sheet.
     """
 
-    template_fields: Sequence[str] = ("live_event",)
+    template_fields: Sequence[str] = ()
 
-    def __init__(
-        self,
-        *,
-        live_event: dict[str, Any],
-        run_window: timedelta = timedelta(hours=1),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("poke_interval", 15)
         super().__init__(app="", stream="", deferrable=True, **kwargs)
-        self.live_event = live_event
-        self.run_window = run_window
+        self._run: EventRun | None = None
 
     def execute(self, context: Any) -> Any:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-        from airflow.sdk.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException
 
+        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.preprovision import ensure_current, record_go_live
+
+        run = self._load(context)
         opens, closes = self._window()
-        dag_run = context.get("dag_run")
-        run_time = pendulum.instance(getattr(dag_run, "run_after", None) or datetime.now(UTC))
         now = datetime.now(UTC)
-        name = self.live_event.get("name")
         if now >= closes:
-            raise AirflowSkipException(f"event {name!r}: the go-live window closed at {closes.isoformat()}")
-        if opens >= run_time + self.run_window:
-            raise AirflowSkipException(
-                f"event {name!r}: the go-live watch opens at {opens.isoformat()}, in a later run"
+            message = (
+                f"missed: the go-live watch of event {run.name!r} was due from {utc_iso(opens)} to "
+                f"{utc_iso(closes)}; the step ran at {utc_iso(now)}"
             )
+            record_go_live(run, "missed", error=message)
+            raise AirflowFailException(message)
+        ensure_current(run, "go_live")
         if now < opens:
-            self.log.info("event %r: waiting in the triggerer until %s to watch the stream", name, opens)
+            self.log.info("event %r: waiting in the triggerer until %s to watch the stream", run.name, opens)
             self.defer(trigger=DateTimeTrigger(moment=opens), method_name="watch")
         return self.watch(context)
 
     def watch(self, context: Any, event: Any = None) -> Any:
         """The window is open: watch the stream (deferring to this provider's trigger)."""
-        self._target_from_event()
-        return super().execute(context)
+        self._load(context)
+        return self._recorded(lambda: super(EventGoLiveSensor, self).execute(context))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        self._target_from_event()  # a resumed task is a fresh object: set the stream again
-        return super().execute_complete(context, event)
+        self._load(context)  # a resumed task is a fresh object: set the stream again
+        return self._recorded(lambda: super(EventGoLiveSensor, self).execute_complete(context, event))
+
+    def _recorded(self, watch: Any) -> Any:
+        """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
+        from airflow.sdk.exceptions import TaskDeferred
+
+        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.preprovision import record_go_live
+
+        assert self._run is not None
+        try:
+            result = watch()
+        except TaskDeferred:
+            raise
+        except Exception as exc:
+            record_go_live(self._run, "failed", error=str(exc))
+            raise
+        record_go_live(self._run, "done", live_at=utc_iso())
+        return result
+
+    def _load(self, context: Any) -> EventRun:
+        from airflow_live_provider.run_sheets import steps_for
+
+        run = _event_run(context)
+        if "go_live" not in steps_for(run.event):
+            _skip(f"event {run.name!r} has no Volcengine stream to watch")
+        self._run = run
+        volc = run.event["volcengine"]
+        self.vhost, self.app, self.stream = volc["vhost"], volc["app"], volc["stream"]
+        return run
 
     def _window(self) -> tuple[datetime, datetime]:
-        from airflow_live_provider.events import go_live_window, validate_event
+        from airflow_live_provider.events import go_live_window
 
-        window = go_live_window(validate_event(self.live_event, 0))
-        if window is None:
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException(f"event {self.live_event.get('name')!r} has no Volcengine stream")
+        assert self._run is not None
+        window = go_live_window(self._run.event)
+        assert window is not None  # _load skipped instances without a stream
         return window
-
-    def _target_from_event(self) -> None:
-        volc = self.live_event["volcengine"]
-        self.vhost, self.app, self.stream = volc["vhost"], volc["app"], volc["stream"]
 
     def _deadline_for(self, context: Any) -> float:
         return self._window()[1].timestamp()
@@ -177,3 +230,19 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     def _timeout_seconds(self) -> float:
         opens, closes = self._window()
         return (closes - opens).total_seconds()
+
+
+class EventSummaryOperator(BaseOperator):
+    """After every other step (``trigger_rule="all_done"``): what happened, on the run sheet and
+    as a secret-free XCom; fails the run naming each failed step and why."""
+
+    ui_color = "#f5f0e8"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_live_provider.preprovision import summarize
+
+        return summarize(_event_run(context))
