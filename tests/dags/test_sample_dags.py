@@ -78,7 +78,7 @@ PARSE_SCRIPT = textwrap.dedent(
             "schedule": str(dag.schedule),
             "timetable": type(dag.timetable).__name__,
             "params": sorted(dag.params.keys()),
-            "serial": sorted(t.task_id for t in dag.tasks if t.max_active_tis_per_dagrun == 1),
+            "max_active_runs": dag.max_active_runs,
             "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets},
             "schedule_assets": [a.uri for a in dag.timetable.asset_condition.objects]
             if getattr(dag.timetable, "asset_condition", None) is not None else [],
@@ -111,16 +111,18 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         snapshot["params"]
     )
     pre = report["dags"]["live_event_preprovision"]
-    assert pre["tasks"] == ["event.go_live", "event.issue_tokens", "event.provision", "select_events"]
+    assert pre["tasks"] == ["plan", "start_event_run"]
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
-    assert pre["serial"] == ["event.provision"]  # occurrences sharing receive channels never race
+    event = report["dags"]["live_event"]
+    assert event["tasks"] == ["go_live", "isdp_tokens", "polyv_channels", "polyv_tokens", "summary", "volcengine"]
+    assert event["schedule"] == "None" and event["max_active_runs"] == 256
     # The trend DAG runs on the asset the snapshot task updates.
     trend = report["dags"]["polyv_resource_trend"]
     assert trend["tasks"] == ["trend"] and trend["timetable"] == "AssetTriggeredTimetable"
     assert trend["schedule_assets"] == snapshot["outlets"]["snapshot"]
     assert trend["schedule_assets"] == ["polyv://polyv_group_default/sub-account-snapshots"]
-    for dag in (snapshot, pre, trend):  # every param has a title in the trigger form
+    for dag in (snapshot, pre, trend, event):  # every param has a title in the trigger form
         assert all(dag["param_titles"].values()), dag["param_titles"]
 
 
@@ -156,8 +158,9 @@ def dags_test(home: Path, server: SimulatorServer, dag_id: str, *args: str, **en
 
 
 def run_sheets(home: Path) -> list[Path]:
-    """Every run-sheet file: per-run JSON, latest.json and latest.html (they carry credentials)."""
-    return sorted(p for p in (home / "live_provider" / "run_sheets").glob("*/*") if p.is_file())
+    """Every run-sheet file: per-run JSON, latest.json, latest.html and the steps' records (they
+    carry credentials)."""
+    return sorted(p for p in (home / "live_provider" / "run_sheets").rglob("*") if p.is_file())
 
 
 def known_secrets(server: SimulatorServer, home: Path) -> list[str]:
@@ -306,30 +309,50 @@ def sheet_of(home: Path, folder: str, name: str = "latest.json") -> dict[str, An
     return json.loads((home / "live_provider" / "run_sheets" / folder / name).read_text())
 
 
-def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
+def event_runs(home: Path) -> dict[str, dict[str, Any]]:
+    """The ``live_event`` runs in the metadata DB: run id -> conf."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute("SELECT run_id, conf FROM dag_run WHERE dag_id = 'live_event'").fetchall()
+    return {run_id: json.loads(conf) if isinstance(conf, str) else conf for run_id, conf in rows}
+
+
+def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock(
     airflow_home: Path, server: SimulatorServer, tmp_path: Path
 ) -> None:
     calendar = tmp_path / "events.json"
     close_start = write_calendar(calendar, pendulum.now("UTC"))
     # The close event's stream goes live 5 s from now: its go-live watch (window already open)
-    # succeeds whether `dags test` runs it before or after the just-in-time step. The event 3 h
-    # ahead is watched by a later run.
+    # succeeds whether `dags test` runs it before or after the token steps.
     server.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "now", online_in=5)
     transmit = polyv_sim.DEMO_TRANSMIT_CHANNEL_ID
-    assert server.polyv.receivers(transmit) == []
 
-    # First run: calendar chosen through the Variable (as an AIRFLOW_VAR_ env var).
+    before = len(server.requests)
+    # The planner (calendar through the Variable, as an AIRFLOW_VAR_ env var): one live_event run
+    # per instance in the window, named after it; no vendor call at all.
     first = dags_test(
         airflow_home, server, "live_event_preprovision", AIRFLOW_VAR_LIVE_EVENTS_CALENDAR=str(calendar)
     )
-    receivers = {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)}
-    assert sorted(receivers) == ["now-a", "now-b", "now-c", "soon-a", "soon-b", "soon-c"]
-    assert len(server.requests_to(BATCH_CREATE, "POST")) == 2
+    runs = event_runs(airflow_home)
+    assert sorted(runs) == sorted(
+        [r for r in runs if r.startswith(("event__starting-now__", "event__soon-in-shanghai__"))]
+    )
+    assert len(runs) == 2, runs  # the event a week away is outside the 24 h window
+    assert len(server.requests) == before, "the planner must not call a vendor"
+    # Planned again (calendar as a param this time): the same run ids exist, nothing new.
+    second = dags_test(
+        airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})
+    )
+    assert sorted(event_runs(airflow_home)) == sorted(runs)
+    assert "skipping task as skip_when_already_exists" in second
 
-    # The close event waited for its ISDP moment in a deferral, then got tokens valid at the start.
-    assert "waiting in the triggerer until" in first
-    assert "stream live/now on vhost 'live.demo.example.com' is live" in first
-    assert "the go-live watch opens at" in first  # the event 3 h ahead: a later run watches it
+    # Each instance's run, with the conf the planner gave it.
+    [now_conf] = [c for r, c in runs.items() if r.startswith("event__starting-now__")]
+    [soon_conf] = [c for r, c in runs.items() if r.startswith("event__soon-in-shanghai__")]
+    now_out = dags_test(airflow_home, server, "live_event", "-c", json.dumps(now_conf))
+    assert "waiting in the triggerer until" in now_out
+    assert "stream live/now on vhost 'live.demo.example.com' is live" in now_out
     now_sheet = sheet_of(airflow_home, "starting-now")
     assert now_sheet["event"] == "Starting now"
     assert [t["viewerId"] for t in now_sheet["polyv"]["watchTokens"]] == ["viewer-1", "viewer-2"]
@@ -339,34 +362,18 @@ def test_preprovision_dag_end_to_end_and_rerun_creates_nothing(
         valid_from, valid_until = pendulum.parse(token["validFrom"]), pendulum.parse(token["validUntil"])
         assert valid_from <= close_start <= valid_until, token
     assert len(server.requests_to("/openapi/v1/SaasLive/getTokenBatch", "POST")) == 1
-
-    # The event three hours ahead: provisioned, its short-lived tokens announced, none issued.
-    soon = sheet_of(airflow_home, "soon-in-shanghai")
-    assert {c["name"]: c["channelId"] for c in soon["polyv"]["receiveChannels"]} == {
-        k: v for k, v in receivers.items() if k.startswith("soon")
-    }
-    assert "volcSecret=" in soon["volcengine"]["push"]["PushURLList"][0]
-    assert soon["isdp"]["tokens"] == [] and soon["isdp"]["justInTime"]["status"] == "pending"
-    assert soon["polyv"]["watchTokens"] == [] and soon["polyv"]["justInTime"]["status"] == "pending"
-    assert (
-        "will be issued just in time"
-        in (airflow_home / "live_provider/run_sheets/soon-in-shanghai/latest.html").read_text()
+    assert {k: v["status"] for k, v in now_sheet["steps"].items()} == dict.fromkeys(
+        ["volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "outcome"], "done"
     )
 
-    # Second run for the same events, calendar given as a DAG param this time.
-    second = dags_test(
-        airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})
-    )
-    assert len(server.requests_to(BATCH_CREATE, "POST")) == 2, "the re-run created channels again"
-    assert len(server.requests_to("/openapi/v1/SaasLive/getTokenBatch", "POST")) == 1, "tokens issued twice"
-    assert {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)} == receivers
-    history = sorted((airflow_home / "live_provider" / "run_sheets" / "soon-in-shanghai").glob("*__*.json"))
-    assert len(history) == 2, "the re-run must still write a run sheet"
-    rerun = sheet_of(airflow_home, "soon-in-shanghai")
-    assert [c["created"] for c in rerun["polyv"]["receiveChannels"]] == [False, False, False]
-    assert sheet_of(airflow_home, "starting-now")["isdp"]["tokens"] == now_sheet["isdp"]["tokens"]
-    count = assert_no_secret_outside_run_sheets(airflow_home, server, first, second)
-    assert count > 40  # the search really had secrets to look for
+    # The event three hours ahead: its run provisions, then waits for its moments (dags test runs
+    # the deferral inline, so only the provisioning is checked here, through its records).
+    receivers = {r["name"]: str(r["channelId"]) for r in server.polyv.receivers(transmit)}
+    assert sorted(receivers) == ["now-a", "now-b", "now-c"]
+    assert len(server.requests_to(BATCH_CREATE, "POST")) == 1
+    assert soon_conf["event"]["name"] == "Soon in Shanghai"
+    count = assert_no_secret_outside_run_sheets(airflow_home, server, first, second, now_out)
+    assert count > 20  # the search really had secrets to look for
 
 
 # -- a user's DAG with the go-live sensor, deferred -------------------------------------------------
