@@ -222,12 +222,13 @@ def issue_credentials(
     polyv_conn_id: str = "polyv_default",
     isdp_conn_id: str = "isdp_default",
     now: datetime | None = None,
+    min_budget: timedelta = MIN_ISSUE_BUDGET,
 ) -> dict[str, Any]:
     """Issue one vendor's just-in-time credentials now and record them (secret-free summary).
 
     Already issued by this run: nothing is issued again. Woken after the event's end: the step
-    fails as missed. Before the start, retries stop at the start, or :data:`MIN_ISSUE_BUDGET`
-    from now if that is later. A token the vendor reports as expiring before the start is
+    fails as missed. Before the start, retries stop at the start, or ``min_budget`` (default
+    :data:`MIN_ISSUE_BUDGET`) from now if that is later. A token the vendor reports as expiring before the start is
     refused, not written.
     """
     if vendor not in JIT_STEP:
@@ -246,7 +247,7 @@ def issue_credentials(
         publish(run.folder, run.run_id, run.event, latest=_is_current(run))
         raise AirflowFailException(message)
     ensure_current(run, step)
-    give_up = max(run.start, now + MIN_ISSUE_BUDGET) if now < run.start else None
+    give_up = max(run.start, now + min_budget) if now < run.start else None
 
     def body() -> dict[str, Any]:
         try:
