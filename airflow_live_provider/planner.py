@@ -85,17 +85,19 @@ def earliest_step(instance: dict[str, Any]) -> pendulum.DateTime:
 def check_lead_covers(events: Iterable[dict[str, Any]], lead: timedelta) -> None:
     """Refuse a lead window too short for an hourly planner to plan every instance before its
     earliest step (else tokens would be issued after the start)."""
-    for event in events:
-        ahead = _start(event) - earliest_step(event)
-        needed = PLANNER_INTERVAL + ahead
-        if lead < needed:
-            hours = needed.total_seconds() / 3600
-            raise LiveApiInputError(
-                "lead_hours",
-                f"{lead.total_seconds() / 3600:g} h is too short: the planner runs every "
-                f"{PLANNER_INTERVAL.total_seconds() / 3600:g} h and event {event['name']!r} has a step "
-                f"{int(ahead.total_seconds())} s before its start; use at least {hours:.2f}",
-            )
+    worst = max(events, key=lambda e: _start(e) - earliest_step(e), default=None)
+    if worst is None:
+        return
+    ahead = _start(worst) - earliest_step(worst)
+    needed = PLANNER_INTERVAL + ahead
+    if lead < needed:
+        raise LiveApiInputError(
+            "lead_hours",
+            f"{lead.total_seconds() / 3600:g} h is too short: the planner runs every "
+            f"{PLANNER_INTERVAL.total_seconds() / 3600:g} h and event {worst['name']!r} has a step "
+            f"{int(ahead.total_seconds())} s before its start; use at least "
+            f"{needed.total_seconds() / 3600:.2f}",
+        )
 
 
 def plan_event_runs(

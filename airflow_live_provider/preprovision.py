@@ -228,8 +228,8 @@ def issue_credentials(
 
     Already issued by this run: nothing is issued again. Woken after the event's end: the step
     fails as missed. Before the start, retries stop at the start, or ``min_budget`` (default
-    :data:`MIN_ISSUE_BUDGET`) from now if that is later. A token the vendor reports as expiring before the start is
-    refused, not written.
+    :data:`MIN_ISSUE_BUDGET`) from now if that is later. A token the vendor reports as expiring
+    before the start is refused, not written.
     """
     if vendor not in JIT_STEP:
         raise LiveApiInputError("vendor", f"{vendor!r} issues nothing just in time; use polyv or isdp")

@@ -115,7 +115,14 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert pre["catchup"] is False and "@hourly" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
     event = report["dags"]["live_event"]
-    assert event["tasks"] == ["go_live", "isdp_tokens", "polyv_channels", "polyv_tokens", "summary", "volcengine"]
+    assert event["tasks"] == [
+        "go_live",
+        "isdp_tokens",
+        "polyv_channels",
+        "polyv_tokens",
+        "summary",
+        "volcengine",
+    ]
     assert event["schedule"] == "None" and event["max_active_runs"] == 256
     # The trend DAG runs on the asset the snapshot task updates.
     trend = report["dags"]["polyv_resource_trend"]

@@ -1,4 +1,5 @@
-"""The just-in-time operator: defers to Airflow's DateTimeTrigger, resumes, issues once."""
+"""The live_event run's operators: each reads its instance from the run's conf, defers to Airflow's
+DateTimeTrigger for its own moment, resumes, issues once; the go-live watch records its outcome."""
 
 from __future__ import annotations
 
@@ -20,14 +21,21 @@ from airflow.sdk.exceptions import (
 )
 
 from airflow_live_provider.events import parse_calendar
-from airflow_live_provider.operators.events import EventGoLiveSensor, EventJustInTimeCredentialsOperator
+from airflow_live_provider.operators.events import (
+    EventCredentialsOperator,
+    EventGoLiveSensor,
+    EventProvisionOperator,
+    EventSummaryOperator,
+)
+from airflow_live_provider.planner import definition_hash
+from airflow_live_provider.run_sheets import sheet_secrets
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
-from tests.helpers import drive, first_event
+from tests.helpers import assert_no_secret_in, drive, first_event
 
 
 def live_event(start: pendulum.DateTime, isdp_lead: int = 90, polyv_lead: int = 600) -> dict[str, Any]:
@@ -52,111 +60,153 @@ def live_event(start: pendulum.DateTime, isdp_lead: int = 90, polyv_lead: int = 
     return event
 
 
-def context(run_after: pendulum.DateTime, run_id: str = "scheduled__r") -> dict[str, Any]:
-    return {"dag_run": SimpleNamespace(run_after=run_after), "run_id": run_id}
+def context(event: dict[str, Any], tmp_path: Path | None = None, run_id: str = "event__r") -> dict[str, Any]:
+    conf = {"event": event, "definition": definition_hash(event), "output_dir": str(tmp_path or "")}
+    return {"dag_run": SimpleNamespace(conf=conf, run_after=pendulum.now("UTC")), "run_id": run_id}
 
 
-def operator(event: dict[str, Any], tmp_path: Path) -> EventJustInTimeCredentialsOperator:
-    return EventJustInTimeCredentialsOperator(
-        task_id="issue_tokens", live_event=event, output_dir=str(tmp_path), run_window=timedelta(hours=1)
-    )
-
-
-def test_defers_until_the_moment_then_issues(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+def test_each_vendor_defers_to_its_own_moment_then_issues_once(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
     start = pendulum.now("UTC").add(seconds=5)
     event = live_event(start, isdp_lead=3, polyv_lead=60)  # Polyv's moment has passed; ISDP's is 2 s away
-    op = operator(event, tmp_path)
-    ctx = context(pendulum.now("UTC"))
+    ctx = context(event, tmp_path)
+    polyv = EventCredentialsOperator(task_id="polyv_tokens", vendor="polyv").execute(ctx)
+    assert polyv["count"] == 1 and polyv["issued_now"] is True
+    isdp = EventCredentialsOperator(task_id="isdp_tokens", vendor="isdp")
     with pytest.raises(TaskDeferred) as info:
-        op.execute(ctx)
-    # Polyv was issued before waiting; ISDP waits in the triggerer (Airflow's own trigger).
-    assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1
+        isdp.execute(ctx)
     assert sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST") == []
     trigger = info.value.trigger
     assert isinstance(trigger, DateTimeTrigger)
     assert trigger.moment == start.subtract(seconds=3)
-    classpath, kwargs = trigger.serialize()
+    classpath, _kwargs = trigger.serialize()
     assert classpath == "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
-    assert not info.value.kwargs and info.value.method_name == "resume"  # state lives in latest.json
+    assert not info.value.kwargs and info.value.method_name == "resume"  # state lives in the records
 
     fired = asyncio.run(first_event(trigger))
-    result = getattr(op, info.value.method_name)(ctx, event=fired.payload)
+    result = getattr(isdp, info.value.method_name)(ctx, event=fired.payload)
+    assert result["count"] == 1 and result["issued_now"] is True
     assert len(sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST")) == 1
-    assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1  # not issued again
-    assert result["issued_now"] == ["isdp"] and result["waited"] is True
-    assert {v: s["status"] for v, s in result["just_in_time"].items()} == {
-        "polyv": "issued",
-        "isdp": "issued",
-    }
-    sheet = json.loads(Path(result["latest_sheet"].removeprefix("file://")).read_text())
+    assert len(sim_connections.requests_to(WATCH_TOKEN_PATH, "POST")) == 1
+    # A resume after a triggerer restart, or a task retry: nothing is issued again.
+    again = EventCredentialsOperator(task_id="isdp_tokens", vendor="isdp").execute(ctx)
+    assert again["issued_now"] is False
+    assert len(sim_connections.requests_to(GET_TOKEN_BATCH_PATH, "POST")) == 1
+    sheet = json.loads((tmp_path / "town-hall" / "latest.json").read_text())
     for token in sheet["isdp"]["tokens"]:
         assert pendulum.parse(token["validFrom"]) <= start <= pendulum.parse(token["validUntil"])
-    assert "token" not in json.dumps(result).lower().replace("tokens", "")  # no credential in XCom
+    secrets = sheet_secrets(sheet)
+    assert len(secrets) >= 2  # the join token and the watch token
+    assert_no_secret_in(json.dumps([polyv, result, again]), *secrets)  # no credential in XCom
 
 
-def test_a_run_before_the_moments_hour_neither_waits_nor_issues(
+def test_an_instance_without_the_section_skips_the_step(
     sim_connections: SimulatorServer, tmp_path: Path
 ) -> None:
-    start = pendulum.now("UTC").add(hours=3)
-    result = operator(live_event(start), tmp_path).execute(context(pendulum.now("UTC")))
-    assert result["issued_now"] == [] and result["waited"] is False
-    assert [r for r in sim_connections.requests if r.path in (WATCH_TOKEN_PATH, GET_TOKEN_BATCH_PATH)] == []
+    [event] = parse_calendar(
+        [
+            {
+                "name": "ISDP only",
+                "start": pendulum.now("UTC").add(hours=3).isoformat(),
+                "isdp": {"channel_ids": ["10882"], "user_account": isdp_sim.DEMO_USER_ACCOUNT},
+            }
+        ]
+    )
+    ctx = context(event, tmp_path)
+    for op in (
+        EventCredentialsOperator(task_id="polyv_tokens", vendor="polyv"),
+        EventProvisionOperator(task_id="volcengine", step="volcengine"),
+        EventProvisionOperator(task_id="polyv_channels", step="polyv_channels"),
+        EventGoLiveSensor(task_id="go_live"),
+    ):
+        with pytest.raises(AirflowSkipException):
+            op.execute(ctx)
+    assert list(sim_connections.requests) == []
+
+
+def test_a_run_without_the_planners_conf_is_refused(sim_connections: SimulatorServer) -> None:
+    ctx = {"dag_run": SimpleNamespace(conf={}), "run_id": "manual__x"}
+    with pytest.raises(ValueError, match=r"dag_run.conf: has no 'event'"):
+        EventCredentialsOperator(task_id="isdp_tokens", vendor="isdp").execute(ctx)
+
+
+def test_summary_fails_the_run_naming_each_failed_step(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    start = pendulum.now("UTC").subtract(hours=2)  # over: both token steps are missed
+    ctx = context(live_event(start), tmp_path)
+    for vendor in ("polyv", "isdp"):
+        with pytest.raises(AirflowFailException, match="missed"):
+            EventCredentialsOperator(task_id=f"{vendor}_tokens", vendor=vendor).execute(ctx)
+    with pytest.raises(AirflowFailException, match=r"polyv_tokens: missed: .*; isdp_tokens: missed"):
+        EventSummaryOperator(task_id="summary").execute(ctx)
+    sheet = json.loads((tmp_path / "town-hall" / "latest.json").read_text())
+    assert sheet["steps"]["outcome"]["status"] == "failed"
 
 
 # -- the go-live watch ---------------------------------------------------------------------------------
-def go_live_event(start: pendulum.DateTime, grace: int = 10, volcengine: bool = True) -> dict[str, Any]:
-    raw: dict[str, Any] = {"name": "Keynote", "start": start.isoformat()}
-    if volcengine:
-        raw["volcengine"] = {
+def go_live_event(start: pendulum.DateTime, grace: int = 10) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "name": "Keynote",
+        "start": start.isoformat(),
+        "volcengine": {
             "vhost": volc_sim.DEMO_VHOST,
             "app": volc_sim.DEMO_APP,
             "stream": "keynote",
             "go_live_grace_minutes": grace,
-        }
-    else:
-        raw["isdp"] = {"channel_ids": ["10882"], "user_account": isdp_sim.DEMO_USER_ACCOUNT}
+        },
+    }
     [event] = parse_calendar([raw])
     return event
 
 
-def go_live(event: dict[str, Any]) -> EventGoLiveSensor:
-    return EventGoLiveSensor(task_id="go_live", live_event=event, poke_interval=0.5)
+def go_live() -> EventGoLiveSensor:
+    return EventGoLiveSensor(task_id="go_live", poke_interval=0.5)
 
 
-def test_go_live_waits_for_the_window_then_for_the_stream(sim_connections: SimulatorServer) -> None:
+def keynote_sheet(tmp_path: Path) -> dict[str, Any]:
+    return json.loads((tmp_path / "keynote" / "latest.json").read_text())
+
+
+def test_go_live_waits_for_the_window_then_for_the_stream(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
     start = pendulum.now("UTC").add(minutes=5, seconds=2)  # the window opens in 2 s
     sim_connections.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "keynote", online_in=3)
-    result, used = drive(go_live(go_live_event(start)), context(pendulum.now("UTC")))
+    result, used = drive(go_live(), context(go_live_event(start), tmp_path))
     assert result["stream_state"] == "online" and result["stream"] == "keynote"
     assert used == ["DateTimeTrigger", "VolcengineStreamStateTrigger"]
+    record = keynote_sheet(tmp_path)["steps"]["go_live"]
+    assert record["status"] == "done" and pendulum.parse(record["liveAt"]) <= pendulum.now("UTC")
 
 
-def test_go_live_fails_when_not_live_by_the_end_of_the_grace(sim_connections: SimulatorServer) -> None:
+def test_go_live_fails_when_not_live_by_the_end_of_the_grace(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
     start = pendulum.now("UTC").subtract(seconds=56)  # grace 1 min: the window closes in ~4 s
     with pytest.raises(AirflowSensorTimeout, match=r"stream live/keynote .* last state was 'offline'"):
-        drive(go_live(go_live_event(start, grace=1)), context(pendulum.now("UTC")))
+        drive(go_live(), context(go_live_event(start, grace=1), tmp_path))
+    record = keynote_sheet(tmp_path)["steps"]["go_live"]
+    assert record["status"] == "failed" and "last state was 'offline'" in record["error"]
 
 
-def test_go_live_fails_at_once_for_a_forbidden_stream(sim_connections: SimulatorServer) -> None:
+def test_go_live_fails_at_once_for_a_forbidden_stream(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
     sim_connections.volcengine.set_stream(
         volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "keynote", state="forbidden"
     )
     with pytest.raises(AirflowFailException, match="forbidden"):
-        drive(go_live(go_live_event(pendulum.now("UTC"))), context(pendulum.now("UTC")))
+        drive(go_live(), context(go_live_event(pendulum.now("UTC")), tmp_path))
+    assert keynote_sheet(tmp_path)["steps"]["go_live"]["status"] == "failed"
 
 
-@pytest.mark.parametrize(
-    ("start_in", "volcengine", "why"),
-    [
-        (timedelta(hours=3), True, "in a later run"),
-        (timedelta(minutes=-30), True, "window closed"),
-        (timedelta(minutes=1), False, "has no Volcengine stream"),
-    ],
-)
-def test_go_live_skips_outside_its_run(
-    sim_connections: SimulatorServer, start_in: timedelta, volcengine: bool, why: str
+def test_go_live_woken_after_its_window_fails_as_missed(
+    sim_connections: SimulatorServer, tmp_path: Path
 ) -> None:
-    event = go_live_event(pendulum.now("UTC") + start_in, volcengine=volcengine)
-    with pytest.raises(AirflowSkipException, match=why):
-        go_live(event).execute(context(pendulum.now("UTC")))
+    event = go_live_event(pendulum.now("UTC") - timedelta(minutes=30))
+    with pytest.raises(AirflowFailException, match="missed: the go-live watch of event 'Keynote'"):
+        go_live().execute(context(event, tmp_path))
     assert not [r for r in sim_connections.requests if r.query.get("Action")]  # not one poll
+    assert keynote_sheet(tmp_path)["steps"]["go_live"]["status"] == "missed"
