@@ -18,7 +18,13 @@ import pytest
 
 from airflow_live_provider.events import parse_calendar
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.preprovision import issue_just_in_time, provision_ahead
+from airflow_live_provider.planner import definition_hash
+from airflow_live_provider.preprovision import (
+    event_run,
+    issue_credentials,
+    provision_push,
+    provision_receivers,
+)
 from airflow_live_provider.simulator import FAULT_KINDS, SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
@@ -100,8 +106,12 @@ def soak_event() -> dict[str, Any]:
 def provision(server: SimulatorServer, tmp_path: Path, name: str) -> dict[str, Any]:
     """The whole timeline at once: provisioning ahead, then every just-in-time credential."""
     event = soak_event()
-    provision_ahead(event, output_dir=str(tmp_path / name), run_id="soak")
-    issue_just_in_time(event, ["polyv", "isdp"], output_dir=str(tmp_path / name), run_id="soak")
+    conf = {"event": event, "definition": definition_hash(event), "output_dir": str(tmp_path / name)}
+    run = event_run(conf, "soak")
+    provision_push(run)
+    provision_receivers(run)
+    issue_credentials(run, "polyv")
+    issue_credentials(run, "isdp")
     return json.loads((tmp_path / name / "soak" / "soak.json").read_text())
 
 
