@@ -44,6 +44,8 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Only the planner starts runs of this DAG: paused, it would leave every event queued.
+    is_paused_upon_creation=False,
     max_active_runs=conf.getint("live_provider", "max_active_event_runs", fallback=256),
     tags=["live", "polyv", "volcengine", "isdp"],
     doc_md=__doc__,

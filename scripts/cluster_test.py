@@ -54,6 +54,13 @@ RUN_TIMEOUT = 360  # seconds for every DAG run to finish
 
 
 TREND_DAG = "polyv_resource_trend"
+PLANNER = "live_event_preprovision"
+EVENT_DAG = "live_event"
+#: Event A starts this long after the planner is first triggered: time for 22 runs to be planned
+#: and to reach their waits on two single-slot workers, and for the triggerer's kill and restart.
+EVENT_A_IN = 420
+GET_TOKEN_BATCH = "/openapi/v1/SaasLive/getTokenBatch"
+WATCH_TOKEN = "/live/v3/channel/watch/get-watch-api-token"
 
 
 def log(message: str) -> None:
@@ -114,11 +121,20 @@ class Cluster:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.logs = WORK / "logs"
 
-    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    def start(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, log_name: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        out = open(self.logs / f"{log_name or name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append((name, proc))
         return proc
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service and everything it started (a crash, not a shutdown)."""
+        for own, proc in self.procs:
+            if own == name and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):
@@ -275,6 +291,8 @@ def run() -> int:
             # Airflow's log servers listen on every interface (its choice): at least not on 8793/8794.
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # A killed triggerer's triggers go to its successor once it is seen dead (default 30 s).
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
             "AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS": "False",
             # Runs the scheduler starts itself (the snapshot DAG's @daily run once unpaused) get no
             # output_dir: their default location must be one every worker reads too.
@@ -306,7 +324,7 @@ def run() -> int:
             )
             cluster.start(
                 name,
-                [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "1"],
+                [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2"],
                 worker_env,
             )
         wait_for("the API server", lambda: http("GET", f"{api}/api/v2/monitor/health"), timeout=180)
@@ -314,66 +332,103 @@ def run() -> int:
         token = http("POST", f"{api}/auth/token", body={"username": "admin", "password": password})[
             "access_token"
         ]
-        for dag_id in ("polyv_subaccount_snapshot", "live_event_preprovision", TREND_DAG):
+        for dag_id in ("polyv_subaccount_snapshot", PLANNER, TREND_DAG, EVENT_DAG):
             wait_for(
                 f"DAG {dag_id}", lambda d=dag_id: http("GET", f"{api}/api/v2/dags/{d}", token), timeout=180
             )
 
-        # The event calendar, in the bucket like everything else: one event close enough that
-        # its ISDP tokens and its go-live watch defer into the triggerer, one 3 h ahead.
-        now = pendulum.now("UTC")
-        start = now.add(seconds=130).replace(microsecond=0)
+        # The event calendar, in the bucket like everything else (issue #20's scenario): event A
+        # starts a few minutes ahead and its stream never goes live; event B starts shortly after
+        # and goes live; 20 ISDP-only events start within the same minutes (22 instances, more
+        # than Airflow's default of 16 active runs per DAG).
+        now = pendulum.now("UTC").replace(microsecond=0)
+        a_start = now.add(seconds=EVENT_A_IN)
 
-        def event(name: str, when: Any, stream: str, isdp_lead: int) -> dict[str, Any]:
-            return {
+        def event(
+            name: str, when: Any, stream: str | None = None, grace: int | None = None
+        ) -> dict[str, Any]:
+            entry: dict[str, Any] = {
                 "name": name,
                 "start": when.isoformat(),
-                "volcengine": {"vhost": volc_sim.DEMO_VHOST, "app": volc_sim.DEMO_APP, "stream": stream},
-                "polyv": {
-                    "channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID,
-                    "receive_channel_names": [f"{stream}-a", f"{stream}-b"],
-                    "viewers": ["viewer-1", "viewer-2"],
-                },
+                "duration_minutes": 5,
                 "isdp": {
                     "channel_ids": list(isdp_sim.DEMO_CHANNEL_IDS),
                     "user_account": isdp_sim.DEMO_USER_ACCOUNT,
-                    "token_lead_seconds": isdp_lead,
                 },
             }
+            if stream:
+                entry["volcengine"] = {
+                    "vhost": volc_sim.DEMO_VHOST,
+                    "app": volc_sim.DEMO_APP,
+                    "stream": stream,
+                }
+                if grace:
+                    entry["volcengine"]["go_live_grace_minutes"] = grace
+                entry["polyv"] = {
+                    "channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID,
+                    "receive_channel_names": [f"{stream}-a", f"{stream}-b"],
+                    "viewers": ["viewer-1", "viewer-2"],
+                }
+            return entry
 
-        calendar = {
-            "events": [
-                event("Cluster go-live", start, "cluster", 40),
-                event("Later", now.add(hours=3), "later", 90),
-            ]
-        }
-        s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps(calendar).encode())
-        # ISDP's moment (start - 40 s) and the stream going live (at +100 s) both come well after
-        # the workers reach those steps: both defer into the triggerer.
-        sim.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "cluster", online_in=100)
+        events = [
+            event("Event A", a_start, "stream-a", grace=1),
+            event("Event B", a_start.add(seconds=30), "stream-b"),
+        ]
+        events += [event(f"ISDP only {n:02d}", a_start.add(seconds=3 * n)) for n in range(1, 21)]
+        starts = {e["name"]: pendulum.parse(e["start"]) for e in events}
+        s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps({"events": events}).encode())
+        # B's stream goes live 20 s before its start; A's never does.
+        sim.volcengine.set_stream(
+            volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "stream-b", online_in=EVENT_A_IN + 10
+        )
         outputs = f"s3://aws_default@{BUCKET}"
-        confs = {
-            "polyv_subaccount_snapshot": {"output_dir": f"{outputs}/snapshots"},
-            "live_event_preprovision": {
-                "calendar_path": f"{outputs}/calendar.json",
-                "output_dir": f"{outputs}/run_sheets",
-            },
-        }
+        planner_conf = {"calendar_path": f"{outputs}/calendar.json", "output_dir": f"{outputs}/run_sheets"}
         # The trend DAG is not triggered: the scheduler runs it when the snapshot's asset event lands.
-        http("PATCH", f"{api}/api/v2/dags/{TREND_DAG}?update_mask=is_paused", token, {"is_paused": False})
-        runs: dict[str, str] = {}
-        for dag_id, conf in confs.items():
+        for dag_id in (TREND_DAG, "polyv_subaccount_snapshot", PLANNER):
             http("PATCH", f"{api}/api/v2/dags/{dag_id}?update_mask=is_paused", token, {"is_paused": False})
+
+        def trigger(dag_id: str, conf: dict[str, Any]) -> str:
             created = http(
                 "POST", f"{api}/api/v2/dags/{dag_id}/dagRuns", token, {"logical_date": None, "conf": conf}
             )
-            runs[dag_id] = created["dag_run_id"]
             log(f"triggered {dag_id}: {created['dag_run_id']}")
+            return str(created["dag_run_id"])
+
+        trigger("polyv_subaccount_snapshot", {"output_dir": f"{outputs}/snapshots"})
+        trigger(PLANNER, planner_conf)
+        time.sleep(60)
+        trigger(PLANNER, planner_conf)  # a minute later: must plan nothing new
+
+        def dag_runs_of(dag_id: str) -> list[dict[str, Any]]:
+            return list(http("GET", f"{api}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"])
+
+        def waiting_for_moments() -> int | None:
+            """The ISDP token steps deferred to their moments (None until 20 of them are)."""
+            waiting = 0
+            for dag_run in dag_runs_of(EVENT_DAG):
+                ti = http(
+                    "GET",
+                    f"{api}/api/v2/dags/{EVENT_DAG}/dagRuns/{dag_run['dag_run_id']}/taskInstances/isdp_tokens",
+                    token,
+                )
+                waiting += ti["state"] == "deferred"
+            return waiting if waiting >= 20 else None
+
+        deferred_before_kill = wait_for(
+            "20 instances waiting for their moments", waiting_for_moments, timeout=EVENT_A_IN - 150
+        )
+        # The triggerer dies (SIGKILL) while the instances wait, and comes back: the moments must
+        # still fire once each (Airflow re-creates the triggers from the database).
+        cluster.kill("triggerer")
+        time.sleep(3)
+        cluster.start("triggerer", [airflow, "triggerer"], main_env, log_name="triggerer-restarted")
+        log(f"triggerer killed (SIGKILL) with {deferred_before_kill} token steps waiting, and restarted")
 
         def all_runs_done() -> list[dict[str, Any]] | None:
             found = []
-            for dag_id in [*confs, TREND_DAG]:
-                dag_runs = http("GET", f"{api}/api/v2/dags/{dag_id}/dagRuns", token)["dag_runs"]
+            for dag_id in ("polyv_subaccount_snapshot", PLANNER, TREND_DAG, EVENT_DAG):
+                dag_runs = dag_runs_of(dag_id)
                 if not dag_runs:
                     return None  # the trend run appears only after the snapshot's asset event
                 found += dag_runs
@@ -381,10 +436,12 @@ def run() -> int:
                 return found
             return None
 
-        dag_runs = wait_for("every DAG run to finish", all_runs_done, timeout=RUN_TIMEOUT)
+        dag_runs = wait_for("every DAG run to finish", all_runs_done, timeout=EVENT_A_IN + RUN_TIMEOUT)
         per_worker: dict[str, int] = {}
+        event_runs = {r["dag_run_id"]: r for r in dag_runs if r["dag_id"] == EVENT_DAG}
         for dag_run in dag_runs:
-            if dag_run["state"] != "success":
+            is_a = dag_run["dag_id"] == EVENT_DAG and dag_run["dag_run_id"].startswith("event__event-a__")
+            if dag_run["state"] != ("failed" if is_a else "success"):
                 failures.append(f"{dag_run['dag_id']} run {dag_run['dag_run_id']} ended {dag_run['state']}")
             tis = http(
                 "GET",
@@ -394,6 +451,18 @@ def run() -> int:
             for ti in tis:
                 if ti["state"] == "success":
                     per_worker[ti["hostname"]] = per_worker.get(ti["hostname"], 0) + 1
+        # Exactly one live_event run per instance, named after it; each planner run quick.
+        names = sorted(r.split("__")[1] for r in event_runs)
+        expected_names = sorted(["event-a", "event-b", *[f"isdp-only-{n:02d}" for n in range(1, 21)]])
+        if names != expected_names:
+            failures.append(f"live_event runs are not one per instance: {sorted(event_runs)}")
+        planner_runs = [r for r in dag_runs if r["dag_id"] == PLANNER]
+        if len(planner_runs) != 2:
+            failures.append(f"expected the two triggered planner runs, got {len(planner_runs)}")
+        for r in planner_runs:
+            took = (pendulum.parse(r["end_date"]) - pendulum.parse(r["start_date"])).total_seconds()
+            if took > 120:
+                failures.append(f"planner run {r['dag_run_id']} took {took:.0f} s (over two minutes)")
         # One trend run per snapshot run (unpausing the snapshot DAG also starts its @daily run),
         # each started by the scheduler because that snapshot's asset event landed.
         trend_runs = [r["run_type"] for r in dag_runs if r["dag_id"] == TREND_DAG]
@@ -402,53 +471,57 @@ def run() -> int:
             failures.append(f"trend runs {trend_runs} for {len(snapshot_runs)} snapshot run(s)")
         if not set(WORKERS) <= set(per_worker):
             failures.append(f"tasks did not run on both workers: {per_worker}")
-        # The real triggerer ran the just-in-time wait and the go-live watch: it wrote their logs.
-        trigger_logs = (
-            WORK
-            / "home-main"
-            / "logs"
-            / "dag_id=live_event_preprovision"
-            / f"run_id={runs['live_event_preprovision']}"
-        )
-        deferred = sorted(p.parts[-3] for p in trigger_logs.glob("task_id=*/map_index=0/*.trigger.*.log"))
-        if deferred != ["task_id=event.go_live", "task_id=event.issue_tokens"]:
-            failures.append(f"the close event's steps did not both defer to the triggerer: {deferred}")
+        # The real triggerer ran B's token waits and its go-live watch: it wrote their logs.
+        [b_run] = [r for r in event_runs if r.startswith("event__event-b__")] or ["?"]
+        trigger_logs = WORK / "home-main" / "logs" / f"dag_id={EVENT_DAG}" / f"run_id={b_run}"
+        deferred = sorted({p.parts[-2] for p in trigger_logs.glob("task_id=*/*.trigger.*.log")})
+        if not {"task_id=go_live", "task_id=isdp_tokens"} <= set(deferred):
+            failures.append(f"event B's steps did not defer to the triggerer: {deferred}")
 
-        # What must be in the bucket, and valid at the event's start.
+        # Every token set issued exactly once (one getTokenBatch per instance, one watch token per
+        # viewer of A and B) and valid at its event's start; A failed naming its stream.
+        batches = [r for r in sim.requests_to(GET_TOKEN_BATCH, "POST") if r.status == 200]
+        watch = [r for r in sim.requests_to(WATCH_TOKEN, "POST") if r.status == 200]
+        if len(batches) != 22 or len(watch) != 4:
+            failures.append(
+                f"tokens not issued exactly once: {len(batches)} getTokenBatch (22), {len(watch)} watch (4)"
+            )
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
         expected = {
             "snapshot": lambda k: k.startswith("snapshots/polyv_subaccounts_") and k.endswith(".jsonl"),
             "report": lambda k: k.startswith("snapshots/polyv_subaccounts_") and k.endswith(".html"),
             "trend page": lambda k: k.startswith("snapshots/polyv_resource_trend_") and k.endswith(".html"),
-            "run sheet": lambda k: k.startswith("run_sheets/cluster-go-live/manual__"),
-            "latest sheet": lambda k: k == "run_sheets/cluster-go-live/latest.json",
-            "latest page": lambda k: k == "run_sheets/cluster-go-live/latest.html",
-            "later event's sheet": lambda k: k == "run_sheets/later/latest.json",
+            "run sheet": lambda k: k.startswith("run_sheets/event-b/event__event-b__"),
+            "latest page": lambda k: k == "run_sheets/event-b/latest.html",
         }
         for what, matches in expected.items():
             if not any(matches(k) for k in keys):
-                failures.append(f"missing in s3://{BUCKET}: {what} (have {keys})")
+                failures.append(f"missing in s3://{BUCKET}: {what} (have {len(keys)} keys)")
         sheets = [
             json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
             for k in keys
             if k.startswith("run_sheets/") and k.endswith(".json")
         ]
-        latest = next(
-            (s for s in sheets if s.get("event") == "Cluster go-live" and s["isdp"]["tokens"]), None
-        )
-        if latest is None:
-            failures.append("the close event's run sheet has no ISDP join tokens")
-        else:
-            for token_entry in latest["isdp"]["tokens"]:
-                valid = (
-                    pendulum.parse(token_entry["validFrom"])
-                    <= start
-                    <= pendulum.parse(token_entry["validUntil"])
-                )
-                if not valid:
+        latest = {
+            k.split("/")[1]: json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
+            for k in keys
+            if k.startswith("run_sheets/") and k.endswith("/latest.json")
+        }
+        for folder, sheet in sorted(latest.items()):
+            start = starts.get(sheet.get("event"))
+            tokens = (sheet.get("isdp") or {}).get("tokens") or []
+            tokens += (sheet.get("polyv") or {}).get("watchTokens") or []
+            if not tokens or start is None:
+                failures.append(f"{folder}: no tokens on its run sheet")
+                continue
+            for entry in tokens:
+                if not pendulum.parse(entry["validFrom"]) <= start <= pendulum.parse(entry["validUntil"]):
                     failures.append(
-                        f"an ISDP join token is not valid at the start {start}: {token_entry['validUntil']}"
+                        f"{folder}: a token is not valid at the start {start}: {entry['validUntil']}"
                     )
+        go_live_a = ((latest.get("event-a") or {}).get("steps") or {}).get("go_live") or {}
+        if go_live_a.get("status") != "failed" or "stream-a" not in str(go_live_a.get("error")):
+            failures.append(f"event A's run sheet does not name its stream as not live: {go_live_a}")
 
         # No secret outside the run sheets: task logs (every home), service logs, the metadata DB.
         found = secrets_in_play(sim, sheets)
@@ -475,10 +548,11 @@ def run() -> int:
             failures.append(f"only {log_files} log files were searched: task logs are missing")
 
         summary = (
-            f"executor=CeleryExecutor runs={len(dag_runs)} "
+            f"executor=CeleryExecutor runs={len(dag_runs)} live_event runs={len(event_runs)} "
+            f"token calls={len(batches)}+{len(watch)} triggerer killed with {deferred_before_kill} waiting "
             f"tasks per worker={json.dumps(dict(sorted(per_worker.items())))} "
             f"objects={len(keys)} secrets searched={len(found)} in {len(texts)} files+DB "
-            f"deferred to the triggerer={[d.removeprefix('task_id=') for d in deferred]}"
+            f"B deferred to the triggerer={[d.removeprefix('task_id=') for d in deferred]}"
         )
         if failures:
             log("FAILED: " + summary)
