@@ -24,7 +24,12 @@ from _common import ROOT, header
 
 SAMPLES = 9
 IMPORT_SAMPLES = 3
-DAG_FILES = ("polyv_subaccount_snapshot.py", "polyv_resource_trend.py", "live_event_preprovision.py")
+DAG_FILES = (
+    "polyv_subaccount_snapshot.py",
+    "polyv_resource_trend.py",
+    "live_event_preprovision.py",
+    "live_event.py",
+)
 
 BARE_DAG = textwrap.dedent(
     '''

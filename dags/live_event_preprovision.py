@@ -67,7 +67,7 @@ with DAG(
     @task(multiple_outputs=False)
     def plan(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
         """Load and validate the calendar; one ``{trigger_run_id, conf}`` per instance."""
-        from airflow.sdk import Variable
+        from airflow.sdk import Variable, conf
 
         from airflow_live_provider.events import lead_window, load_calendar, next_start
         from airflow_live_provider.planner import plan_event_runs, read_calendar_text
@@ -86,6 +86,13 @@ with DAG(
             f"{now.isoformat()} and {(now + lead).isoformat()} or running: "
             f"{[p['trigger_run_id'] for p in planned]}"
         )
+        limit = conf.getint("live_provider", "max_active_event_runs", fallback=256)
+        if len(planned) > limit:
+            print(
+                f"WARNING: {len(planned)} instances in the window but [live_provider] max_active_event_runs "
+                f"is {limit}: the later ones queue until earlier events end, and may get their tokens "
+                "late. Raise it (and run a triggerer per ~330 waiting instances) or shorten lead_hours."
+            )
         if not planned:
             upcoming = next_start(events, now)
             print(
