@@ -319,6 +319,8 @@ def _steps(sheet: dict[str, Any], zone: str | None) -> list[str]:
     for step, record in (sheet.get("steps") or {}).items():
         status = str(record.get("status") or "waiting")
         css = {DONE: "ok", FAILED: "bad", MISSED: "bad", SUPERSEDED: "warn"}.get(status, "muted")
+        if step == "go_live" and status == DONE:
+            status = "live at"
         when = record.get("liveAt") or record.get("at")
         detail = f" {_local(when, zone)}" if when else ""
         error = f"<div class='muted'>{html.escape(str(record['error']))}</div>" if record.get("error") else ""
