@@ -127,6 +127,23 @@ def plan_event_runs(
     return planned
 
 
+#: Run ids per state query (they travel in a URL's query string).
+EXISTING_QUERY_CHUNK = 50
+
+
+def without_existing_runs(planned: list[dict[str, Any]], ti: Any) -> list[dict[str, Any]]:
+    """The planned runs that do not exist yet, asked of Airflow in a few queries through the task
+    instance (``get_task_states``), so an hourly planner run starts a trigger task only for new
+    instances. Runs created meanwhile are still caught: the trigger task skips an existing run."""
+    ids = [p["trigger_run_id"] for p in planned]
+    existing: set[str] = set()
+    for offset in range(0, len(ids), EXISTING_QUERY_CHUNK):
+        chunk = ids[offset : offset + EXISTING_QUERY_CHUNK]
+        states = ti.get_task_states(dag_id=EVENT_DAG_ID, task_ids=["summary"], run_ids=chunk) or {}
+        existing.update(states)
+    return [p for p in planned if p["trigger_run_id"] not in existing]
+
+
 def event_from_conf(conf: Any) -> dict[str, Any]:
     """The instance a ``live_event`` run was started for, validated (a run triggered by hand
     without the planner's ``conf`` is refused, naming what is missing)."""

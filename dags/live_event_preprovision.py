@@ -65,12 +65,14 @@ with DAG(
 ) as dag:
 
     @task(multiple_outputs=False)
-    def plan(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, Any]]:
-        """Load and validate the calendar; one ``{trigger_run_id, conf}`` per instance."""
+    def plan(
+        params: dict[str, Any] | None = None, dag_run: Any = None, ti: Any = None
+    ) -> list[dict[str, Any]]:
+        """Load and validate the calendar; one ``{trigger_run_id, conf}`` per instance without a run."""
         from airflow.sdk import Variable, conf
 
         from airflow_live_provider.events import lead_window, load_calendar, next_start
-        from airflow_live_provider.planner import plan_event_runs, read_calendar_text
+        from airflow_live_provider.planner import plan_event_runs, read_calendar_text, without_existing_runs
 
         params = params or {}
         location = (
@@ -81,10 +83,11 @@ with DAG(
         now = pendulum.instance(run_time).in_timezone("UTC")
         lead = lead_window(params.get("lead_hours") or 24)
         planned = plan_event_runs(events, now, lead, calendar=location, output_dir=params.get("output_dir"))
+        new = without_existing_runs(planned, ti)
         print(
             f"calendar {location}: {len(events)} event(s), {len(planned)} instance(s) starting between "
-            f"{now.isoformat()} and {(now + lead).isoformat()} or running: "
-            f"{[p['trigger_run_id'] for p in planned]}"
+            f"{now.isoformat()} and {(now + lead).isoformat()} or running, {len(planned) - len(new)} of "
+            f"them with a live_event run already; new runs: {[p['trigger_run_id'] for p in new]}"
         )
         limit = conf.getint("live_provider", "max_active_event_runs", fallback=256)
         if len(planned) > limit:
@@ -100,7 +103,7 @@ with DAG(
                 if upcoming
                 else "no event starts within the next year"
             )
-        return planned
+        return new
 
     # One mapped task per instance; a run that exists already (an earlier planner run made it)
     # marks its task skipped. No logical date: runs are told apart by their run id alone.

@@ -352,7 +352,7 @@ def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock
         airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})
     )
     assert sorted(event_runs(airflow_home)) == sorted(runs)
-    assert "skipping task as skip_when_already_exists" in second
+    assert "2 of them with a live_event run already; new runs: []" in second
 
     # Each instance's run, with the conf the planner gave it.
     [now_conf] = [c for r, c in runs.items() if r.startswith("event__starting-now__")]
