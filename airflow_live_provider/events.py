@@ -24,6 +24,8 @@ Each vendor section is optional; an event with none of them is an error. ``rrule
 daily or rarer, expanded by python-dateutil in the event's ``timezone``, so a 19:30 webinar stays
 at 19:30 local time across DST changes) turns an entry into a series: each occurrence is its own
 event instance (``occurrence`` = its local date) with its own run sheets and just-in-time wait.
+A rule must occur, at most once per local day, and is checked before dateutil expands it (see
+:func:`validate_rrule`); starts lie in the years 2000-2100.
 
 Just-in-time credentials: Polyv watch tokens (valid 5 h) and ISDP join tokens (valid ~120 s) are
 issued ``token_lead_seconds`` before the start (defaults 600 and 90), so they are valid when the
@@ -72,8 +74,8 @@ RRULE_PARTS = (
     "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY",
     "BYHOUR", "BYMINUTE", "BYSECOND", "BYSETPOS", "WKST",
 )  # fmt: skip
-#: FREQ values: one occurrence per local day at most, because an occurrence's run-sheet folder is
-#: ``<name>-YYYY-MM-DD``. INTERVAL is capped at about 100 years between occurrences.
+#: The FREQ values accepted (daily or rarer: an occurrence's run-sheet folder is
+#: ``<name>-YYYY-MM-DD``) and their largest INTERVAL, about 100 years between occurrences.
 RRULE_MAX_INTERVAL = {"DAILY": 36524, "WEEKLY": 5217, "MONTHLY": 1200, "YEARLY": 100}
 #: Number-list parts: (largest magnitude, negatives allowed), as RFC 5545 defines them.
 _RRULE_NUMBERS = {
@@ -369,6 +371,8 @@ def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: s
     def bad(problem: str) -> LiveApiInputError:
         return _err(spot, f"{shown!r} is not a valid RFC 5545 RRULE: {problem}")
 
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise bad("contains a space or control character; write it without spaces, e.g. FREQ=WEEKLY;BYDAY=TU")
     parts = _rule_parts(text, bad)
     freq = parts.get("FREQ")
     if freq is None:
@@ -430,11 +434,11 @@ def _rule_parts(text: str, bad: Callable[[str], LiveApiInputError]) -> dict[str,
     parts: dict[str, str] = {}
     for piece in text.split(";"):
         name, sep, part = piece.partition("=")
-        name, part = name.strip().upper(), part.strip().upper()
-        if not piece.strip():
+        name, part = name.upper(), part.upper()
+        if not piece:
             raise bad("an empty part (two ';' in a row, or one at the end); remove it")
         if not sep or not part:
-            raise bad(f"{piece.strip()!r} is not NAME=VALUE")
+            raise bad(f"{piece[:40]!r} is not NAME=VALUE")
         if name not in RRULE_PARTS:
             close = difflib.get_close_matches(name, RRULE_PARTS, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]}?" if close else f"known parts: {', '.join(RRULE_PARTS)}"
@@ -453,7 +457,10 @@ def _rule_count(
     if raw is None:
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)) or int(raw) > high:
-        raise bad(f"{name}={raw[:20]} must be a whole number from 1 to {high}")
+        why = (
+            f" (at most about {RRULE_HORIZON_YEARS} years between occurrences)" if name == "INTERVAL" else ""
+        )
+        raise bad(f"{name}={raw[:20]} must be a whole number from 1 to {high}{why}")
     return int(raw)
 
 
@@ -463,7 +470,6 @@ def _rule_numbers(parts: dict[str, str], name: str, bad: Callable[[str], LiveApi
     low = -high if signed else (1 if name == "BYMONTH" else 0)
     found: set[int] = set()
     for item in parts[name].split(","):
-        item = item.strip()
         if (
             not _INTEGER.fullmatch(item)
             or len(item) > 5
@@ -482,7 +488,7 @@ def _rule_weekdays(parts: dict[str, str], freq: str, bad: Callable[[str], LiveAp
     if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
         raise bad(f"WKST={parts['WKST'][:10]} is not one of {', '.join(_WEEKDAYS)}")
     for item in parts.get("BYDAY", "").split(",") if "BYDAY" in parts else ():
-        match = _BYDAY_ITEM.fullmatch(item.strip())
+        match = _BYDAY_ITEM.fullmatch(item)
         if not match or (match.group(1) and not match.group(2)):
             raise bad(f"BYDAY={parts['BYDAY'][:40]}: {item[:10]!r} is not a weekday such as MO, 2TU or -1FR")
         if match.group(2) is None:
@@ -584,7 +590,13 @@ def occurrences(
 
 
 def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict[str, Any] | None:
-    """The next event instance starting at or after ``now`` (looking up to a year ahead)."""
+    """The next event instance starting at or after ``now`` (looking up to a year ahead).
+
+    Bounded for validated events: a series that never occurs is refused by
+    :func:`validate_rrule` (dateutil would search it up to year 9999), and one that does occur
+    recurs within one cycle of the 400-year Gregorian calendar (at most 146,097 of dateutil's
+    daily steps), or ends by COUNT or UNTIL, so the search past the window stops there.
+    """
     horizon = now + timedelta(days=366)
     upcoming = [
         instance

@@ -87,6 +87,8 @@ REFUSED: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("until a year only", rule("FREQ=DAILY;UNTIL=2027"), "rrule", ("UNTIL=2027", "20271231T235959")),
     ("until a date only", rule("FREQ=DAILY;UNTIL=20271231"), "rrule", ("UNTIL=20271231", "date-time")),
     ("until 30 February", rule("FREQ=DAILY;UNTIL=20270230T000000"), "rrule", ("UNTIL", "not a real")),
+    ("space inside", rule("FREQ=DAILY; COUNT=3"), "rrule", ("without spaces",)),
+    ("dateutil's MO(+1)", rule("FREQ=MONTHLY;BYDAY=MO(+1)"), "rrule", ("BYDAY", "weekday such as MO, 2TU")),
     ("freq twice", rule("FREQ=DAILY;FREQ=WEEKLY"), "rrule", ("FREQ is given twice", "keep one")),
     ("freq missing", rule("BYDAY=MO"), "rrule", ("FREQ is missing", "FREQ=DAILY")),
     ("unknown part", rule("FREQ=DAILY;BYDAYS=MO"), "rrule", ("BYDAYS", "did you mean BYDAY")),
