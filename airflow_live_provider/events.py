@@ -416,9 +416,10 @@ def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: s
         )
     try:
         rule = _rule(text, start)
-    except (ValueError, TypeError) as exc:
-        raise bad(str(exc)) from None
-    if _first_occurrence(rule, naive_start, until) is None:
+        first = _first_occurrence(rule, naive_start, until)
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:  # dateutil's own limits
+        raise bad(f"python-dateutil cannot expand it ({type(exc).__name__}: {exc})") from None
+    if first is None:
         raise _err(
             spot,
             f"{shown!r} never occurs from the start {naive_start.isoformat()} to the end of "
@@ -493,12 +494,17 @@ def _rule_weekdays(parts: dict[str, str], freq: str, bad: Callable[[str], LiveAp
             raise bad(f"BYDAY={parts['BYDAY'][:40]}: {item[:10]!r} is not a weekday such as MO, 2TU or -1FR")
         if match.group(2) is None:
             continue
-        if not 1 <= int(match.group(2)) <= 53:
-            raise bad(f"BYDAY={parts['BYDAY'][:40]}: {item!r} needs a number from 1 to 53 (or -53 to -1)")
         if freq not in ("MONTHLY", "YEARLY") or "BYWEEKNO" in parts:
             raise bad(
                 f"BYDAY={parts['BYDAY'][:40]}: a numbered weekday ({item}) needs FREQ=MONTHLY or "
                 "YEARLY without BYWEEKNO; drop the number"
+            )
+        # Within a month a weekday comes at most 5 times (dateutil crashes on 8MO there).
+        most = 53 if freq == "YEARLY" and "BYMONTH" not in parts else 5
+        if not 1 <= int(match.group(2)) <= most:
+            raise bad(
+                f"BYDAY={parts['BYDAY'][:40]}: {item!r} needs a number from 1 to {most} "
+                f"(or -{most} to -1) here"
             )
 
 

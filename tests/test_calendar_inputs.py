@@ -96,6 +96,7 @@ REFUSED: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("empty part", rule("FREQ=DAILY;;COUNT=3"), "rrule", ("empty part", "remove it")),
     ("count and until", rule("FREQ=DAILY;COUNT=3;UNTIL=20271231T000000"), "rrule", ("COUNT and UNTIL",)),
     ("weekly 2nd tuesday", rule("FREQ=WEEKLY;BYDAY=2TU"), "rrule", ("2TU", "MONTHLY or YEARLY")),
+    ("8th monday (dateutil crashed)", rule("FREQ=MONTHLY;BYDAY=8MO"), "rrule", ("'8MO'", "from 1 to 5")),
     ("byweekno monthly", rule("FREQ=MONTHLY;BYWEEKNO=1"), "rrule", ("BYWEEKNO", "FREQ=YEARLY")),
     ("bysetpos alone", rule("FREQ=MONTHLY;BYSETPOS=1"), "rrule", ("BYSETPOS needs another BY part",)),
     # -- more than one occurrence per local day: their run sheets would share one folder -------
@@ -132,7 +133,7 @@ REFUSED: list[tuple[str, Any, str, tuple[str, ...]]] = [
     ("30 February", rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "rrule", ("never occurs", "end of 2126")),
     ("31 April daily", rule("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31"), "rrule", ("never occurs",)),
     ("setpos past the day", rule("FREQ=DAILY;BYSETPOS=2;BYHOUR=9"), "rrule", ("never occurs",)),
-    ("sixth monday", rule("FREQ=MONTHLY;BYDAY=6MO"), "rrule", ("never occurs",)),
+    ("fifth tuesday on the 1st", rule("FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=5TU"), "rrule", ("never occurs",)),
     ("week 53 in June", rule("FREQ=YEARLY;BYWEEKNO=53;BYMONTH=6"), "rrule", ("never occurs",)),
     (
         "leap day only every 100 years",
