@@ -420,11 +420,12 @@ def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: s
     except (ValueError, TypeError, IndexError, OverflowError) as exc:  # dateutil's own limits
         raise bad(f"python-dateutil cannot expand it ({type(exc).__name__}: {exc})") from None
     if first is None:
+        last = naive_start.year + RRULE_HORIZON_YEARS
+        end = f"UNTIL {until.isoformat()}" if until and until.year <= last else f"the end of {last}"
         raise _err(
             spot,
-            f"{shown!r} never occurs from the start {naive_start.isoformat()} to the end of "
-            f"{naive_start.year + RRULE_HORIZON_YEARS} (like 30 February, or BY parts that exclude "
-            "each other); fix the rule, or make the event a one-off",
+            f"{shown!r} never occurs from the start {naive_start.isoformat()} to {end} (like 30 "
+            "February, or BY parts that exclude each other); fix the rule, or make the event a one-off",
         )
     return text
 

@@ -130,6 +130,12 @@ REFUSED: list[tuple[str, Any, str, tuple[str, ...]]] = [
         "rrule",
         ("UNTIL 2025-01-01T00:00:00 is before the start 2026-12-01T19:30:00", "never occurs"),
     ),
+    (
+        "no wednesday before until",
+        rule("FREQ=WEEKLY;BYDAY=WE;UNTIL=20261201T235959"),
+        "rrule",
+        ("never occurs from the start 2026-12-01T19:30:00 to UNTIL 2026-12-01T23:59:59",),
+    ),
     ("30 February", rule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "rrule", ("never occurs", "end of 2126")),
     ("31 April daily", rule("FREQ=DAILY;BYMONTH=4;BYMONTHDAY=31"), "rrule", ("never occurs",)),
     ("setpos past the day", rule("FREQ=DAILY;BYSETPOS=2;BYHOUR=9"), "rrule", ("never occurs",)),
