@@ -24,6 +24,8 @@ Each vendor section is optional; an event with none of them is an error. ``rrule
 daily or rarer, expanded by python-dateutil in the event's ``timezone``, so a 19:30 webinar stays
 at 19:30 local time across DST changes) turns an entry into a series: each occurrence is its own
 event instance (``occurrence`` = its local date) with its own run sheets and just-in-time wait.
+A rule must occur, at most once per local day, and is checked before dateutil expands it (see
+:func:`validate_rrule`); starts lie in the years 2000-2100.
 
 Just-in-time credentials: Polyv watch tokens (valid 5 h) and ISDP join tokens (valid ~120 s) are
 issued ``token_lead_seconds`` before the start (defaults 600 and 90), so they are valid when the
@@ -37,7 +39,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, datetime, timedelta
 from typing import Any, TypeVar
 
 import pendulum
@@ -61,8 +63,41 @@ TOKEN_LIFETIME_SECONDS = {
     "polyv": polyv_api.WATCH_TOKEN_TTL_SECONDS,
     "isdp": isdp_api.JOIN_TOKEN_TTL_SECONDS,
 }
-#: Recurrences finer than daily would make every hourly run provision several occurrences.
-_SUB_DAILY = re.compile(r"(?:^|;)\s*FREQ\s*=\s*(SECONDLY|MINUTELY|HOURLY)\b", re.IGNORECASE)
+#: Starts must fall in these years (local date as written): a typo such as 0001 or 9999 overflows
+#: date arithmetic later, and nobody schedules a live event a century ahead.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: A rule must occur from its start to the end of the year this many years later (30 February,
+#: ``COUNT=0`` or filters that exclude each other never do).
+RRULE_HORIZON_YEARS = 100
+#: The RFC 5545 rule parts the calendar accepts (dateutil's own extras such as BYEASTER are not).
+RRULE_PARTS = (
+    "FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY",
+    "BYHOUR", "BYMINUTE", "BYSECOND", "BYSETPOS", "WKST",
+)  # fmt: skip
+#: The FREQ values accepted (daily or rarer: an occurrence's run-sheet folder is
+#: ``<name>-YYYY-MM-DD``) and their largest INTERVAL, about 100 years between occurrences.
+RRULE_MAX_INTERVAL = {"DAILY": 36524, "WEEKLY": 5217, "MONTHLY": 1200, "YEARLY": 100}
+#: Number-list parts: (largest magnitude, negatives allowed), as RFC 5545 defines them.
+_RRULE_NUMBERS = {
+    "BYSECOND": (59, False),
+    "BYMINUTE": (59, False),
+    "BYHOUR": (23, False),
+    "BYMONTHDAY": (31, True),
+    "BYYEARDAY": (366, True),
+    "BYWEEKNO": (53, True),
+    "BYMONTH": (12, False),
+    "BYSETPOS": (366, True),
+}
+#: Parts RFC 5545 allows only with some FREQ values (dateutil would apply or ignore them silently).
+_RRULE_ONLY_WITH = {
+    "BYWEEKNO": ("YEARLY",),
+    "BYYEARDAY": ("YEARLY",),
+    "BYMONTHDAY": ("DAILY", "MONTHLY", "YEARLY"),
+}
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_BYDAY_ITEM = re.compile(r"([+-]?)([0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)", re.ASCII)
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_UNTIL = re.compile(r"([0-9]{8})(?:T([0-9]{6}))?(Z?)", re.ASCII)
 
 T = TypeVar("T")
 
@@ -116,6 +151,20 @@ def _present(section: dict[str, Any], key: str, where: str) -> Any:
     return value
 
 
+def wall_clock(local: datetime, zone: Any) -> pendulum.DateTime:
+    """A local wall-clock time in ``zone`` as an instant, the way people read "01:30 local".
+
+    Ambiguous (the hour repeated when DST ends): the first occurrence, i.e. the earlier instant
+    (pendulum's own default, ``fold=1``, takes the second). In a DST gap (the hour skipped when
+    it starts): moved forward by the gap, 02:30 -> 03:30.
+    """
+    fields = (local.year, local.month, local.day, local.hour, local.minute, local.second, local.microsecond)
+    first = pendulum.datetime(*fields, tz=zone, fold=0)
+    if first.naive() == local.replace(tzinfo=None, fold=0):
+        return first
+    return pendulum.datetime(*fields, tz=zone, fold=1)  # in a gap pendulum's fold=1 moves forward
+
+
 def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
     """``start`` with an offset, or a wall-clock ``start`` plus an IANA ``timezone``."""
     if not isinstance(value, str) or not value.strip():
@@ -136,23 +185,18 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
         raise _err(f"{where}.start", f"{value!r} is not an ISO-8601 date-time") from None
     if not isinstance(parsed, pendulum.DateTime):
         raise _err(f"{where}.start", f"{value!r} is not a date-time (a date alone has no start time)")
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise _err(
+            f"{where}.start",
+            f"{value!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} the calendar accepts; check the year",
+        )
     if parsed.tzinfo is None:
         if zone is None:
             raise _err(
                 f"{where}.start",
                 f"{value!r} has no time zone; add an offset (+08:00) or a timezone field (Asia/Shanghai)",
             )
-        # A wall-clock time in a DST gap moves forward; an ambiguous one takes the first occurrence.
-        return pendulum.datetime(
-            parsed.year,
-            parsed.month,
-            parsed.day,
-            parsed.hour,
-            parsed.minute,
-            parsed.second,
-            parsed.microsecond,
-            tz=zone,
-        )
+        return wall_clock(parsed.naive(), zone)
     if zone is not None:
         local = parsed.in_timezone(zone)
         # A UTC instant ("Z", +00:00) shown in the event's zone is what machines write; another
@@ -299,10 +343,15 @@ def token_lead(section: dict[str, Any], vendor: str, where: str) -> int:
 
 
 def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: str) -> str:
-    """An RFC 5545 RRULE (``FREQ=WEEKLY;BYDAY=TU``), checked by expanding it with python-dateutil.
+    """An RFC 5545 RRULE (``FREQ=WEEKLY;BYDAY=TU``), checked part by part, then its first
+    occurrence found in bounded time.
 
     The rule runs on the wall-clock ``start`` in the event's ``timezone``; DTSTART comes from
-    ``start``, so the rule must not carry its own.
+    ``start``, so the rule must not carry its own. Refused before dateutil expands anything: what
+    it would loop on forever (``INTERVAL=0``), convert (``1_2``, full-width digits, ``UNTIL=2027``)
+    or drop silently (``WEEKLY;BYDAY=2TU``); more than one occurrence per local day (``BYHOUR=9,15``:
+    an occurrence's run sheets live in ``<name>-YYYY-MM-DD``). Refused after a bounded search: a
+    rule with no occurrence from the start to the end of the year ``RRULE_HORIZON_YEARS`` later.
     """
     spot = f"{where}.rrule"
     if not isinstance(value, str) or not value.strip():
@@ -317,14 +366,186 @@ def validate_rrule(value: Any, start: pendulum.DateTime, timezone: Any, where: s
         )
     if "DTSTART" in text.upper() or "\n" in text:
         raise _err(spot, "must be one RRULE line without DTSTART (the first occurrence is 'start')")
-    if _SUB_DAILY.search(text):
+    shown = text if len(text) <= 120 else f"{text[:100]}...({len(text)} characters)"
+
+    def bad(problem: str) -> LiveApiInputError:
+        return _err(spot, f"{shown!r} is not a valid RFC 5545 RRULE: {problem}")
+
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise bad("contains a space or control character; write it without spaces, e.g. FREQ=WEEKLY;BYDAY=TU")
+    parts = _rule_parts(text, bad)
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise bad("FREQ is missing; start with FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
+    if freq in ("HOURLY", "MINUTELY", "SECONDLY"):
         raise _err(spot, "repeats more often than daily; use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
+    if freq not in RRULE_MAX_INTERVAL:
+        raise bad(f"FREQ={freq} is not one of DAILY, WEEKLY, MONTHLY, YEARLY")
+    for name, freqs in _RRULE_ONLY_WITH.items():
+        if name in parts and freq not in freqs:
+            raise bad(f"{name} is not allowed with FREQ={freq}; use it with FREQ={' or '.join(freqs)}")
+    highest = RRULE_MAX_INTERVAL[freq]
+    if _rule_count(parts, "INTERVAL", bad, highest) == 0:
+        raise bad(f"INTERVAL=0 never moves on; use a whole number from 1 to {highest}")
+    if _rule_count(parts, "COUNT", bad, 999_999_999) == 0:
+        raise _err(
+            spot, f"{shown!r}: COUNT=0 means the series never occurs; use COUNT=1 or more, or drop COUNT"
+        )
+    naive_start = start.naive().replace(microsecond=0)
+    until = _rule_until(parts, bad)
+    if until is not None and "COUNT" in parts:
+        raise bad("COUNT and UNTIL together are not allowed; keep one of them")
+    if until is not None and until < naive_start:
+        raise _err(
+            spot,
+            f"{shown!r}: UNTIL {until.isoformat()} is before the start {naive_start.isoformat()} "
+            f"({timezone}), so the series never occurs; move UNTIL after the start",
+        )
+    numbers = {name: _rule_numbers(parts, name, bad) for name in _RRULE_NUMBERS if name in parts}
+    _rule_weekdays(parts, freq, bad)
+    if "BYSETPOS" in parts and not any(n.startswith("BY") and n != "BYSETPOS" for n in parts):
+        raise bad("BYSETPOS needs another BY part (e.g. BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1)")
+    per_day = math.prod(len(numbers.get(name, ())) or 1 for name in ("BYHOUR", "BYMINUTE", "BYSECOND"))
+    if per_day > 1:
+        times = ";".join(f"{n}={parts[n]}" for n in ("BYHOUR", "BYMINUTE", "BYSECOND") if n in parts)
+        raise _err(
+            spot,
+            f"{shown!r}: {times} makes {per_day} occurrences on one local day; an event occurs at "
+            "most once a day (each occurrence's run sheets live in <name>-YYYY-MM-DD): give one "
+            "value each, or make one event per time of day",
+        )
     try:
-        _rule(text, start)
-    except (ValueError, TypeError) as exc:
-        hint = " (UNTIL is a local time here: drop the Z)" if "UNTIL" in str(exc) else ""
-        raise _err(spot, f"{value!r} is not a valid RFC 5545 RRULE: {exc}{hint}") from None
+        rule = _rule(text, start)
+        first = _first_occurrence(rule, naive_start, until)
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:  # dateutil's own limits
+        raise bad(f"python-dateutil cannot expand it ({type(exc).__name__}: {exc})") from None
+    if first is None:
+        last = naive_start.year + RRULE_HORIZON_YEARS
+        end = f"UNTIL {until.isoformat()}" if until and until.year <= last else f"the end of {last}"
+        raise _err(
+            spot,
+            f"{shown!r} never occurs from the start {naive_start.isoformat()} to {end} (like 30 "
+            "February, or BY parts that exclude each other); fix the rule, or make the event a one-off",
+        )
     return text
+
+
+def _rule_parts(text: str, bad: Callable[[str], LiveApiInputError]) -> dict[str, str]:
+    """``NAME=VALUE;...`` as a dict of upper-cased names and values; unknown or repeated parts
+    refused (dateutil would let the last of two FREQs win, or accept its own BYEASTER)."""
+    parts: dict[str, str] = {}
+    for piece in text.split(";"):
+        name, sep, part = piece.partition("=")
+        name, part = name.upper(), part.upper()
+        if not piece:
+            raise bad("an empty part (two ';' in a row, or one at the end); remove it")
+        if not sep or not part:
+            raise bad(f"{piece[:40]!r} is not NAME=VALUE")
+        if name not in RRULE_PARTS:
+            close = difflib.get_close_matches(name, RRULE_PARTS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"known parts: {', '.join(RRULE_PARTS)}"
+            raise bad(f"{name} is not a rule part; {hint}")
+        if name in parts:
+            raise bad(f"{name} is given twice; keep one")
+        parts[name] = part
+    return parts
+
+
+def _rule_count(
+    parts: dict[str, str], name: str, bad: Callable[[str], LiveApiInputError], high: int
+) -> int | None:
+    """INTERVAL or COUNT: ASCII digits from 0 to ``high`` (0 is refused by the caller, with why)."""
+    raw = parts.get(name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)) or int(raw) > high:
+        why = (
+            f" (at most about {RRULE_HORIZON_YEARS} years between occurrences)" if name == "INTERVAL" else ""
+        )
+        raise bad(f"{name}={raw[:20]} must be a whole number from 1 to {high}{why}")
+    return int(raw)
+
+
+def _rule_numbers(parts: dict[str, str], name: str, bad: Callable[[str], LiveApiInputError]) -> set[int]:
+    """A BYxxx number list in its RFC 5545 range (dateutil's ``int()`` would read ``1_2`` as 12)."""
+    high, signed = _RRULE_NUMBERS[name]
+    low = -high if signed else (1 if name == "BYMONTH" else 0)
+    found: set[int] = set()
+    for item in parts[name].split(","):
+        if (
+            not _INTEGER.fullmatch(item)
+            or len(item) > 5
+            or not low <= int(item) <= high
+            or (signed and int(item) == 0)
+        ):
+            span = f"-{high} to -1 or 1 to {high}" if signed else f"{low} to {high}"
+            raise bad(f"{name}={parts[name][:40]}: {item[:10]!r} is not a whole number from {span}")
+        found.add(int(item))
+    return found
+
+
+def _rule_weekdays(parts: dict[str, str], freq: str, bad: Callable[[str], LiveApiInputError]) -> None:
+    """BYDAY (``MO,TU``, ``-1FR``) and WKST; a numbered weekday only where RFC 5545 allows it,
+    since dateutil drops the number silently elsewhere (``WEEKLY;BYDAY=2TU`` = every Tuesday)."""
+    if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
+        raise bad(f"WKST={parts['WKST'][:10]} is not one of {', '.join(_WEEKDAYS)}")
+    for item in parts.get("BYDAY", "").split(",") if "BYDAY" in parts else ():
+        match = _BYDAY_ITEM.fullmatch(item)
+        if not match or (match.group(1) and not match.group(2)):
+            raise bad(f"BYDAY={parts['BYDAY'][:40]}: {item[:10]!r} is not a weekday such as MO, 2TU or -1FR")
+        if match.group(2) is None:
+            continue
+        if freq not in ("MONTHLY", "YEARLY") or "BYWEEKNO" in parts:
+            raise bad(
+                f"BYDAY={parts['BYDAY'][:40]}: a numbered weekday ({item}) needs FREQ=MONTHLY or "
+                "YEARLY without BYWEEKNO; drop the number"
+            )
+        # Within a month a weekday comes at most 5 times (dateutil crashes on 8MO there).
+        most = 53 if freq == "YEARLY" and "BYMONTH" not in parts else 5
+        if not 1 <= int(match.group(2)) <= most:
+            raise bad(
+                f"BYDAY={parts['BYDAY'][:40]}: {item!r} needs a number from 1 to {most} "
+                f"(or -{most} to -1) here"
+            )
+
+
+def _rule_until(parts: dict[str, str], bad: Callable[[str], LiveApiInputError]) -> datetime | None:
+    """UNTIL as a local date-time ``YYYYMMDDTHHMMSS`` (dateutil's parser would read ``2027`` as
+    today's date in 2027)."""
+    raw = parts.get("UNTIL")
+    if raw is None:
+        return None
+    match = _UNTIL.fullmatch(raw)
+    if match and match.group(3):
+        raise bad(
+            f"UNTIL={raw} is in UTC, but UNTIL is a local time in the event's timezone here: drop the Z"
+        )
+    if not match or match.group(2) is None:
+        raise bad(f"UNTIL={raw[:30]} is not a local date-time such as 20271231T235959")
+    try:
+        return datetime.strptime(raw, "%Y%m%dT%H%M%S")
+    except ValueError:
+        raise bad(f"UNTIL={raw} is not a real date-time (YYYYMMDDTHHMMSS)") from None
+
+
+def _first_occurrence(rule: Any, start: datetime, until: datetime | None) -> datetime | None:
+    """The rule's first occurrence up to the end of the year ``RRULE_HORIZON_YEARS`` after the
+    start, found in bounded time; None if there is none.
+
+    dateutil looks for the next match period after period up to year 9999: a rule that never
+    occurs costs seconds (8,000 years of days), on every expansion. The Gregorian calendar
+    repeats every 400 years (146,097 days, a whole number of weeks), so the rule is expanded from
+    its start moved 400·k years later, near 9999, where dateutil's own end stops the search after
+    at most 500 years; the match, moved back, is the real one.
+    """
+    last = start.year + RRULE_HORIZON_YEARS
+    shift = 400 * ((MAXYEAR - last) // 400)
+    moved_until = until.replace(year=until.year + shift) if until and until.year + shift <= MAXYEAR else None
+    moved = rule.replace(dtstart=start.replace(year=start.year + shift), until=moved_until)
+    first: datetime | None = next(iter(moved), None)
+    if first is None or first.year - shift > last:
+        return None
+    return first.replace(year=first.year - shift)
 
 
 def _rule(text: str, start: pendulum.DateTime) -> Any:
@@ -367,9 +588,7 @@ def occurrences(
     high = window_end.in_timezone(zone).naive() + timedelta(days=1)
     found = []
     for local in rule.between(low, high, inc=True):
-        start = pendulum.datetime(
-            local.year, local.month, local.day, local.hour, local.minute, local.second, tz=zone
-        )
+        start = wall_clock(local, zone)
         if start < window_end and start + duration > window_start:
             instance = {k: v for k, v in event.items() if k != "rrule"}
             instance.update(start=start.isoformat(), occurrence=start.date().isoformat())
@@ -378,7 +597,13 @@ def occurrences(
 
 
 def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict[str, Any] | None:
-    """The next event instance starting at or after ``now`` (looking up to a year ahead)."""
+    """The next event instance starting at or after ``now`` (looking up to a year ahead).
+
+    Bounded for validated events: a series that never occurs is refused by
+    :func:`validate_rrule` (dateutil would search it up to year 9999), and one that does occur
+    recurs within one cycle of the 400-year Gregorian calendar (at most 146,097 of dateutil's
+    daily steps), or ends by COUNT or UNTIL, so the search past the window stops there.
+    """
     horizon = now + timedelta(days=366)
     upcoming = [
         instance
@@ -416,13 +641,16 @@ def jit_moments(event: dict[str, Any]) -> dict[str, pendulum.DateTime]:
 
 
 def parse_calendar(data: Any) -> list[dict[str, Any]]:
-    """Validate a whole calendar (``{"events": [...]}`` or a bare list); names must be unique."""
+    """Validate a whole calendar (``{"events": [...]}`` or a bare list); names must be unique,
+    and so must run-sheet folders: a one-off "X 2026-11-02" and series X's occurrence that day
+    would share ``x-2026-11-02``."""
     if isinstance(data, dict):
         known_keys(data, CALENDAR_KEYS, "calendar")
     raw_events = data.get("events") if isinstance(data, dict) else data
     if not isinstance(raw_events, list):
         raise _err("events", 'the calendar must be {"events": [...]} or a list of events')
     events = [validate_event(raw, index) for index, raw in enumerate(raw_events)]
+    series = {slug(event["name"]): event["name"] for event in events if event.get("rrule")}
     seen: dict[str, str] = {}
     claimed: dict[tuple[str, str], str] = {}
     for event in events:
@@ -437,6 +665,14 @@ def parse_calendar(data: Any) -> list[dict[str, Any]]:
             )
             raise _err(f"event {event['name']!r}.name", problem)
         seen[key] = event["name"]
+        dated = re.fullmatch(r"(.+)-(\d{4}-\d{2}-\d{2})", key)
+        if not event.get("rrule") and dated and dated.group(1) in series:
+            # Its run sheets would land in the folder of that series' occurrence on that date.
+            raise _err(
+                f"event {event['name']!r}.name",
+                f"makes the folder name {key!r}, the same as the occurrence of series "
+                f"{series[dated.group(1)]!r} on {dated.group(2)}; rename one of them",
+            )
         polyv = event.get("polyv") or {}
         for index, name in enumerate(polyv.get("receive_channel_names") or []):
             owner = claimed.setdefault((polyv["channel_id"], name), event["name"])
