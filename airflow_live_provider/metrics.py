@@ -14,7 +14,7 @@ Names (stable: dashboards depend on them; the README has the table):
 - ``live_provider.event.token_lead.<vendor>`` (gauge, s) and ``live_provider.event.go_live_delay``
   (gauge, s), from the event steps.
 
-``<action>`` comes from :data:`ENDPOINT_ACTIONS` (Polyv, ISDP) or the Volcengine ``Action``: a short
+``<action>`` comes from :func:`endpoint_actions` (Polyv, ISDP) or the Volcengine ``Action``: a short
 fixed vocabulary. No channel id, name, token or other per-call value ever goes into a name or tag.
 """
 
@@ -23,32 +23,42 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError, LiveApiRateLimitError
 from airflow_live_provider.transport import HttpRequest, TransportObserver
-from airflow_live_provider.vendors import isdp, polyv
 
 log = logging.getLogger("airflow_live_provider.metrics")
 
 PREFIX = "live_provider"
 VENDORS = ("polyv", "volcengine", "isdp")
 
-#: ``{vendor: {request path: action}}``: the one table of action names for path-routed vendors.
-ENDPOINT_ACTIONS: dict[str, dict[str, str]] = {
-    "polyv": {
-        polyv.WATCH_TOKEN_PATH: "get_watch_api_token",
-        polyv.GROUP_PACKAGE_LIST_PATH: "group_package_list",
-        polyv.TRANSMIT_ASSOCIATIONS_PATH: "transmit_associations",
-        polyv.TRANSMIT_BATCH_CREATE_PATH: "transmit_batch_create",
-        polyv.CHANNEL_SIMPLE_LIST_PATH: "channel_simple_list",
-        polyv.CHANNEL_LIVE_STATUS_PATH: "channel_live_status",
-    },
-    "isdp": {
-        isdp.GET_TOKEN_PATH: "get_token",
-        isdp.GET_TOKEN_BATCH_PATH: "get_token_batch",
-    },
-}
+
+@cache
+def endpoint_actions() -> dict[str, dict[str, str]]:
+    """``{vendor: {request path: action}}``: the one table of action names for path-routed vendors.
+
+    Built on first use from the vendor modules' own path constants (not imported with this module:
+    every hook imports it when it builds a client, metrics on or off)."""
+    from airflow_live_provider.vendors import isdp, polyv
+
+    return {
+        "polyv": {
+            polyv.WATCH_TOKEN_PATH: "get_watch_api_token",
+            polyv.GROUP_PACKAGE_LIST_PATH: "group_package_list",
+            polyv.TRANSMIT_ASSOCIATIONS_PATH: "transmit_associations",
+            polyv.TRANSMIT_BATCH_CREATE_PATH: "transmit_batch_create",
+            polyv.CHANNEL_SIMPLE_LIST_PATH: "channel_simple_list",
+            polyv.CHANNEL_LIVE_STATUS_PATH: "channel_live_status",
+        },
+        "isdp": {
+            isdp.GET_TOKEN_PATH: "get_token",
+            isdp.GET_TOKEN_BATCH_PATH: "get_token_batch",
+        },
+    }
+
+
 #: ISDP's OAuth path is a connection setting (``oauth_path``): every non-OpenAPI path is the token.
 ISDP_OAUTH_ACTION = "oauth_token"
 #: A path or action outside the table (a new endpoint called through ``call()``).
@@ -63,7 +73,7 @@ def action_name(vendor: str, request: HttpRequest) -> str:
         action = (request.params or {}).get("Action")
         return action if isinstance(action, str) and _VOLCENGINE_ACTION.fullmatch(action) else OTHER_ACTION
     path = request.path.split("?", 1)[0]
-    known = ENDPOINT_ACTIONS.get(vendor, {}).get(path)
+    known = endpoint_actions().get(vendor, {}).get(path)
     if known is not None:
         return known
     if vendor == "isdp" and not path.startswith("/openapi/"):

@@ -185,6 +185,28 @@ def test_no_id_name_or_secret_reaches_a_metric_name(
         assert value not in text, f"value #{index} is in a metric"
 
 
+def test_polls_from_a_trigger_count_too(statsd: StatsdListener, live_connections: SimulatorServer) -> None:
+    """A deferred sensor polls from the triggerer, in worker threads: those calls count as well."""
+    import asyncio
+    import time
+
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
+    from tests.helpers import first_event
+
+    live_connections.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "soon", online_in=0.5)
+    trigger = VolcengineStreamStateTrigger(
+        app=volc_sim.DEMO_APP,
+        stream="soon",
+        vhost=volc_sim.DEMO_VHOST,
+        deadline=time.time() + 60,
+        poke_interval=0.2,
+    )
+    assert asyncio.run(first_event(trigger)).payload["outcome"] == "online"
+    polls = [r for r in live_connections.requests if r.query.get("Action") == "DescribeLiveStreamState"]
+    assert counts(statsd.drain())["live_provider.volcengine.DescribeLiveStreamState.requests"] == len(polls)
+    assert polls
+
+
 def test_event_figures_are_gauges_per_vendor(statsd: StatsdListener) -> None:
     metrics.record_token_lead("isdp", 90)
     metrics.record_token_lead("polyv", -12.5)  # issued after the start
