@@ -3,10 +3,17 @@ end to end by ``airflow dags test`` (Airflow stores the link in XCom when the ta
 
 from __future__ import annotations
 
+import html
 import json
+import secrets
+import shutil
+import socket
 import sqlite3
 import subprocess
 import textwrap
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -135,17 +142,66 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-def test_a_task_that_ran_stores_its_console_link(
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def chromium_dom(url: str) -> str:
+    """The page as headless Chromium renders it. Every name but 127.0.0.1 resolves to nothing and
+    any other traffic goes to a dead proxy on loopback: the browser never leaves this machine."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser is not None
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--proxy-server=http://127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=60000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return done.stdout
+
+
+def test_a_task_that_ran_shows_its_console_link_in_airflows_ui(
     tmp_path_factory: pytest.TempPathFactory, live_simulator: SimulatorServer
 ) -> None:
     """The real path: ``airflow dags test`` runs the sensors; Airflow's task runner calls the links
-    on the rendered task and stores the URLs the UI shows."""
+    on the rendered task and stores the URLs; the API server answers them to the UI, and the UI
+    (in headless Chromium, when installed) shows them in the task's Details."""
     from tests.dags.test_sample_dags import AIRFLOW, clean_env
 
     home = tmp_path_factory.mktemp("links-home")
     dags = tmp_path_factory.mktemp("links-dags")
     (dags / "console_links.py").write_text(DAG_FILE)
-    env = clean_env(home, {**live_simulator.connection_env(), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
+    port = free_port()
+    env = clean_env(
+        home,
+        {
+            **live_simulator.connection_env(),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        },
+    )
     migrated = subprocess.run(
         [AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
     )
@@ -164,10 +220,45 @@ def test_a_task_that_ran_stores_its_console_link(
     with sqlite3.connect(Path(home) / "airflow.db") as db:
         rows = db.execute("SELECT task_id, key, value FROM xcom WHERE key LIKE '_link_%'").fetchall()
     links = {(task, key): json.loads(value) for task, key, value in rows}
+    stream_url = (
+        f"https://console.volcengine.com/live/main/stream/online?vhost={volc_sim.DEMO_VHOST}"
+        f"&app={volc_sim.DEMO_APP}&stream=launch"
+    )
     assert links == {
         ("channel_live", "_link_PolyvChannelLink"): POLYV_URL,
-        ("stream_live", "_link_VolcengineStreamLink"): (
-            f"https://console.volcengine.com/live/main/stream/online?vhost={volc_sim.DEMO_VHOST}"
-            f"&app={volc_sim.DEMO_APP}&stream=launch"
-        ),
+        ("stream_live", "_link_VolcengineStreamLink"): stream_url,
     }
+
+    api = subprocess.Popen(
+        [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(180):
+            try:
+                get_json(f"{base}/api/v2/monitor/health")
+                break
+            except OSError:
+                assert api.poll() is None, "the API server exited"
+                time.sleep(1)
+        run_id = get_json(f"{base}/api/v2/dags/console_links/dagRuns")["dag_runs"][0]["dag_run_id"]
+        run = urllib.parse.quote(run_id, safe="")
+        expected = {
+            "channel_live": ("Polyv channel", POLYV_URL),
+            "stream_live": ("Volcengine stream", stream_url),
+        }
+        for task, (name, url) in expected.items():
+            answer = get_json(f"{base}/api/v2/dags/console_links/dagRuns/{run}/taskInstances/{task}/links")
+            assert answer["extra_links"] == {name: url}
+        if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+            pytest.skip("no Chromium here: the links were checked through the API the UI calls")
+        for task, (name, url) in expected.items():
+            dom = chromium_dom(f"{base}/dags/console_links/runs/{run}/tasks/{task}/details")
+            assert "Extra Links" in dom and name in dom, dom[-2000:]
+            assert f'href="{html.escape(url)}"' in dom
+    finally:
+        api.terminate()
+        api.wait(timeout=60)
