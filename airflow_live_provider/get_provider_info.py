@@ -198,6 +198,17 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "asset-uris": [
+            {
+                "schemes": ["polyv"],
+                "handler": "airflow_live_provider.assets.sanitize_polyv_uri",
+                "factory": "airflow_live_provider.assets.create_asset",
+            }
+        ],
+        "extra-links": [
+            "airflow_live_provider.links.console.PolyvChannelLink",
+            "airflow_live_provider.links.console.VolcengineStreamLink",
+        ],
         "config": {
             "live_provider": {
                 "description": "Defaults of the live-streaming provider.",

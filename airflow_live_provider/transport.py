@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from airflow_live_provider.exceptions import (
@@ -97,6 +97,22 @@ class HttpRequest:
     params: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class TransportObserver(Protocol):
+    """Told about every attempt; :mod:`airflow_live_provider.metrics` implements it, so the
+    transport (and every vendor client) stays free of Airflow. Must not raise."""
+
+    def attempt(
+        self,
+        vendor: str,
+        request: HttpRequest,
+        *,
+        attempt: int,
+        seconds: float,
+        error: LiveApiError | None,
+        quota_wait: float | None,
+    ) -> None: ...
 
 
 _TOKEN_EPSILON = 1e-9
@@ -357,6 +373,9 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 class Transport:
     """Session + retries + rate limit for one vendor client."""
 
+    #: Set by the hooks layer when Airflow's metrics are on; None costs one comparison per attempt.
+    observer: TransportObserver | None = None
+
     def __init__(
         self,
         vendor: str,
@@ -440,8 +459,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            if limiter is not None:
-                limiter.acquire()
+            waited = limiter.acquire() if limiter is not None else None
             req = build()
             started = self._monotonic()
             remaining = max(0.1, deadline - started)
@@ -480,9 +498,9 @@ class Transport:
                         exc.retry_after = retry_after_seconds(response)
                     resendable = exc.retryable and (idempotent or isinstance(exc, LiveApiRateLimitError))
                 else:
-                    self._log(req, status, started, request_id, attempt)
+                    self._log(req, status, started, request_id, attempt, waited)
                     return value
-            self._log(req, status, started, request_id, attempt)
+            self._log(req, status, started, request_id, attempt, waited, error)
             if not resendable:
                 raise error
             if attempt >= policy.max_attempts:
@@ -497,18 +515,30 @@ class Transport:
             self._sleep(delay)
 
     def _log(
-        self, req: HttpRequest, status: int | str, started: float, request_id: str | None, attempt: int
+        self,
+        req: HttpRequest,
+        status: int | str,
+        started: float,
+        request_id: str | None,
+        attempt: int,
+        waited: float | None,
+        error: LiveApiError | None = None,
     ) -> None:
+        seconds = self._monotonic() - started
         log.info(
             "%s %s %s -> %s in %.0f ms (request_id=%s, attempt=%d)",
             self.vendor,
             req.method,
             req.path,
             status,
-            (self._monotonic() - started) * 1000,
+            seconds * 1000,
             request_id or "-",
             attempt,
         )
+        if self.observer is not None:
+            self.observer.attempt(
+                self.vendor, req, attempt=attempt, seconds=seconds, error=error, quota_wait=waited
+            )
 
 
 RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})

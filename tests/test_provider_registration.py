@@ -134,3 +134,21 @@ def test_no_form_field_airflow_would_hide_has_a_default() -> None:
         for name, field in conn["conn-fields"].items():
             if should_hide_value_for_key(name) or field["schema"].get("format") == "password":
                 assert "default" not in field["schema"], (conn["connection-type"], name)
+
+
+def test_provider_info_passes_airflows_schema() -> None:
+    """The same JSON schema Airflow validates every provider's info against."""
+    import json
+
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    assert {"extra-links", "asset-uris"} <= set(info)
+
+
+def test_extra_links_are_registered_with_airflow(manager: ProvidersManager) -> None:
+    for name in get_provider_info()["extra-links"]:
+        assert name in manager.extra_links_class_names

@@ -58,7 +58,12 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
                 "Fix it in Admin > Connections (or the AIRFLOW_CONN_ variable) before running again.",
                 self._describe,
             )
-            self._client = self.make_client(base_url, settings, options)
+            client = self.make_client(base_url, settings, options)
+            from airflow_live_provider.metrics import transport_observer
+
+            # Every call of every client a hook builds counts (Airflow's metrics on only).
+            client.transport.observer = transport_observer()  # type: ignore[attr-defined]
+            self._client = client
         return self._client
 
     def _describe(self, field: str) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.links.console import PolyvChannelLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
     from airflow_live_provider.reporting import SnapshotSummary
@@ -29,6 +30,7 @@ class PolyvWatchTokenOperator(BaseOperator):
     """Watch-page SDK tokens (valid 5 h) for a list of viewers of one channel, written to a file."""
 
     template_fields: Sequence[str] = ("channel_id", "viewer_ids", "output_uri")
+    operator_extra_links = (PolyvChannelLink(),)
     template_fields_renderers = {"viewer_ids": "json"}
 
     def __init__(
@@ -265,6 +267,7 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("channel_id", "names")
+    operator_extra_links = (PolyvChannelLink(),)
     template_fields_renderers = {"names": "json"}
 
     def __init__(

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_live_provider.links.console import VolcengineStreamLink
 from airflow_live_provider.outputs import task_output_uri, writable_output, write_json
 from airflow_live_provider.redaction import mask_returned_secrets, redact
 from airflow_live_provider.steps import ensure_auth_enabled, generate_push_urls, push_url_count
@@ -102,6 +103,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         "expired_time",
         "output_uri",
     )
+    operator_extra_links = (VolcengineStreamLink(),)
 
     def __init__(
         self,

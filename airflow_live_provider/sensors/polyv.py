@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_live_provider.links.console import PolyvChannelLink
 from airflow_live_provider.sensors.base import LiveWatchSensor
 
 if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every parse
@@ -20,6 +21,7 @@ class PolyvChannelLiveSensor(LiveWatchSensor):
     """Wait for Polyv channel ``channel_id`` to be live. XCom: ``{"status": "live", "channel_id"}``."""
 
     template_fields: Sequence[str] = ("channel_id",)
+    operator_extra_links = (PolyvChannelLink(),)
 
     def __init__(self, *, channel_id: str, polyv_conn_id: str = "polyv_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)

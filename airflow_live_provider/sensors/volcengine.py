@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from airflow_live_provider.links.console import VolcengineStreamLink
 from airflow_live_provider.sensors.base import LiveWatchSensor
 
 if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every parse
@@ -27,6 +28,7 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
     """
 
     template_fields: Sequence[str] = ("vhost", "domain", "app", "stream")
+    operator_extra_links = (VolcengineStreamLink(),)
 
     def __init__(
         self,
