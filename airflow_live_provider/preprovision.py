@@ -264,7 +264,12 @@ def issue_credentials(
 
     _step(run, step, body)
     record = already_issued(run, vendor) or {}
-    return _jit_summary(run, vendor, record, issued_now=True)
+    summary = _jit_summary(run, vendor, record, issued_now=True)
+    if summary["seconds_before_start"] is not None:
+        from airflow_live_provider.metrics import record_token_lead
+
+        record_token_lead(vendor, summary["seconds_before_start"])
+    return summary
 
 
 def _jit_summary(run: EventRun, vendor: str, record: dict[str, Any], *, issued_now: bool) -> dict[str, Any]:
@@ -325,8 +330,11 @@ def record_go_live(
     """The go-live watch's outcome on the sheet: live at, or why not."""
     record: dict[str, Any] = {"status": status}
     if live_at:
+        from airflow_live_provider.metrics import record_go_live_delay
+
         record["liveAt"] = live_at
         record["secondsAfterStart"] = (parse_time(live_at) - run.start).total_seconds()
+        record_go_live_delay(record["secondsAfterStart"])
     if error:
         record["error"] = error[:2000]
     write_step(run.folder, run.run_id, "go_live", record)

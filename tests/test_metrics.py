@@ -13,6 +13,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -282,3 +283,33 @@ def test_airflow_dags_test_counts_every_request_the_simulator_received(
     assert polyv_requests["live_provider.polyv.group_package_list.throttled"] == 2
     assert polyv_requests["live_provider.polyv.group_package_list.retries"] == 2
     assert counts(packets, "ms")["live_provider.polyv.group_package_list.latency"] == len(received)
+
+
+def test_an_event_run_reports_how_early_its_tokens_came_and_how_late_its_stream(
+    statsd: StatsdListener, live_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """The event steps emit the gauges: seconds from issuing to the start, start to online."""
+    import pendulum
+
+    from airflow_live_provider.events import parse_calendar
+    from airflow_live_provider.planner import definition_hash
+    from airflow_live_provider.preprovision import event_run, issue_credentials, record_go_live
+    from airflow_live_provider.simulator import isdp as isdp_sim
+
+    start = pendulum.now("UTC").add(seconds=60)
+    [event] = parse_calendar(
+        [
+            {
+                "name": "Gauged",
+                "start": start.isoformat(),
+                "isdp": {"channel_ids": ["10882"], "user_account": isdp_sim.DEMO_USER_ACCOUNT},
+            }
+        ]
+    )
+    run = event_run({"event": event, "definition": definition_hash(event), "output_dir": str(tmp_path)}, "r")
+    issued = issue_credentials(run, "isdp")
+    record_go_live(run, "done", live_at=start.add(seconds=42).isoformat())
+    gauges = {p.name: p.value for p in statsd.drain() if p.kind == "g"}
+    assert gauges["live_provider.event.token_lead.isdp"] == pytest.approx(issued["seconds_before_start"])
+    assert 55 <= gauges["live_provider.event.token_lead.isdp"] <= 61
+    assert gauges["live_provider.event.go_live_delay"] == pytest.approx(42, abs=1)
