@@ -317,12 +317,18 @@ def sheet_of(home: Path, folder: str, name: str = "latest.json") -> dict[str, An
 
 
 def event_runs(home: Path) -> dict[str, dict[str, Any]]:
-    """The ``live_event`` runs in the metadata DB: run id -> conf."""
-    import sqlite3
-
-    with sqlite3.connect(home / "airflow.db") as db:
-        rows = db.execute("SELECT run_id, conf FROM dag_run WHERE dag_id = 'live_event'").fetchall()
-    return {run_id: json.loads(conf) if isinstance(conf, str) else conf for run_id, conf in rows}
+    """The ``live_event`` runs in the metadata DB: run id -> conf (read in a fresh process: this
+    one has had the file open since earlier tests, and once saw it as "malformed" afterwards)."""
+    script = (
+        "import json, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        "rows = db.execute(\"SELECT run_id, conf FROM dag_run WHERE dag_id = 'live_event'\").fetchall()\n"
+        "print(json.dumps({r: json.loads(c) if isinstance(c, str) else c for r, c in rows}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home / "airflow.db")], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(done.stdout))
 
 
 def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock(
