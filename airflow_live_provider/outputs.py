@@ -139,6 +139,8 @@ def _local_uri(uri: str, field: str) -> str:
 
 #: Most file systems refuse longer names (bytes, UTF-8: 85 Chinese characters already exceed it).
 MAX_NAME_BYTES = 255
+#: Linux's PATH_MAX (4096, with the final NUL): a longer path cannot be opened at all.
+MAX_PATH_BYTES = 4095
 
 #: Stores whose upload becomes visible only once complete (S3: a PUT, or a multipart upload when
 #: it is completed; GCS: a simple or resumable upload when finalised): outputs go straight to the
@@ -161,6 +163,12 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     _check_file_name(uri, path, field)
     local = _local_file(path)
     if local is None:
+        if "memory" in _protocols(path) and not _attached(path):
+            raise LiveApiInputError(
+                field,
+                "memory:// keeps files in this task's memory, gone when the task ends, and no Airflow "
+                "filesystem is attached for it; use shared storage (a file:// volume, s3://...)",
+            )
         _probe_store(path, uri, field)
         return path
     too_long = [part for part in local.split("/") if len(part.encode()) > MAX_NAME_BYTES]
@@ -168,8 +176,16 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
         raise LiveApiInputError(
             field, f"has a name of {len(too_long[0].encode())} bytes; file systems allow {MAX_NAME_BYTES}"
         )
+    if len(os.fsencode(local)) > MAX_PATH_BYTES:
+        raise LiveApiInputError(
+            field, f"is {len(os.fsencode(local))} bytes long; paths have at most {MAX_PATH_BYTES}"
+        )
     if os.path.isdir(local):
         raise LiveApiInputError(field, f"{_shown(local)} is a folder; give a file name inside it")
+    with suppress(OSError):
+        mode = os.lstat(local).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):  # the rename would replace a device node
+            raise LiveApiInputError(field, f"{_shown(local)} is a device, pipe or socket, not a file")
     folder, _missing = _nearest_existing(os.path.dirname(local))
     if not os.path.isdir(folder):
         raise LiveApiInputError(field, f"{_shown(folder)} is a file where a folder should be")
@@ -177,6 +193,16 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
         raise LiveApiInputError(field, f"folder {_shown(folder)} is not writable by this worker")
     _probe_local(local, field)
     return path
+
+
+def _attached(path: ObjectStoragePath) -> bool:
+    """Whether Airflow has a filesystem for the path's scheme (a provider's, or one attached with
+    ``airflow.sdk.io.attach``, as tests attach ``memory://``)."""
+    try:
+        path.fs  # noqa: B018 - resolving it is the check
+    except Exception:
+        return False
+    return True
 
 
 def _check_file_name(uri: str, path: ObjectStoragePath, field: str) -> None:
