@@ -104,7 +104,9 @@ def test_refused_before_any_vendor_request(
     assert time.monotonic() - started < 20
 
 
-def test_nothing_is_left_behind_by_a_refused_location(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+def test_nothing_is_left_behind_by_a_refused_location(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
     """The probe of a refused location leaves no file; an over-long path creates no folder."""
     prepared(tmp_path)
     before = sorted(os.listdir(tmp_path))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import select
+import shutil
+import signal
 import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,7 @@ from airflow_live_provider.outputs import (
     utc_iso,
     writable_output,
     write_json,
+    write_text,
 )
 from airflow_live_provider.simulator import SimulatorServer
 
@@ -104,18 +113,77 @@ def test_a_run_id_never_climbs_out_of_its_folder() -> None:
         (lambda tmp: f"{tmp}/a\x00b.json", "control characters"),
         (lambda tmp: f"{tmp}/{'发' * 90}.json", "file systems allow 255"),
         (lambda tmp: f"{tmp}/plain-file/sheet.json", "is a file where a folder should be"),
-        (lambda tmp: f"{tmp}/locked/sheet.json", "is not writable"),
         (lambda tmp: "nosuchscheme://bucket/sheet.json", "scheme is not available"),
     ],
 )
 def test_bad_output_locations_are_refused_up_front(tmp_path: Path, where: Any, problem: str) -> None:
     (tmp_path / "plain-file").write_text("x")
-    (tmp_path / "locked").mkdir(mode=0o500)
-    if os.geteuid() == 0 and problem == "is not writable":
-        pytest.skip("root writes anywhere: the permission check cannot be shown as root")
     with pytest.raises(LiveApiInputError, match="output_uri") as info:
         writable_output(where(tmp_path))
     assert problem in str(info.value)
+
+
+def as_unprivileged(action: Callable[[], str]) -> str:
+    """``action()`` as a user who cannot write everywhere: here when this process is not root;
+    as root (CI) in a forked child that drops to ``nobody`` (no exec: the interpreter lives
+    under /root, which nobody may not enter). Returns what ``action`` returned or raised."""
+    if os.geteuid() != 0:
+        return action()
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reports through the pipe, never returns into pytest
+        status, answer = 1, "no answer"
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            answer, status = action(), 0
+        except BaseException as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.write(write_end, answer.encode()[:60_000])
+            os._exit(status)
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 60)  # generous: the child hangs only on a bug
+        answer = os.read(read_end, 65_536).decode() if ready else "no answer within 60 s"
+    finally:
+        os.close(read_end)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return answer
+
+
+def test_a_folder_this_worker_cannot_write_is_refused_up_front() -> None:
+    """Runs as an unprivileged user even when the suite runs as root (CI does): root writes
+    anywhere, so the check would otherwise never be exercised. The same location becomes
+    acceptable once the folder belongs to that user: the refusal is about the permission."""
+    base = Path(tempfile.mkdtemp(prefix="live-provider-perm-", dir="/tmp"))  # reachable by nobody
+    try:
+        base.chmod(0o755)
+        locked = base / "locked"
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)  # root's, read-only for everyone else; 0o555 even for its owner
+
+        def attempt() -> str:
+            try:
+                writable_output(f"{locked}/sheets/sheet.json")
+            except LiveApiInputError as exc:
+                return str(exc)
+            return "accepted"
+
+        answer = as_unprivileged(attempt)
+        assert "output_uri: folder" in answer and "is not writable by this worker" in answer, answer
+        if os.geteuid() == 0:
+            os.chown(locked, pwd.getpwnam("nobody").pw_uid, -1)
+            locked.chmod(0o755)
+            assert as_unprivileged(attempt) == "accepted"
+            assert (locked / "sheets").is_dir() and os.listdir(locked / "sheets") == []  # no probe left
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_good_output_location_passes(tmp_path: Path) -> None:
@@ -178,3 +246,85 @@ def test_loose_folders_of_the_providers_own_tree_are_tightened(
     write_text(output_path(f"{shared}/report.html"), "<p>x</p>")
     assert stat.S_IMODE(shared.stat().st_mode) == 0o750
     assert stat.S_IMODE((shared / "report.html").stat().st_mode) == 0o600
+
+
+def test_the_folder_is_synced_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rename lives in the folder: until the folder is flushed to disk, a power loss can bring
+    the old file back (or none at all). Seen through os.fsync, which still does its work."""
+    target = tmp_path / "sheet.json"
+    real_fsync = os.fsync
+    synced: list[tuple[bool, int, bool]] = []
+
+    def watched(fd: int) -> None:
+        info = os.fstat(fd)
+        synced.append((stat.S_ISDIR(info.st_mode), info.st_ino, target.exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched)
+    write_json(output_path(str(target)), {"token": "t"})
+    folder = (True, tmp_path.stat().st_ino, True)  # the folder, after the file got its name
+    assert synced[-1] == folder, synced
+    assert synced[0][0] is False and synced[0][2] is False  # the file itself, before the rename
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from airflow_live_provider.outputs import open_for_write, output_path
+with open_for_write(output_path(sys.argv[1])) as fh:
+    fh.write("half of the credentials")
+    fh.flush()
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("writing", flush=True)
+    sys.stdin.readline()  # the test says when to finish
+    fh.write(" and the rest")
+"""
+
+
+def writer(target: Path, how: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(target), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_next_write_removes_what_a_killed_attempt_left(tmp_path: Path) -> None:
+    """A write killed with SIGKILL leaves its temporary (credentials, 0o600): the next write of the
+    same file removes it. Other dot-files, and temporaries of other files, are left alone."""
+    target = tmp_path / "sheet.json"
+    proc = writer(target, "kill")
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".sheet.json.") and leftovers[0].endswith(".tmp")
+    (tmp_path / ".sheet.json.notes").write_text("a user's own dot-file")
+    (tmp_path / ".other.json.abcd1234.tmp").write_text("another file's")
+    write_json(output_path(str(target)), {"v": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".other.json.abcd1234.tmp",
+        ".sheet.json.notes",
+        "sheet.json",
+    ]
+    assert json.loads(target.read_text()) == {"v": 2}
+
+
+def test_a_temporary_being_written_is_not_taken_for_a_leftover(tmp_path: Path) -> None:
+    """Two writers of one file (two runs updating ``latest``): the one that finishes first must not
+    delete the other's temporary; the last one to finish wins, whole."""
+    target = tmp_path / "latest.json"
+    proc = writer(target, "slow")
+    try:
+        assert proc.stdout is not None
+        assert "writing\n" in iter(proc.stdout.readline, "")  # after Airflow's own start-up lines
+        write_text(output_path(str(target)), "the quick writer\n")
+        assert len([p for p in tmp_path.iterdir() if p.name.startswith(".latest.json.")]) == 1
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert target.read_text() == "half of the credentials and the rest"
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.json"]
