@@ -478,7 +478,7 @@ def _upload(path: ObjectStoragePath) -> Iterator[IO[str]]:
     PUT for a body under the block size, else a multipart upload completed on close). On an error
     the upload is discarded (a multipart upload aborted) and the file is never closed, because
     closing, or garbage collection, would publish the partial body."""
-    raw = path.open("wb")
+    raw = path.fs.open(path.path, "wb")  # the connection's filesystem, as ObjectStoragePath.open uses
     fh = io.TextIOWrapper(raw, encoding="utf-8")
     try:
         yield fh

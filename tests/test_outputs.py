@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pwd
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import (
@@ -31,6 +33,9 @@ from airflow_live_provider.outputs import (
     write_text,
 )
 from airflow_live_provider.simulator import SimulatorServer
+
+# The S3-like test store below has no universal_pathlib class of its own: the generic one serves.
+pytestmark = pytest.mark.filterwarnings("ignore:UPath 'uploadstore' filesystem not explicitly:UserWarning")
 
 
 def test_utc_iso_is_utc_to_the_second_with_z() -> None:
@@ -205,8 +210,9 @@ def test_output_root_from_airflow_config(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_object_store_write_publishes_only_a_complete_body() -> None:
-    """On an object store (fsspec's in-memory one here), a write that fails half-way leaves no
-    object under the final name, nor a temporary; a complete write leaves just the final object."""
+    """On a store that shows objects while they are written (fsspec's in-memory one): a write that
+    fails half-way leaves no object under the final name, nor a temporary; a complete write leaves
+    just the final object, and removes the temporary a killed attempt left."""
     import fsspec
     from airflow.sdk.io import attach
 
@@ -214,7 +220,10 @@ def test_object_store_write_publishes_only_a_complete_body() -> None:
 
     attach(protocol="memory", fs=fsspec.filesystem("memory"))  # what the amazon provider does for s3
     target = output_path("memory://live-provider-test/atomic/sheet.json")
+    leftover = target.parent / ".sheet.json.0123456789ab.tmp"  # a killed attempt's temporary
+    leftover.write_text("old credentials")
     write_text(target, "previous\n")
+    assert not leftover.exists()
     with pytest.raises(RuntimeError), open_for_write(target) as fh:
         fh.write("half of a ")
         raise RuntimeError("killed half-way")
@@ -328,3 +337,185 @@ def test_a_temporary_being_written_is_not_taken_for_a_leftover(tmp_path: Path) -
         proc.wait()
     assert target.read_text() == "half of the credentials and the rest"
     assert [p.name for p in tmp_path.iterdir()] == ["latest.json"]
+
+
+class UploadFile(AbstractBufferedFile):  # type: ignore[misc]
+    """S3's upload contract (what s3fs does): a body under the block size is one PUT when the
+    file closes; a larger one is a multipart upload whose parts nobody sees until it is completed
+    on close; ``discard()`` aborts it."""
+
+    upload_id: str | None = None
+
+    def _initiate_upload(self) -> None:
+        """Called at the first flush; the upload itself starts only when a part must go."""
+
+    def _upload_chunk(self, final: bool = False) -> bool:
+        body = self.buffer.getvalue()
+        if final and self.upload_id is None:
+            self.fs.put_object(self.path, body)
+            return True
+        if self.upload_id is None:
+            self.upload_id = self.fs.create_upload(self.path)
+        self.fs.uploads[self.upload_id][1].append(body)
+        if final:
+            key, parts = self.fs.uploads.pop(self.upload_id)
+            self.fs.put_object(key, b"".join(parts))
+        return True
+
+    def discard(self) -> None:
+        if self.upload_id is not None:
+            self.fs.abort_mpu("", "", self.upload_id)
+
+
+class UploadStore(AbstractFileSystem):  # type: ignore[misc]
+    """An in-memory object store with S3's upload semantics, under its own scheme; it also
+    answers s3fs's ``list_multipart_uploads``/``abort_mpu``. Every PUT is recorded."""
+
+    protocol = "uploadstore"
+    root_marker = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reset()
+
+    def reset(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.uploads: dict[str, tuple[str, list[bytes]]] = {}
+        self.puts: list[str] = []
+        self.read_only = False
+
+    def put_object(self, key: str, body: bytes) -> None:
+        if self.read_only:
+            raise PermissionError(f"AccessDenied: PutObject on {key}")
+        self.puts.append(key)
+        self.objects[key] = body
+
+    def create_upload(self, key: str) -> str:
+        upload_id = f"upload-{len(self.uploads)}-{key}"
+        self.uploads[upload_id] = (key, [])
+        return upload_id
+
+    def list_multipart_uploads(self, bucket: str) -> list[dict[str, str]]:
+        return [
+            {"Key": key.partition("/")[2], "UploadId": upload_id}
+            for upload_id, (key, _parts) in self.uploads.items()
+            if key.partition("/")[0] == bucket
+        ]
+
+    def abort_mpu(self, bucket: str, key: str, upload_id: str) -> None:
+        self.uploads.pop(upload_id, None)
+
+    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any) -> Any:
+        if "r" in mode:
+            return io.BytesIO(self.objects[path])
+        return UploadFile(self, path, mode, block_size=64)  # a tiny block size: parts come early
+
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        path = self._strip_protocol(path).rstrip("/")
+        found: dict[str, dict[str, Any]] = {}
+        for key, body in self.objects.items():
+            if key.startswith(path + "/"):
+                rest = key[len(path) + 1 :]
+                name = f"{path}/{rest.split('/')[0]}"
+                found[name] = {
+                    "name": name,
+                    "size": len(body),
+                    "type": "directory" if "/" in rest else "file",
+                }
+        if not found and path in self.objects:
+            found[path] = {"name": path, "size": len(self.objects[path]), "type": "file"}
+        if not found:
+            raise FileNotFoundError(path)
+        return list(found.values()) if detail else sorted(found)
+
+    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        """S3's CopyObject: the body written a second time (what a "move" is on S3)."""
+        self.put_object(self._strip_protocol(path2), self.objects[self._strip_protocol(path1)])
+
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Keys need no folders."""
+
+    def makedirs(self, path: str, exist_ok: bool = False) -> None:
+        """Keys need no folders."""
+
+    def rm(self, path: Any, recursive: bool = False, maxdepth: Any = None) -> None:
+        for item in [path] if isinstance(path, str) else path:
+            del self.objects[self._strip_protocol(item)]
+
+
+@pytest.fixture
+def upload_store(monkeypatch: pytest.MonkeyPatch) -> UploadStore:
+    """The S3-like store, registered with fsspec and taken for one that publishes uploads whole
+    (s3fs and moto are not in the dev venv; ``make cluster-test`` checks the same on moto's S3)."""
+    import fsspec
+    from airflow.sdk.io import attach
+
+    from airflow_live_provider import outputs
+
+    fsspec.register_implementation("uploadstore", UploadStore, clobber=True)
+    store = fsspec.filesystem("uploadstore")
+    store.reset()
+    attach(protocol="uploadstore", fs=store)  # what the amazon provider does for s3
+    atomic = getattr(outputs, "ATOMIC_UPLOAD_PROTOCOLS", frozenset())
+    monkeypatch.setattr(outputs, "ATOMIC_UPLOAD_PROTOCOLS", atomic | {"uploadstore"}, raising=False)
+    return store
+
+
+def test_s3_outputs_are_uploaded_once_to_the_final_key(upload_store: UploadStore) -> None:
+    """No temporary key, no copy: each write is one upload to the final key (a copy + delete
+    "move" wrote every output twice). A failed write publishes nothing and aborts its multipart
+    upload, also after garbage collection, which would otherwise close the file and publish."""
+    import gc
+
+    key = "bucket/out/sheet.json"
+    target = output_path(f"uploadstore://{key}")
+    write_text(target, "previous\n")
+    assert upload_store.puts == [key]
+    for size in (10, 1_000):  # one PUT pending / a multipart upload with parts already sent
+        with pytest.raises(RuntimeError), open_for_write(target) as fh:
+            fh.write("x" * size)
+            fh.flush()
+            raise RuntimeError("killed half-way")
+        gc.collect()
+        assert upload_store.objects == {key: b"previous\n"}
+        assert upload_store.uploads == {}
+    write_text(target, "y" * 1_000)
+    assert upload_store.objects == {key: b"y" * 1_000}
+    assert upload_store.puts == [key, key]
+    assert target.read_text() == "y" * 1_000
+
+
+def test_s3_leftovers_of_earlier_attempts_go_with_the_next_write(upload_store: UploadStore) -> None:
+    """What a killed attempt left: a temporary dot-key (every object-store write before) and an
+    unfinished multipart upload of the key, both holding credentials. The pre-flight probe
+    leaves nothing; the write removes both; other files' temporaries and uploads stay."""
+    upload_store.objects.update(
+        {
+            "bucket/out/.sheet.json.0123456789ab.tmp": b"old credentials",
+            "bucket/out/.other.json.0123456789ab.tmp": b"another file's",
+            "bucket/out/.notes": b"a user's dot-file",
+        }
+    )
+    upload_store.create_upload("bucket/out/sheet.json")
+    upload_store.create_upload("bucket/out/other.json")
+    target = writable_output("uploadstore://bucket/out/sheet.json")
+    assert len(upload_store.objects) == 3 and len(upload_store.uploads) == 2  # the probe: gone again
+    write_text(target, "new\n")
+    assert sorted(upload_store.objects) == [
+        "bucket/out/.notes",
+        "bucket/out/.other.json.0123456789ab.tmp",
+        "bucket/out/sheet.json",
+    ]
+    assert [key for key, _parts in upload_store.uploads.values()] == ["bucket/out/other.json"]
+
+
+def test_an_object_store_that_refuses_writes_fails_the_pre_flight(upload_store: UploadStore) -> None:
+    """Credentials that may read but not write (a read-only role) pass a look at the folder; the
+    probe upload catches them before any vendor call."""
+    upload_store.objects["bucket/out/old.json"] = b"{}"
+    upload_store.read_only = True
+    with pytest.raises(
+        LiveApiInputError, match="output_uri: cannot reach uploadstore://bucket/out/sheet.json"
+    ) as info:
+        writable_output("uploadstore://bucket/out/sheet.json")
+    assert "AccessDenied" in str(info.value)
