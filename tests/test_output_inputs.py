@@ -51,6 +51,7 @@ def prepared(tmp: Path) -> None:
     (tmp / "loop").symlink_to(tmp / "loop")
     (tmp / "plain-file").write_text("x")
     (tmp / "folder").mkdir()
+    os.mkfifo(tmp / "pipe")
 
 
 LONG = "/".join(["d" * 200] * 25)  # 25 names within 255 bytes each, 5,024 bytes in all
@@ -74,7 +75,8 @@ CASES: list[tuple[str, Where, str]] = [
     ("'..' as the name", lambda t: f"{t}/folder/..", "starts with a dot"),
     ("an existing folder", lambda t: f"{t}/folder", "is a folder; give a file name"),
     ("a file as a folder", lambda t: f"{t}/plain-file/sheet.json", "is a file where a folder should be"),
-    ("a device as the file", lambda t: "/dev/null", "is a device, pipe or socket"),
+    # A pipe of our own, never /dev/null: a regression would replace the node it points at.
+    ("a pipe as the file", lambda t: f"{t}/pipe", "is a device, pipe or socket"),
     ("name over 255 bytes", lambda t: f"{t}/{'发' * 90}.json", "file systems allow 255"),
     ("relative path", lambda t: "out/sheet.json", "neither an absolute path nor a URI"),
     ("blank", lambda t: "   ", "is empty"),
