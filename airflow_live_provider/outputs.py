@@ -454,6 +454,9 @@ def open_for_write(path: ObjectStoragePath) -> Iterator[IO[str]]:
             yield fh
         _remove_store_leftovers(path)
         return
+    with suppress(FileNotFoundError):  # as root, the rename would replace /dev/null itself
+        if not stat.S_ISREG(mode := os.lstat(local).st_mode) and not stat.S_ISLNK(mode):
+            raise FileExistsError(f"{local} is a device, pipe or socket: not replaced by an output file")
     folder, name = os.path.split(local)
     _make_private_dirs(folder)
     _tighten_own_folders(folder)

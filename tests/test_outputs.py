@@ -519,3 +519,14 @@ def test_an_object_store_that_refuses_writes_fails_the_pre_flight(upload_store: 
     ) as info:
         writable_output("uploadstore://bucket/out/sheet.json")
     assert "AccessDenied" in str(info.value)
+
+
+def test_a_write_never_replaces_a_device_or_pipe(tmp_path: Path) -> None:
+    """Run as root, renaming a temporary over ``/dev/null`` replaces the device with a file (this
+    happened in a test run, breaking every program on the machine). Shown with a pipe of our own."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(FileExistsError, match="is a device, pipe or socket"):
+        write_text(output_path(str(pipe)), "x")
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
