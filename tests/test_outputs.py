@@ -1,4 +1,6 @@
-"""Output helpers: one timestamp format, private and atomic local files, clear hand-off errors."""
+"""Output helpers: one timestamp format, private and atomic local files (folder synced, leftovers
+of killed writes removed), object stores written once to the final key, the permission check run
+as an unprivileged user even under root, clear hand-off errors."""
 
 from __future__ import annotations
 
