@@ -153,21 +153,23 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     issued or created only to fail at the end.
 
     The URI is parsed strictly (:func:`output_path`) and must name a file readers will see (no
-    trailing ``/``, no leading dot). Then a probe file is created and removed where the output
-    will go, through the same code that writes it: local folders are created (0o700) as the write
-    would, so a folder this worker cannot write, a symbolic link that leads nowhere or loops,
-    ``/proc``, a read-only mount or an over-long path fail here; on an object store the probe
-    proves that the store answers and the connection may write there.
+    trailing ``/``, no leading dot). Then a probe is created and removed where the output will
+    go: a temporary file in the target folder, made as the write makes its own; where folders
+    are still missing, a probe folder in the nearest existing one (nothing is left behind, and no
+    folder another task is about to use is removed). So a folder this worker cannot write, a
+    symbolic link that leads nowhere or loops, ``/proc``, a read-only mount or a full disk fail
+    here. On an object store the probe object proves that the store answers and that the
+    connection may write there.
     """
     path = output_path(uri, field)  # an unknown scheme fails here
     _check_file_name(uri, path, field)
     local = _local_file(path)
     if local is None:
-        if "memory" in _protocols(path) and not _attached(path):
+        if "memory" in _protocols(path):
             raise LiveApiInputError(
                 field,
-                "memory:// keeps files in this task's memory, gone when the task ends, and no Airflow "
-                "filesystem is attached for it; use shared storage (a file:// volume, s3://...)",
+                "memory:// keeps files in this task's own memory: they are gone when the task ends; "
+                "use storage the readers share (a file:// volume, s3://...)",
             )
         _probe_store(path, uri, field)
         return path
@@ -193,16 +195,6 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
         raise LiveApiInputError(field, f"folder {_shown(folder)} is not writable by this worker")
     _probe_local(local, field)
     return path
-
-
-def _attached(path: ObjectStoragePath) -> bool:
-    """Whether Airflow has a filesystem for the path's scheme (a provider's, or one attached with
-    ``airflow.sdk.io.attach``, as tests attach ``memory://``)."""
-    try:
-        path.fs  # noqa: B018 - resolving it is the check
-    except Exception:
-        return False
-    return True
 
 
 def _check_file_name(uri: str, path: ObjectStoragePath, field: str) -> None:
@@ -241,25 +233,38 @@ _REASONS = {
 
 
 def _probe_local(local: str, field: str) -> None:
-    """Create the missing folders and a probe file in the target folder, as the write will."""
+    """A probe where the write will create its first entry: its temporary file in the target
+    folder, or the first missing folder (as a dot-named probe folder) in the nearest existing one."""
+    import secrets
+
     folder, name = os.path.split(local)
+    existing, missing = _nearest_existing(folder)
+    broken = next((item for item in missing if os.path.islink(item)), None)
     try:
-        _make_private_dirs(folder)
-        fd, probe = _new_temp(folder, name)
-        os.close(fd)
-        with suppress(FileNotFoundError):
-            os.unlink(probe)
+        if broken:
+            raise FileNotFoundError(errno.ENOENT, "a symbolic link that leads nowhere", broken)
+        if not missing:
+            fd, probe = _new_temp(folder, name)
+            os.close(fd)
+            with suppress(FileNotFoundError):
+                os.unlink(probe)
+        else:
+            first = os.path.basename(missing[0])
+            probe = os.path.join(existing, f"{_temp_prefix(first)}{secrets.token_hex(4)}.tmp")
+            os.mkdir(probe, 0o700)
+            os.rmdir(probe)
     except OSError as exc:
-        link = _broken_link(folder)
+        link = broken or _broken_link(folder)
         if link:
             raise LiveApiInputError(
                 field,
                 f"{_shown(link)} is a symbolic link that leads nowhere (its target is missing, or links "
                 "loop); point it at a folder or choose another location",
             ) from None
+        where = folder if not missing else existing
         reason = _REASONS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
         raise LiveApiInputError(
-            field, f"cannot create a file in {_shown(folder)}: {reason}; choose another location"
+            field, f"cannot create a file in {_shown(where)}: {reason}; choose another location"
         ) from None
 
 

@@ -188,13 +188,19 @@ def test_a_folder_this_worker_cannot_write_is_refused_up_front() -> None:
             os.chown(locked, pwd.getpwnam("nobody").pw_uid, -1)
             locked.chmod(0o755)
             assert as_unprivileged(attempt) == "accepted"
-            assert (locked / "sheets").is_dir() and os.listdir(locked / "sheets") == []  # no probe left
+            assert os.listdir(locked) == []  # the probe left nothing, not even the folder
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_a_good_output_location_passes(tmp_path: Path) -> None:
+def test_a_good_output_location_passes_and_nothing_is_left(tmp_path: Path) -> None:
+    """The pre-flight probes and cleans up: folders appear only when the output is written (a
+    run that fails validation later leaves no trace), and no probe stays behind."""
     assert writable_output(f"file://{tmp_path}/new/deeper/sheet.json").name == "sheet.json"
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "new").mkdir()
+    assert writable_output(f"file://{tmp_path}/new/sheet.json").name == "sheet.json"
+    assert os.listdir(tmp_path / "new") == []
 
 
 def test_output_root_from_airflow_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
