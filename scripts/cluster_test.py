@@ -503,6 +503,13 @@ def run() -> int:
         for what, matches in expected.items():
             if not any(matches(k) for k in keys):
                 failures.append(f"missing in s3://{BUCKET}: {what} (have {len(keys)} keys)")
+        # Outputs go straight to their final keys: no temporary or probe dot-key, no unfinished upload.
+        dot_keys = [k for k in keys if k.rpartition("/")[2].startswith(".")]
+        if dot_keys:
+            failures.append(f"temporary keys left in s3://{BUCKET}: {dot_keys}")
+        unfinished = [u["Key"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+        if unfinished:
+            failures.append(f"unfinished multipart uploads in s3://{BUCKET}: {unfinished}")
         sheets = [
             json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
             for k in keys
