@@ -2,8 +2,9 @@
 
 "Which sub-accounts will run out, and when?" needs several snapshots. This module reads them one
 line at a time, oldest first, and keeps per account only a fixed-size record (numbers in typed
-arrays: when it was first and last seen, its latest remaining value, what it used in all and in
-the latest step, per consumable resource), never a row. Memory therefore grows by ~0.35 KB per
+arrays: when it was first and last seen; per consumable resource its latest remaining value,
+what it used over its measured steps and their length, the latest step's use and length), never a
+row. Memory therefore grows by ~0.35 KB per
 account whatever the row width or the number of snapshots (measured in ``benchmarks/``).
 
 Arithmetic, all from the snapshots' own ``snapshotTime`` (so gaps and snapshots minutes apart are
