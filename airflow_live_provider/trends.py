@@ -123,16 +123,16 @@ class GroupFigure:
         return self.remaining / self.per_day if self.per_day > 0 else None
 
     def left_out_text(self) -> str:
-        """``1 account left out (latest value blank)``; empty when none is."""
-        parts = [
-            f"{count:,} {why}"
-            for count, why in ((self.blank, "latest value blank"), (self.unmeasured, "no measured step yet"))
-            if count
-        ]
+        """``1 account left out: latest value blank``; empty when none is."""
+        reasons = [(self.blank, "latest value blank"), (self.unmeasured, "no measured step yet")]
+        present = [(count, why) for count, why in reasons if count]
         total = self.blank + self.unmeasured
         if not total:
             return ""
-        return f"{total:,} account{'s' if total > 1 else ''} left out ({', '.join(parts)})"
+        head = f"{total:,} account{'s' if total > 1 else ''} left out: "
+        if len(present) == 1:
+            return head + present[0][1]
+        return head + ", ".join(f"{count:,} {why}" for count, why in present)
 
 
 @dataclass
