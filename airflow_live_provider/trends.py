@@ -2,17 +2,25 @@
 
 "Which sub-accounts will run out, and when?" needs several snapshots. This module reads them one
 line at a time, oldest first, and keeps per account only a fixed-size record (numbers in typed
-arrays: when it was first and last seen, its latest remaining value, what it used in all and in
-the latest step, per consumable resource), never a row. Memory therefore grows by ~0.3 KB per
+arrays: when it was first and last seen; per consumable resource its latest remaining value,
+what it used over its measured steps and their length, the latest step's use and length), never a
+row. Memory therefore grows by ~0.35 KB per
 account whatever the row width or the number of snapshots (measured in ``benchmarks/``).
 
 Arithmetic, all from the snapshots' own ``snapshotTime`` (so gaps and snapshots minutes apart are
-measured, never assumed to be a day):
-- *used* = the sum of the decreases between consecutive sightings (an increase is a top-up and
-  counts as nothing used);
-- *burn rate* = used / time between the first and the last sighting, per day;
-- *runway* = remaining / burn rate (0 when nothing remains; none when nothing is being used);
-- *jump*: the latest step's rate is at least :data:`JUMP_FACTOR` times the rate before it.
+measured, never assumed to be a day). A *step* is the time between two consecutive sightings of
+an account; it is *measured* for a resource when the value is known at both ends (a blank, a
+non-number, NaN/Infinity is unknown). Only measured steps count:
+- *used* = the sum of the decreases over measured steps (an increase is a top-up and counts as
+  nothing used);
+- *burn rate* = used / the total length of the measured steps, per day;
+- *runway* = latest remaining / burn rate (0 when nothing remains; none when nothing is being
+  used); none at all when the latest value is unknown;
+- *jump*: the latest step is measured, used at least :data:`JUMP_MIN_USED` of the resource and
+  at least :data:`JUMP_FACTOR` times the rate measured before it over at least
+  :data:`JUMP_MIN_BEFORE_DAYS` days (so a minute used after an idle stretch is not a jump);
+- *group*: remaining and rate summed over the accounts of the latest snapshot whose latest value
+  is known and that have a measured rate; the others are counted and named on the page.
 
 Airflow-free (the DAG hands it openers), like :mod:`airflow_live_provider.reporting`.
 """
@@ -43,6 +51,10 @@ from airflow_live_provider.reporting import LIST_CAP, RESOURCE_FIELDS, iter_rows
 CONSUMABLE = tuple(name for name, spec in RESOURCE_FIELDS.items() if spec.consumable)
 #: The latest step's rate, as a multiple of the rate before it, that counts as a jump.
 JUMP_FACTOR = 3.0
+#: A jump compares with a rate measured over at least this many days (a shorter one is no baseline).
+JUMP_MIN_BEFORE_DAYS = 3.0
+#: ...and its latest step used at least this much (an hour of live, a GB of flow or space).
+JUMP_MIN_USED: dict[str, float] = {"remainMinutes": 60.0, "remainFlow": 1.0, "remainSpace": 1.0}
 DAY_SECONDS = 86_400.0
 
 Opener = Callable[[], AbstractContextManager[IO[str]]]
@@ -92,6 +104,38 @@ class Jump:
 
 
 @dataclass
+class GroupFigure:
+    """The group's figures for one resource, and who they leave out."""
+
+    remaining: float = 0.0  # summed over the counted accounts
+    per_day: float = 0.0
+    counted: int = 0  # latest value known and a measured rate
+    blank: int = 0  # left out: latest value unknown
+    unmeasured: int = 0  # left out: latest value known, no measured step yet
+
+    @property
+    def runway(self) -> float | None:
+        """Days until the counted accounts' total runs out; None when unknown or not running out."""
+        if not self.counted:
+            return None
+        if self.remaining <= 0:
+            return 0.0
+        return self.remaining / self.per_day if self.per_day > 0 else None
+
+    def left_out_text(self) -> str:
+        """``1 account left out: latest value blank``; empty when none is."""
+        reasons = [(self.blank, "latest value blank"), (self.unmeasured, "no measured step yet")]
+        present = [(count, why) for count, why in reasons if count]
+        total = self.blank + self.unmeasured
+        if not total:
+            return ""
+        head = f"{total:,} account{'s' if total > 1 else ''} left out: "
+        if len(present) == 1:
+            return head + present[0][1]
+        return head + ", ".join(f"{count:,} {why}" for count, why in present)
+
+
+@dataclass
 class Trend:
     """Everything the trend page and the XCom summary show."""
 
@@ -104,7 +148,7 @@ class Trend:
     running_out_count: int = 0
     jumps: list[Jump] = field(default_factory=list)
     jumps_count: int = 0
-    group_per_day: dict[str, float] = field(default_factory=dict)
+    group: dict[str, GroupFigure] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # empty or duplicate snapshots, with why
 
     @property
@@ -114,12 +158,10 @@ class Trend:
         return (self.points[-1].taken - self.points[0].taken).total_seconds() / DAY_SECONDS
 
     def group_runway(self, name: str) -> float | None:
-        """Days until the group's total of ``name`` runs out at the summed burn rates."""
-        rate = self.group_per_day.get(name, 0.0)
-        remaining = self.points[-1].totals.get(name, 0.0) if self.points else 0.0
-        if remaining <= 0:
-            return 0.0
-        return remaining / rate if rate > 0 else None
+        """Days until the group's total of ``name`` runs out at the summed burn rates (counted
+        accounts only); None when no account is counted or none is using it."""
+        figure = self.group.get(name)
+        return figure.runway if figure else None
 
 
 class TrendBuilder:
@@ -134,10 +176,13 @@ class TrendBuilder:
         self._emails: list[str] = []
         self._first = array("d")  # epoch seconds of the first and the last sighting
         self._last = array("d")
-        self._step = array("d")  # seconds between the last two sightings (0: seen once)
-        self._value = {name: array("d") for name in CONSUMABLE}  # latest remaining (NaN: unknown)
+        # Per resource: the latest remaining (NaN: unknown), used and seconds over measured steps,
+        # and the latest step's use and length (length 0: the latest step was not measured).
+        self._value = {name: array("d") for name in CONSUMABLE}
         self._used = {name: array("d") for name in CONSUMABLE}
+        self._measured = {name: array("d") for name in CONSUMABLE}
         self._step_used = {name: array("d") for name in CONSUMABLE}
+        self._step = {name: array("d") for name in CONSUMABLE}
 
     def add_snapshot(self, name: str, rows: Iterable[Mapping[str, Any]]) -> SnapshotPoint | None:
         """Count one snapshot; None (and a note in ``skipped``) if it is empty or not newer than
@@ -174,34 +219,36 @@ class TrendBuilder:
             self._emails.append(email)
             self._first.append(now)
             self._last.append(now)
-            self._step.append(0.0)
             for name in CONSUMABLE:
                 value = number(row.get(name))
                 self._value[name].append(math.nan if value is None else value)
-                self._used[name].append(0.0)
-                self._step_used[name].append(0.0)
+                for numbers in (self._used, self._measured, self._step_used, self._step):
+                    numbers[name].append(0.0)
             return
         step = now - self._last[slot]
         if step <= 0:  # listed twice in one snapshot: the first sighting counts
             return
         self._last[slot] = now
-        self._step[slot] = step
         for name in CONSUMABLE:
             value = number(row.get(name))
-            if value is None:
-                continue
             before = self._value[name][slot]
-            used = max(0.0, before - value) if not math.isnan(before) else 0.0
+            self._value[name][slot] = math.nan if value is None else value
+            if value is None or math.isnan(before):  # an end is unknown: a step nobody measured
+                self._step[name][slot] = 0.0
+                self._step_used[name][slot] = 0.0
+                continue
+            used = max(0.0, before - value)
             self._used[name][slot] += used
+            self._measured[name][slot] += step
             self._step_used[name][slot] = used
-            self._value[name][slot] = value
+            self._step[name][slot] = step
 
     def result(self) -> Trend:
         trend = Trend(points=list(self.points), runway_days=self.runway_days, skipped=list(self.skipped))
         if not self.points:
             return trend
         start, latest = self.points[0].taken.timestamp(), self.points[-1].taken.timestamp()
-        trend.group_per_day = dict.fromkeys(CONSUMABLE, 0.0)
+        trend.group = {name: GroupFigure() for name in CONSUMABLE}
         running: list[tuple[float, int, Runway]] = []  # max-heap on runway (negated) of size cap
         jumps: list[tuple[float, int, Jump]] = []  # min-heap on the rate increase of size cap
         for slot, key in enumerate(self._index):
@@ -211,22 +258,26 @@ class TrendBuilder:
             trend.accounts += 1
             if self._first[slot] > start:
                 trend.added += 1
-            span = self._last[slot] - self._first[slot]
-            if span <= 0:
-                continue  # seen once: no rate yet
             for name in CONSUMABLE:
-                remaining = self._value[name][slot]
+                remaining, group = self._value[name][slot], trend.group[name]
+                measured = self._measured[name][slot]
                 if math.isnan(remaining):
+                    group.blank += 1
                     continue
+                if measured <= 0:
+                    group.unmeasured += 1
+                    continue  # seen once, or never with both ends of a step known: no rate yet
                 used = self._used[name][slot]
-                per_day = used / span * DAY_SECONDS
-                trend.group_per_day[name] += per_day
+                per_day = used / measured * DAY_SECONDS
+                group.counted += 1
+                group.remaining += remaining
+                group.per_day += per_day
                 days = 0.0 if remaining <= 0 else (remaining / per_day if per_day > 0 else math.inf)
                 if days <= self.runway_days:
                     trend.running_out_count += 1
                     item = Runway(self._emails[slot], key, name, remaining, per_day, days)
                     _keep(running, (-days, -slot, item), self._cap)
-                jump = self._jump(slot, key, name, span, used)
+                jump = self._jump(slot, key, name, measured, used)
                 if jump is not None:
                     trend.jumps_count += 1
                     _keep(jumps, (jump.per_day_latest - jump.per_day_before, -slot, jump), self._cap)
@@ -234,10 +285,16 @@ class TrendBuilder:
         trend.jumps = [item for _, _, item in sorted(jumps, key=lambda t: (-t[0], -t[1]))]
         return trend
 
-    def _jump(self, slot: int, key: str, name: str, span: float, used: float) -> Jump | None:
-        step, step_used = self._step[slot], self._step_used[name][slot]
-        before_span = span - step
-        if step <= 0 or before_span <= 0 or step_used <= 0:
+    def _jump(self, slot: int, key: str, name: str, measured: float, used: float) -> Jump | None:
+        """A jump: see the module docstring (latest step measured, above the floor, 3x before)."""
+        step, step_used = self._step[name][slot], self._step_used[name][slot]
+        before_span = measured - step
+        if (
+            step <= 0
+            or before_span < JUMP_MIN_BEFORE_DAYS * DAY_SECONDS
+            or step_used <= 0
+            or step_used < JUMP_MIN_USED.get(name, 0.0)
+        ):
             return None
         latest = step_used / step * DAY_SECONDS
         before = (used - step_used) / before_span * DAY_SECONDS
@@ -394,27 +451,40 @@ def render_trend_html(trend: Trend) -> str:
     for name, spec in RESOURCE_FIELDS.items():
         series = [(p.taken, p.totals[name]) for p in points]
         out.append(f"<div class='chart'>{svg_line_chart(series, title=spec.label)}</div>")
-        if spec.consumable and len(points) > 1:
-            runway = trend.group_runway(name)
+        group = trend.group.get(name)
+        if spec.consumable and len(points) > 1 and group is not None:
+            runway = group.runway
+            if not group.counted:
+                runway_cell = "unknown"
+            else:
+                runway_cell = runway_text(math.inf if runway is None else runway)
             rows.append(
                 [
                     spec.label,
-                    fmt_number(latest.totals[name]),
-                    fmt_number(round(trend.group_per_day.get(name, 0.0), 2)),
-                    runway_text(math.inf if runway is None else runway),
+                    fmt_number(group.remaining),
+                    fmt_number(round(group.per_day, 2)),
+                    runway_cell,
+                    group.left_out_text() or "none",
                 ]
             )
     out.append("</div>")
     if rows:
         out.append("<h2>Group burn rate</h2>")
-        out.append(table(["Resource", "Remaining", "Used per day", "Runway"], rows, numeric=[1, 2]))
+        out.append(
+            "<p class='muted'>Summed over the accounts of the latest snapshot whose latest value is "
+            "known and whose rate was measured (steps with a value known at both ends); the others "
+            "are left out and counted.</p>"
+        )
+        out.append(
+            table(["Resource", "Remaining", "Used per day", "Runway", "Left out"], rows, numeric=[1, 2])
+        )
     out.append(
         f"<h2>Running out within {esc(fmt_number(trend.runway_days))} days ({trend.running_out_count})</h2>"
     )
     if len(points) > 1:
         out.append(
-            "<p class='muted'>At each account's own rate since it was first seen in these snapshots; "
-            "soonest first.</p>"
+            "<p class='muted'>At each account's own rate over its measured steps (a value known at "
+            "both ends); accounts whose latest value is blank have no runway. Soonest first.</p>"
         )
         out.append(
             table(
@@ -436,9 +506,11 @@ def render_trend_html(trend: Trend) -> str:
             )
         )
         out.append(f"<h2>Usage jumped ({trend.jumps_count})</h2>")
+        floor = ", ".join(f"{label(n)} {fmt_number(v)}" for n, v in JUMP_MIN_USED.items())
         out.append(
-            f"<p class='muted'>The latest step used at least {fmt_number(JUMP_FACTOR)}x the daily rate "
-            "before it.</p>"
+            f"<p class='muted'>The latest step (measured) used at least {fmt_number(JUMP_FACTOR)}x the "
+            f"daily rate measured before it over at least {fmt_number(JUMP_MIN_BEFORE_DAYS)} days, and "
+            f"at least this much in that step: {esc(floor)}.</p>"
         )
         out.append(
             table(

@@ -103,17 +103,17 @@ def test_burn_rates_and_runways_from_simulated_usage(
     assert listed == {("u000000004", "remainMinutes"), ("u000000006", "remainFlow")}
     # Jump: account 3 used 100 in the last step after 500 before it: no jump (slower).
     assert trend.jumps_count == 0
-    assert trend.group_per_day["remainMinutes"] == pytest.approx(minutes.per_day)
+    assert trend.group["remainMinutes"].per_day == pytest.approx(minutes.per_day)
 
     polyv.set_sub_account_count(21)  # ...then one removed
-    polyv.use_resources(7, remainSpace=20.0)  # never used before: a jump from nothing
+    polyv.use_resources(7, remainSpace=20.0)  # never used before...
     time.sleep(1.05)
     snapshot(tmp_path, "20261104T000000")
     later = trend_of(tmp_path)
     assert later.accounts == 21 and later.removed == 1 and later.added == 1
-    assert [(j.user_id, j.field, j.per_day_before) for j in later.jumps] == [
-        ("u000000008", "remainSpace", 0.0)
-    ]
+    # ...but its earlier rate was measured over seconds, not days: no baseline, so no jump.
+    assert later.jumps_count == 0
+    assert ("u000000008", "remainSpace") in {(r.user_id, r.field) for r in later.running_out}
     page = render_trend_html(later)
     assert_no_secret_in(page, *sim_connections.secrets())
     summary = trend_summary(later, page="file:///x.html")
@@ -144,10 +144,10 @@ def test_gaps_and_minutes_apart_use_real_time(tmp_path: Path) -> None:
     assert runway.per_day == pytest.approx(501 / span_days)
     assert runway.days == pytest.approx(499 / (501 / span_days))
     assert runway_text(runway.days).startswith("~") and "days" in runway_text(runway.days)
-    # The last step used 1 minute in 3 minutes (480/day) vs 50/day before: a jump.
-    [jump] = trend.jumps
-    assert jump.per_day_latest == pytest.approx(1 / 3 * 60 * 24)
-    assert "Usage jumped (1)" in render_trend_html(trend)
+    # The last step used 1 minute in 3 minutes (480/day) vs 50/day before: below the floor of
+    # what a step must use to be a jump (a minute is rounding, not a trend).
+    assert trend.jumps == []
+    assert "Usage jumped (0)" in render_trend_html(trend)
 
 
 def test_duplicate_and_empty_snapshots_are_skipped_not_divided_by(tmp_path: Path) -> None:
@@ -230,7 +230,89 @@ def test_memory_is_a_fixed_record_per_account_not_rows() -> None:
     finally:
         tracemalloc.stop()
     assert trend.accounts == 50_000 and len(trend.points) == 5
-    assert trend.running_out_count == 0 and trend.group_per_day["remainMinutes"] > 0
+    assert trend.running_out_count == 0 and trend.group["remainMinutes"].per_day > 0
     after_two, after_five = peaks
     assert after_five / 50_000 < 600, f"{after_five / 50_000:.0f} bytes per account: rows are being kept"
     assert after_five < after_two * 1.25, peaks
+
+
+# -- missing values and the jump floor (issue 24) -----------------------------------------------------
+def days(*offsets: float) -> list[datetime]:
+    return [T0 + timedelta(days=d) for d in offsets]
+
+
+def test_a_blank_latest_value_makes_no_jump_and_is_left_out_of_the_group(tmp_path: Path) -> None:
+    """100 -> 70 -> blank over two days: the last step was never measured (no jump from 0 to
+    30/day), the account's latest value is unknown (no runway), and the group row for that
+    resource neither counts its rate nor says "ran out": it says the account was left out."""
+    for moment, value in zip(days(0, 1, 2), [100, 70, ""], strict=True):
+        write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=value)])
+    trend = trend_of(tmp_path)
+    assert trend.jumps == [] and trend.jumps_count == 0
+    assert [r for r in trend.running_out if r.field == "remainMinutes"] == []
+    group = trend.group["remainMinutes"]
+    assert (group.counted, group.blank, group.per_day) == (0, 1, 0.0)
+    assert trend.group_runway("remainMinutes") is None  # unknown, not "ran out"
+    page = render_trend_html(trend)
+    assert "ran out" not in page
+    assert "1 account left out" in page and "latest value blank" in page
+
+
+def test_group_figures_use_only_accounts_whose_latest_value_is_known(tmp_path: Path) -> None:
+    """Account 1 goes blank at the end; account 2 uses 10/day and has 980 left: the group has
+    980 at 10/day (98 days), not 980 at 25/day (the blank account's old rate counted)."""
+    for moment, first, second in zip(days(0, 1, 2), [100, 70, ""], [1000, 990, 980], strict=True):
+        write_snapshot(
+            tmp_path, moment, [row(1, moment, remainMinutes=first), row(2, moment, remainMinutes=second)]
+        )
+    trend = trend_of(tmp_path)
+    group = trend.group["remainMinutes"]
+    assert (group.counted, group.blank, group.remaining) == (1, 1, 980)
+    assert group.per_day == pytest.approx(10.0)
+    assert trend.group_runway("remainMinutes") == pytest.approx(98.0)
+
+
+def test_the_rate_counts_only_measured_steps(tmp_path: Path) -> None:
+    """blank -> 100 -> 90 over two days: 10 used in the one measured day, 10/day and 9 days
+    left (not 10 over two days: 5/day, 18 days)."""
+    for moment, value in zip(days(0, 1, 2), ["", 100, 90], strict=True):
+        write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=value)])
+    trend = trend_of(tmp_path)
+    [runway] = [r for r in trend.running_out if r.field == "remainMinutes"]
+    assert runway.per_day == pytest.approx(10.0) and runway.days == pytest.approx(9.0)
+    assert trend.group["remainMinutes"].per_day == pytest.approx(10.0)
+
+
+def test_a_blank_in_the_middle_leaves_both_its_steps_unmeasured(tmp_path: Path) -> None:
+    """100 -> blank -> 70 -> 60, a day apart: only the last step (10 in a day) is measured; the
+    30 between 100 and 70 went in steps with an unknown end, so it is not counted."""
+    for moment, value in zip(days(0, 1, 2, 3), [100, "", 70, 60], strict=True):
+        write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=value)])
+    [runway] = [r for r in trend_of(tmp_path).running_out if r.field == "remainMinutes"]
+    assert runway.per_day == pytest.approx(10.0) and runway.days == pytest.approx(6.0)
+
+
+def test_a_little_use_after_an_idle_stretch_is_not_a_jump(tmp_path: Path) -> None:
+    """Nine idle days then one live minute: not a jump (below the floor of what a step must use).
+    Two hours in a day after the same nine idle days is one."""
+    minutes = [1000] * 10 + [999]
+    for offset, value in enumerate(minutes):
+        moment = T0 + timedelta(days=offset)
+        write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=value)])
+    assert trend_of(tmp_path).jumps_count == 0
+    moment = T0 + timedelta(days=11)
+    write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=999 - 120)])
+    trend = trend_of(tmp_path)
+    [jump] = trend.jumps
+    assert (jump.field, jump.per_day_latest) == ("remainMinutes", pytest.approx(120.0))
+    page = render_trend_html(trend)  # the page states the floor it applied
+    assert "Usage jumped (1)" in page and "over at least 3 days" in page and "Live minutes 60" in page
+
+
+def test_a_jump_needs_an_earlier_rate_measured_over_days(tmp_path: Path) -> None:
+    """Two snapshots an hour apart, then two hours used in the next hour: the rate before was
+    measured over an hour, too short to call the next step a jump."""
+    times = [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    for moment, value in zip(times, [1000, 1000, 880], strict=True):
+        write_snapshot(tmp_path, moment, [row(1, moment, remainMinutes=value)])
+    assert trend_of(tmp_path).jumps_count == 0

@@ -6,11 +6,17 @@ blocks. Polls share the vendor client's process-wide quota bucket; a throttled o
 backs off. The deadline is absolute (epoch seconds): it survives the trigger being moved to
 another triggerer. The verdict rules (:func:`watch_outcome`) and their wording
 (:func:`outcome_message`) are shared with the sensors, so poking and deferring end the same way.
+
+Each trigger builds its vendor client once (on the first poll) and closes it, with its HTTP
+session and pooled connections, before it yields its verdict or when it is cancelled: a
+triggerer runs thousands of triggers over its life and would otherwise keep a session and an
+idle keep-alive socket per finished one until the garbage collector got to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -58,20 +64,88 @@ class LiveWatchTrigger(BaseTrigger):
         super().__init__()
         self.deadline = float(deadline)
         self.poke_interval = float(poke_interval)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._closed = False
+        self._polls = 0  # polls running in worker threads (one may outlive a deadline's wait)
 
     def target_kwargs(self) -> dict[str, Any]:
         """The subclass's own constructor arguments (what it watches, with which connection)."""
         raise NotImplementedError
 
     def poll(self) -> str:
-        """One read of the live state (sync: runs in a worker thread)."""
+        """One read of the live state (sync: runs in a worker thread); use :meth:`client`."""
         raise NotImplementedError
+
+    def make_client(self) -> Any:
+        """A vendor client (with a ``close()``) from the trigger's connection; runs in a worker thread."""
+        raise NotImplementedError
+
+    def client(self) -> Any:
+        """The trigger's vendor client, built on first use. Built outside the lock (reading the
+        connection may take a while) so :meth:`close` never waits on it from the event loop."""
+        with self._client_lock:
+            if self._closed:
+                raise RuntimeError(f"{self}: the trigger has finished")
+            if self._client is not None:
+                return self._client
+        client = self.make_client()
+        with self._client_lock:
+            if self._closed or self._client is not None:  # finished, or another poll won the race
+                keep = None if self._closed else self._client
+            else:
+                self._client = keep = client
+        if keep is not client:
+            client.close()
+        if keep is None:
+            raise RuntimeError(f"{self}: the trigger has finished")
+        return keep
+
+    def close(self) -> None:
+        """Close the vendor client's HTTP session, or have the poll still running in a worker
+        thread close it when it returns (closing under it would let it open a fresh pool).
+        Later polls fail instead of opening a new session."""
+        with self._client_lock:
+            self._closed = True
+            client = self._take_client_if_idle()
+        if client is not None:
+            client.close()
+
+    def _take_client_if_idle(self) -> Any:
+        """The client to close now (under the lock): closed and no poll running."""
+        if not self._closed or self._polls:
+            return None
+        client, self._client = self._client, None
+        return client
+
+    def _poll_once(self) -> str:
+        """:meth:`poll`, counted, so that :meth:`close` knows whether one is still running."""
+        with self._client_lock:
+            self._polls += 1
+        try:
+            return self.poll()
+        finally:
+            with self._client_lock:
+                self._polls -= 1
+                client = self._take_client_if_idle()
+            if client is not None:
+                client.close()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         kwargs = {**self.target_kwargs(), "deadline": self.deadline, "poke_interval": self.poke_interval}
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # Closed before the verdict is yielded: the triggerer does not resume a trigger after its
+        # event, so a ``finally`` around the yield would run only when the generator is collected.
+        try:
+            payload = await self._watch()
+        finally:
+            self.close()  # also when cancelled (the task was cleared, the triggerer stops)
+        yield TriggerEvent(payload)
+
+    async def _watch(self) -> dict[str, Any]:
+        """Poll until a verdict; the event payload."""
         from airflow_live_provider.exceptions import LiveApiError
 
         last: str | None = None
@@ -81,15 +155,14 @@ class LiveWatchTrigger(BaseTrigger):
                 # Bounded by the deadline: with many triggers sharing the quota a poll may queue,
                 # and the verdict must not come later than the deadline because of it.
                 last = await asyncio.wait_for(
-                    asyncio.to_thread(self.poll), timeout=max(0.1, self.deadline - time.time())
+                    asyncio.to_thread(self._poll_once), timeout=max(0.1, self.deadline - time.time())
                 )
                 pause = self.poke_interval
             except TimeoutError:
                 pass  # the deadline came first: judged below with the last state seen
             except LiveApiError as exc:
                 if not exc.retryable:
-                    yield TriggerEvent({"outcome": "error", "state": last, "message": str(exc)})
-                    return
+                    return {"outcome": "error", "state": last, "message": str(exc)}
                 # The client's own retries are spent: throttled or the vendor is struggling.
                 pause = min(MAX_BACKOFF_SECONDS, max(pause, self.poke_interval) * 2)
                 self.log.warning("%s: poll failed (%s); next poll in %.0f s", self, exc.code, pause)
@@ -102,7 +175,6 @@ class LiveWatchTrigger(BaseTrigger):
                 deadline=self.deadline,
             )
             if outcome is not None:
-                yield TriggerEvent({"outcome": outcome, "state": last})
-                return
+                return {"outcome": outcome, "state": last}
             self.log.info("%s is %s; next poll in %.0f s", self, last or "unknown", pause)
             await asyncio.sleep(max(0.0, min(pause, self.deadline - now)))

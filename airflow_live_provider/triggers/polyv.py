@@ -23,7 +23,6 @@ class PolyvChannelLiveTrigger(LiveWatchTrigger):
         super().__init__(deadline=deadline, poke_interval=poke_interval)
         self.channel_id = str(channel_id)
         self.polyv_conn_id = polyv_conn_id
-        self._hook: Any = None
 
     def __str__(self) -> str:
         return f"Polyv channel {self.channel_id}"
@@ -31,9 +30,10 @@ class PolyvChannelLiveTrigger(LiveWatchTrigger):
     def target_kwargs(self) -> dict[str, Any]:
         return {"channel_id": self.channel_id, "polyv_conn_id": self.polyv_conn_id}
 
-    def poll(self) -> str:
+    def make_client(self) -> Any:
         from airflow_live_provider.hooks.polyv import PolyvHook
 
-        if self._hook is None:
-            self._hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
-        return self._hook.get_channel_live_status([self.channel_id])[self.channel_id]
+        return PolyvHook(polyv_conn_id=self.polyv_conn_id).client
+
+    def poll(self) -> str:
+        return self.client().get_channel_live_status([self.channel_id])[self.channel_id]

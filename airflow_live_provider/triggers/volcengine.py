@@ -46,7 +46,6 @@ class VolcengineStreamStateTrigger(LiveWatchTrigger):
         super().__init__(deadline=deadline, poke_interval=poke_interval)
         self.target = StreamTarget(app=app, stream=stream, vhost=vhost, domain=domain)
         self.volcengine_conn_id = volcengine_conn_id
-        self._hook: Any = None
 
     def __str__(self) -> str:
         return str(self.target)
@@ -54,13 +53,14 @@ class VolcengineStreamStateTrigger(LiveWatchTrigger):
     def target_kwargs(self) -> dict[str, Any]:
         return {**asdict(self.target), "volcengine_conn_id": self.volcengine_conn_id}
 
-    def poll(self) -> str:
+    def make_client(self) -> Any:
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
 
-        if self._hook is None:
-            self._hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
+        return VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id).client
+
+    def poll(self) -> str:
         target = self.target
-        result = self._hook.describe_live_stream_state(
+        result = self.client().describe_live_stream_state(
             vhost=target.vhost, domain=target.domain, app=target.app, stream=target.stream
         )
         return str(result["stream_state"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -202,24 +203,58 @@ def test_snapshot_streams_rows_without_secrets(
     assert summary["expired_or_frozen_count"] == 2 and summary["path"] == f"file://{tmp_path}/snap.jsonl"
 
 
-def test_snapshot_include_secrets_masks_them(sim_connections: SimulatorServer, tmp_path: Path) -> None:
+def test_snapshot_include_secrets_keeps_them_in_the_file_only(
+    sim_connections: SimulatorServer,
+    tmp_path: Path,
+    all_logs: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """include_secrets=True: every kept value goes to the file and nowhere else (no log record at
+    DEBUG, not the XCom, not the error of a run that fails half way), so none is registered with
+    the log masker: 10,000 accounts would otherwise make every later log line of the task match
+    50,000 patterns (13.5 ms a line)."""
+    polyv = sim_connections.polyv
+    polyv.set_sub_account_count(250)
+    masker = _secrets_masker()
+    registered = len(masker.patterns)  # Airflow adds the connection's password and extra: < 5
     op = PolyvSubAccountSnapshotOperator(
-        task_id="snap",
-        output_uri=str(tmp_path / "s.jsonl"),
-        include_secrets=True,
-        emails=[sim.sub_account_email(0)],
+        task_id="snap", output_uri=str(tmp_path / "s.jsonl"), include_secrets=True, page_size=100
     )
-    assert op.execute(context())["count"] == 1
-    [row] = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
-    assert row["appSecret"] == sim_connections.polyv.sub_account(0)["appSecret"]
-    assert all(is_masked(row[f]) for f in SUB_ACCOUNT_SECRET_FIELDS)
+    result = op.execute(context())
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert rows[0]["appSecret"] == polyv.sub_account(0)["appSecret"]
+    kept = [row[f] for row in rows for f in SUB_ACCOUNT_SECRET_FIELDS]
+    assert len(kept) == 250 * 5 and all(kept)
+    assert_no_secret_in(logs_text(all_logs) + json.dumps(result), *kept)
+    assert len(masker.patterns) - registered < 5 and not any(is_masked(v) for v in kept)
+
+    # Half way: page 3 fails for good after pages 1 and 2 were read and written.
+    conn = json.loads(os.environ["AIRFLOW_CONN_POLYV_GROUP_DEFAULT"])
+    conn["extra"]["max_attempts"] = 2
+    monkeypatch.setenv("AIRFLOW_CONN_POLYV_GROUP_DEFAULT", json.dumps(conn))
+    plain = polyv.sub_account
+
+    def then_fail(index: int) -> dict[str, Any]:
+        if index == 100:  # page 2 is being served: every later request fails
+            sim_connections.faults.add("503", path=GROUP_PACKAGE_LIST_PATH, times=10)
+        return plain(index)
+
+    monkeypatch.setattr(polyv, "sub_account", then_fail)
+    all_logs.clear()
+    with pytest.raises(LiveApiError) as info:
+        PolyvSubAccountSnapshotOperator(
+            task_id="snap", output_uri=str(tmp_path / "t.jsonl"), include_secrets=True, page_size=100
+        ).execute(context())
+    assert_no_secret_in(logs_text(all_logs) + str(info.value) + repr(info.value), *kept)
+    assert len(masker.patterns) - registered < 10 and not any(is_masked(v) for v in kept)
 
 
 def test_snapshot_strips_and_masks_the_same_keys(
     sim_connections: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A secret field beyond the five sub-account ones (a channel password, a token) is stripped
-    by default and, with include_secrets=True, masked: one key set for both."""
+    by default (its value is nowhere in the file) and kept with include_secrets=True: one key set
+    for both."""
     plain = sim_connections.polyv.sub_account
     extra = {"channelPasswd": "chan-pass-0001", "token": "tok-extra-0001"}
     monkeypatch.setattr(sim_connections.polyv, "sub_account", lambda i: {**plain(i), **extra})
@@ -227,14 +262,17 @@ def test_snapshot_strips_and_masks_the_same_keys(
     PolyvSubAccountSnapshotOperator(task_id="a", output_uri=str(tmp_path / "a.jsonl"), emails=emails).execute(
         context()
     )
-    [stripped] = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    text = (tmp_path / "a.jsonl").read_text()
+    [stripped] = [json.loads(line) for line in text.splitlines()]
     assert not set(SECRET_KEYS) & set(stripped) and "email" in stripped
+    account = plain(0)
+    assert_no_secret_in(text, *extra.values(), *(account[f] for f in SUB_ACCOUNT_SECRET_FIELDS))
     PolyvSubAccountSnapshotOperator(
         task_id="b", output_uri=str(tmp_path / "b.jsonl"), emails=emails, include_secrets=True
     ).execute(context())
     [kept] = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
     assert kept["channelPasswd"] == extra["channelPasswd"] and kept["token"] == extra["token"]
-    assert all(is_masked(kept[f]) for f in (*SUB_ACCOUNT_SECRET_FIELDS, *extra))
+    assert all(kept[f] == account[f] for f in SUB_ACCOUNT_SECRET_FIELDS)
 
 
 def test_snapshot_default_path_and_paging(sim_connections: SimulatorServer) -> None:
@@ -434,9 +472,9 @@ def test_an_unreachable_object_store_fails_before_any_token(
         task_id="tokens",
         channel_id=sim.DEMO_CHANNEL_ID,
         viewer_ids=["v1"],
-        output_uri=f"ftp://user:pw@127.0.0.1:{port}/tokens.json",
+        output_uri=f"ftp://user:Ftp-pa55-7QzX@127.0.0.1:{port}/tokens.json",
     )
     with pytest.raises(LiveApiInputError, match=f"output_uri: cannot reach ftp://127.0.0.1:{port}/") as info:
         op.execute(context())
-    assert "pw" not in str(info.value)
+    assert_no_secret_in(str(info.value) + repr(info.value), "Ftp-pa55-7QzX")
     assert list(sim_connections.requests) == []
