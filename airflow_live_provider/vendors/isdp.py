@@ -32,8 +32,16 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
 )
 from airflow_live_provider.redaction import scrub
-from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
+from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
 from airflow_live_provider.validation import plain_text
+from airflow_live_provider.vendors.shapes import (
+    bad_answer,
+    expect_dict,
+    expect_id,
+    expect_seconds,
+    expect_text,
+    kind,
+)
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -54,6 +62,8 @@ JOIN_TOKEN_TTL_SECONDS = 120
 DEFAULT_REFRESH_MARGIN = 60.0
 #: Used only if a token response lacks a usable ``expires_in`` (the vendor always sends one).
 FALLBACK_EXPIRES_IN = 300.0
+#: Ours: an access token said to live longer than a day is a broken answer (examples: 359-1799 s).
+MAX_EXPIRES_IN = 86_400.0
 #: OAuth errors meaning "this access token is no longer accepted": refresh once and retry once.
 INVALID_TOKEN_ERRORS = frozenset({"invalid_token"})
 #: OAuth errors at the token endpoint meaning the client ID/secret pair is wrong.
@@ -180,7 +190,12 @@ class IsdpClient:
         self.token_path = validate_token_path(token_path)
         self.refresh_margin = refresh_margin
         self.clock = clock
-        self.transport = Transport(VENDOR, base_url, **transport_options)
+        self.transport = Transport(
+            VENDOR,
+            base_url,
+            secrets=lambda: (self._app_token, self._client_secret, *self._seen_tokens),
+            **transport_options,
+        )
         self._token: AccessToken | None = None
         self._token_lock = threading.Lock()
         #: Every access token this client has held: scrubbed from any vendor error text.
@@ -254,15 +269,18 @@ class IsdpClient:
         status = response.status_code
         payload = _json_or_none(response)
         request_id = _request_id(response)
-        if status == 200 and isinstance(payload, dict) and payload.get("access_token"):
+        if status == 200 and isinstance(payload, dict) and payload.get("access_token") is not None:
+            call = "token request"
+            token = expect_text(payload["access_token"], VENDOR, call, "access_token")
             raw = payload.get("expires_in")
-            try:
-                expires_in = float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                expires_in = FALLBACK_EXPIRES_IN
-            if expires_in <= 0:
-                expires_in = FALLBACK_EXPIRES_IN
-            return (str(payload["access_token"]), expires_in), request_id
+            # Missing: the fallback. Present but NaN, 0, "soon" or 1e300: refused, since the token
+            # would never (or always) be due for renewal.
+            expires_in = (
+                FALLBACK_EXPIRES_IN
+                if raw is None
+                else expect_seconds(raw, VENDOR, call, "expires_in", maximum=MAX_EXPIRES_IN)
+            )
+            return (token, expires_in), request_id
         error, description = _oauth_error(payload)
         common: dict[str, Any] = {"vendor": VENDOR, "http_status": status, "request_id": request_id}
         detail = self._scrub(f"{error}: {description}" if description else (error or f"HTTP {status}"))
@@ -380,11 +398,11 @@ class IsdpClient:
             "role": validate_role(role),
         }
         data = self.call(GET_TOKEN_PATH, body)
-        if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
-            return data[0]
-        if not isinstance(data, dict):
-            raise LiveApiError("getToken returned no token object in data", vendor=VENDOR)
-        return data
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        item = expect_dict(data, VENDOR, "getToken", "data")
+        expect_text(item.get("token"), VENDOR, "getToken", "data.token")
+        return item
 
     def get_token_batch(
         self, channel_ids: Any, user_account: Any, role: Any = DEFAULT_ROLE
@@ -394,20 +412,43 @@ class IsdpClient:
         Sends clean keys (the doc example has ``" channelIds"``), IDs as strings and role as an
         int. ``data`` is returned as the vendor sent it: an object or a list.
         """
+        ids = validate_channel_ids(channel_ids)
         body = {
-            "channelIds": validate_channel_ids(channel_ids),
+            "channelIds": ids,
             "userAccount": validate_user_account(user_account),
             "role": validate_role(role),
         }
-        data = self.call(GET_TOKEN_BATCH_PATH, body)
-        if not isinstance(data, dict | list):
-            raise LiveApiError("getTokenBatch returned no token data", vendor=VENDOR)
+        return check_token_batch(self.call(GET_TOKEN_BATCH_PATH, body), ids)
+
+
+def check_token_batch(data: Any, channel_ids: list[str]) -> dict[str, Any] | list[Any]:
+    """getTokenBatch's ``data`` as documented: one token object, or a non-empty list of them,
+    each with a non-empty ``token``. List items that name their ``channelId`` must cover every
+    requested channel: ``[1, 2]`` or ``[]`` is not zero tokens issued successfully."""
+    call = "getTokenBatch"
+    if isinstance(data, dict):
+        expect_text(data.get("token"), VENDOR, call, "data.token")
         return data
+    if not isinstance(data, list):
+        raise bad_answer(VENDOR, call, f"data is {kind(data)}, not a token object or a list of them")
+    if not data:
+        raise bad_answer(VENDOR, call, "data is an empty list: no token was issued")
+    named: set[str] = set()
+    for index, item in enumerate(data):
+        expect_dict(item, VENDOR, call, f"data[{index}]")
+        expect_text(item.get("token"), VENDOR, call, f"data[{index}].token")
+        if item.get("channelId") not in (None, ""):
+            named.add(expect_id(item["channelId"], VENDOR, call, f"data[{index}].channelId"))
+    missing = [c for c in channel_ids if c not in named]
+    if named and missing:
+        raise bad_answer(VENDOR, call, f"no token for channel(s) {missing}")
+    return data
 
 
 def _json_or_none(response: requests.Response) -> Any:
+    """The JSON of an answer, None if it is not JSON we can handle (see :func:`json_body`)."""
     try:
-        return response.json()
+        return json_body(response)
     except ValueError:
         return None
 
