@@ -310,6 +310,10 @@ class IsdpClient:
                 code=error,
                 **common,
             )
+        if payload is None and status < 400:  # a proxy page, a cut or malformed answer
+            raise LiveApiError(
+                f"token request failed: the answer {_json_problem(response)}", retryable=True, **common
+            )
         raise LiveApiError(f"token response has no access_token ({detail})", code=error, **common)
 
     # -- calls -----------------------------------------------------------------------------------
@@ -372,7 +376,8 @@ class IsdpClient:
             raise LiveApiRateLimitError(f"{name} throttled (HTTP 429)", code=429, **common)
         if status >= 400 or not isinstance(payload, dict):
             error, description = _oauth_error(payload)
-            detail = self._scrub(description or error or f"HTTP {status}")
+            fallback = f"HTTP {status}" if status >= 400 or payload is not None else _json_problem(response)
+            detail = self._scrub(description or error or fallback)
             raise LiveApiError(
                 f"{name} failed: {detail}", code=error, retryable=is_retryable_status(status), **common
             )
@@ -443,6 +448,15 @@ def check_token_batch(data: Any, channel_ids: list[str]) -> dict[str, Any] | lis
     if named and missing:
         raise bad_answer(VENDOR, call, f"no token for channel(s) {missing}")
     return data
+
+
+def _json_problem(response: requests.Response) -> str:
+    """What is wrong with an answer's JSON (``"is not JSON (...)"``), for an error message."""
+    try:
+        json_body(response)
+    except ValueError as exc:
+        return str(exc)
+    return "is not an object"
 
 
 def _json_or_none(response: requests.Response) -> Any:
