@@ -13,9 +13,9 @@ log line per attempt that never includes a query string, header or body.
 
 A vendor is treated as hostile: an answer must arrive whole within ``read_timeout`` (and the
 call's time budget) even if it trickles a byte at a time, and may not exceed
-:data:`DEFAULT_MAX_BODY_BYTES`; :func:`json_body` refuses JSON our code could choke on (deeper
-than :data:`MAX_JSON_DEPTH`, ``NaN``, ``1e999``); every error text from ``parse`` is scrubbed of
-the client's credentials by value.
+:data:`DEFAULT_MAX_BODY_BYTES`; :func:`json_body` refuses JSON nested deeper than
+:data:`MAX_JSON_DEPTH`; every error text from ``parse`` is scrubbed of the client's credentials
+by value.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ import heapq
 import itertools
 import json
 import logging
-import math
 import random
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_live_provider.exceptions import (
     InputProblems,
@@ -45,6 +45,7 @@ from airflow_live_provider.exceptions import (
     LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
+from airflow_live_provider.validation import did_you_mean, host_name_problem
 
 if TYPE_CHECKING:
     # Imported where first needed (a client being built): DAG files import operators, and
@@ -178,6 +179,11 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
             field_name, "contains a space or a control character (a line break?); remove it"
         )
     if "://" not in value:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", value):
+            raise LiveApiInputError(
+                field_name,
+                "looks like a URL with a '/' missing after the scheme; write e.g. 'http://127.0.0.1:8999'",
+            )
         value = f"https://{value}"
     if "@" in value.partition("://")[2].partition("/")[0]:
         # Checked first and said without echoing the value: it would hold the password.
@@ -202,6 +208,13 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         )
     if parts.query or parts.fragment:
         raise LiveApiInputError(field_name, "must not contain a query string or fragment")
+    if parts.netloc.endswith(":"):
+        raise LiveApiInputError(field_name, "ends in ':' with no port; give the port or drop the ':'")
+    problem = host_name_problem(parts.hostname)
+    if problem:
+        raise LiveApiInputError(
+            field_name, f"{problem}; use e.g. {default_host!r} or 'http://127.0.0.1:8999'"
+        )
     return value.rstrip("/")
 
 
@@ -267,28 +280,41 @@ def transport_settings(
     *,
     default_host: str,
     field_prefix: str,
+    known_extras: Sequence[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Base URL and ``Transport`` keyword arguments from connection fields, validated up front.
 
+    ``known_extras`` (every extra the connection type has, transport ones included): any other
+    key is refused with the closest known one, since a misspelt ``read_timout`` would otherwise
+    be ignored silently.
+
     Lives here, not in the hooks, so hooks know nothing of HTTP. Errors name the connection
     field (``f"{field_prefix}.host"``, ``f"{field_prefix}.extra.read_timeout"``) so the user
-    knows what to fix. A port is appended only to a bare host; a full URL carries its own.
+    knows what to fix. The port field is used whether the host is a bare name or a URL; a port
+    in both that differs is refused, never silently dropped.
     """
     problems = InputProblems()
     base_url = problems.check(resolve_base_url, host, default_host, field_name=f"{field_prefix}.host")
-    if base_url is not None and port not in (None, "", 0) and "://" not in (host or ""):
+    if base_url is not None and port not in (None, "", 0):
         number = problems.check(_port_number, port, f"{field_prefix}.port")
-        current = urlsplit(base_url).port
+        parts = urlsplit(base_url)
         if number is None:
             pass
-        elif current is None:
-            base_url = f"{base_url}:{number}"
-        elif current != number:
+        elif parts.port is None:
+            base_url = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{number}"))
+        elif parts.port != number:
             problems.add(
-                f"{field_prefix}.port", f"is {number} but the host already says port {current}; keep one"
+                f"{field_prefix}.port", f"is {number} but the host already says port {parts.port}; keep one"
             )
     options: dict[str, Any] = {}
     retry: dict[str, Any] = {}
+    if known_extras is not None:
+        for key in extra:
+            if key not in known_extras:
+                problems.add(
+                    f"{field_prefix}.extra.{key}",
+                    f"is not an extra of this connection type; {did_you_mean(str(key), known_extras)}",
+                )
     for spec in TRANSPORT_EXTRAS:
         raw = extra.get(spec.name)
         if raw is None or raw == "":
@@ -555,17 +581,6 @@ class _JsonProblem(ValueError):
     pass
 
 
-def _no_constant(name: str) -> Any:
-    raise _JsonProblem(f"holds {name}, which is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _JsonProblem(f"holds the number {text[:20]}, too large for a float")
-    return value
-
-
 def _too_deep(value: Any, limit: int) -> bool:
     """Nesting deeper than ``limit``, found without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -581,12 +596,14 @@ def _too_deep(value: Any, limit: int) -> bool:
 def json_body(response: requests.Response, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """The answer's JSON, or ``ValueError`` saying what is wrong with it.
 
-    Stricter than ``response.json()``: ``NaN``/``Infinity`` and numbers beyond a float (``1e999``
-    would become ``inf`` and overflow later) are refused, as is nesting deeper than ``max_depth``
-    (deeper JSON raised ``RecursionError``, not ``ValueError``).
+    Stricter than ``response.json()``: nesting deeper than ``max_depth`` is refused (deeper JSON
+    raised ``RecursionError``, not ``ValueError``, and would crash recursive code later). Like
+    Python's ``json``, ``NaN``, ``Infinity`` and ``1e999`` (``inf``) are read as floats: one odd
+    informational field must not fail a whole page, so every number the provider relies on is
+    checked where it is used (:mod:`airflow_live_provider.vendors.shapes`).
     """
     try:
-        value = json.loads(response.content, parse_constant=_no_constant, parse_float=_finite_float)
+        value = json.loads(response.content)
     except RecursionError:
         raise _JsonProblem(f"is nested deeper than {max_depth} levels") from None
     except _JsonProblem:

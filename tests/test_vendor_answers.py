@@ -206,7 +206,7 @@ ROWS = [
         POLYV_GROUP,
         b'{"code":200,"status":"success","data":{"totalPages":1e999,"contents":[]}}',
         "polyv",
-        "group/user/package/list failed: unexpected non-Polyv response (the body holds the number 1e999",
+        "group/user/package/list answered in an unexpected shape: data.totalPages is an infinite number",
     ),
     Row(
         "snapshot: JSON nested 100,000 deep",
@@ -360,7 +360,7 @@ ROWS = [
         ISDP_TOKEN,
         b'{"access_token": "tok-1", "expires_in": NaN}',
         "isdp",
-        "token request failed: the answer holds NaN",
+        "expires_in is NaN, not a number of seconds",
     ),
     Row(
         "token: expires_in 1e300",
@@ -546,3 +546,21 @@ def test_isdp_error_echoing_the_app_token_is_scrubbed(server: SimulatorServer) -
     with pytest.raises(LiveApiError) as info:
         token_batch(server)
     assert_no_secret_in(str(info.value), secret)
+
+
+def test_the_simulator_huge_number_fault_is_refused_where_the_number_matters(server: SimulatorServer) -> None:
+    server.faults.add("huge_number", path=polyv.GROUP_PACKAGE_LIST_PATH)
+    with pytest.raises(LiveApiResponseError, match=r"data.totalPages is an infinite number \(1e999\?\)"):
+        sub_accounts(server)
+
+
+def test_join_token_lifetimes_that_would_overflow_fall_back_to_token_end() -> None:
+    """expirationTime 1e300 or inf: timedelta would raise OverflowError; tokenEnd is used."""
+    from datetime import UTC, datetime
+
+    from airflow_live_provider.steps import token_expiry
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    for seconds in (1e300, float("inf"), float("nan"), 10**30):
+        expiry = token_expiry({"expirationTime": seconds, "tokenEnd": "2026-12-01T08:02:00"}, now)
+        assert expiry == datetime(2026, 12, 1, 0, 2, tzinfo=UTC)

@@ -33,7 +33,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.validation import plain_text, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_dict,
@@ -91,10 +91,8 @@ MAX_ROLE = 99
 
 
 def _identifier(value: Any, field: str, what: str) -> str:
-    """An ISDP ID: a non-blank string, surrounding spaces dropped, or an int (converted: the API
-    wants strings)."""
-    if isinstance(value, str):
-        value = value.strip()
+    """An ISDP ID: a non-blank string sent as given (a trailing line break or space is refused,
+    not stripped), or an int (converted: the API wants strings)."""
     return plain_text(value, field, vendor=VENDOR, what=what, max_len=MAX_ID_LENGTH, allow_int=True)
 
 
@@ -134,18 +132,11 @@ def validate_user_account(value: Any, field: str = "user_account") -> str:
 
 
 def validate_role(value: Any, field: str = "role") -> int:
-    """The role as an int (the doc's example sends ``"1"``; the API declares int). Digit strings
-    from templates are accepted and converted."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROLE:
-        raise LiveApiInputError(
-            field,
-            f"{value!r} is not a whole-number role from 0 to {MAX_ROLE}; "
-            "use 1 (the default) unless told otherwise",
-            vendor=VENDOR,
-        )
-    return value
+    """The role as an int (the doc's example sends ``"1"``; the API declares int). ASCII digit
+    strings from templates are accepted and converted; 1 is the default."""
+    return whole_number(
+        value, field, vendor=VENDOR, low=0, high=MAX_ROLE, example="1, the default", what="role"
+    )
 
 
 def validate_token_path(value: Any, field: str = "token_path") -> str:

@@ -35,7 +35,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.validation import email_address, plain_text, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_count,
@@ -231,12 +231,19 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
 
 # -- input validation (before any request) -------------------------------------------------------
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted."""
+    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted,
+    as given: a trailing line break or space is refused, not stripped, and ``"３６００"`` (non-ASCII
+    digits) is refused, not converted."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise LiveApiInputError(field, f"{value!r} is not a channel ID such as '2094979'", vendor=VENDOR)
-    text = str(value).strip()
-    if not text:
-        raise LiveApiInputError(field, "is empty; give the Polyv channel ID (digits)", vendor=VENDOR)
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(
+            field,
+            f"must be a channel ID as text or a whole number, such as '2094979', got {shown}",
+            vendor=VENDOR,
+        )
+    text = plain_text(
+        value, field, vendor=VENDOR, what="Polyv channel ID (digits)", max_len=32, allow_int=True
+    )
     if not text.isdigit() or not text.isascii():
         raise LiveApiInputError(
             field, f"{text!r} is not a channel ID: use digits only, e.g. '2094979'", vendor=VENDOR
@@ -306,11 +313,7 @@ def normalize_viewers(
 
 
 def validate_page_size(value: Any, maximum: int = MAX_PAGE_SIZE, field: str = "page_size") -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise LiveApiInputError(field, f"{value!r} is not a whole number from 1 to {maximum}", vendor=VENDOR)
-    return value
+    return whole_number(value, field, vendor=VENDOR, low=1, high=maximum, example=str(maximum))
 
 
 def validate_emails(emails: Any) -> list[str] | None:
@@ -321,18 +324,7 @@ def validate_emails(emails: Any) -> list[str] | None:
         raise LiveApiInputError("emails", STRING_GIVEN_FOR_LIST, vendor=VENDOR)
     if not isinstance(emails, Sequence):
         raise LiveApiInputError("emails", "must be a list of e-mail addresses", vendor=VENDOR)
-    out: list[str] = []
-    for index, email in enumerate(emails):
-        plain_text(email, f"emails[{index}]", vendor=VENDOR, what="e-mail address", max_len=254)
-        local, _, domain = email.rpartition("@")
-        if not local or "." not in domain.strip(".") or any(c in email for c in ", ;"):
-            raise LiveApiInputError(
-                f"emails[{index}]",
-                f"{email!r} is not an e-mail address such as 'a@example.com'",
-                vendor=VENDOR,
-            )
-        out.append(email)
-    return out
+    return [email_address(email, f"emails[{index}]", vendor=VENDOR) for index, email in enumerate(emails)]
 
 
 def validate_names(names: Any) -> list[str]:

@@ -21,6 +21,8 @@ def kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else "an infinite number (1e999?)"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):

@@ -36,7 +36,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.validation import host_name, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_bool,
@@ -176,7 +176,10 @@ def format_x_date(epoch_seconds: float) -> str:
 
 # -- input validation (before any request) -------------------------------------------------------
 def _name(value: Any, field: str, max_len: int, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=VENDOR)
+    if not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
     if len(value) > max_len or not _NAME_RE.fullmatch(value):
         raise LiveApiInputError(
@@ -198,12 +201,8 @@ def validate_stream(stream: Any, field: str = "stream") -> str:
 
 
 def _host_name(value: Any, field: str, what: str) -> str:
-    plain_text(value, field, vendor=VENDOR, what=what, max_len=253)  # DNS names: 253 at most
-    if any(c in value for c in " /?#:"):
-        raise LiveApiInputError(
-            field, f"{value!r} is not a bare host name such as 'push.example.com'", vendor=VENDOR
-        )
-    return value
+    """A bare DNS name (no scheme, port, path, wildcard or ';'): 253 characters at most."""
+    return host_name(value, field, vendor=VENDOR, what=what, allow_ip=False)
 
 
 def validate_host_name(value: Any, field: str = "vhost", what: str = "domain space (Vhost)") -> str:
@@ -232,39 +231,57 @@ MAX_VALID_DURATION = 365 * 86_400
 
 
 def validate_valid_duration(value: Any) -> int | None:
-    """Seconds a push URL stays valid: a positive integer (digit strings from templates accepted)."""
+    """Seconds a push URL stays valid: a whole number 1 s to a year (ASCII digit strings from
+    templates accepted)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_VALID_DURATION:
-        raise LiveApiInputError(
-            "valid_duration",
-            f"{value!r} is not a whole number of seconds from 1 to {MAX_VALID_DURATION} (a year), e.g. 86400",
-            vendor=VENDOR,
-        )
-    return value
+    return whole_number(
+        value, "valid_duration", vendor=VENDOR, low=1, high=MAX_VALID_DURATION, example="86400 (a day)"
+    )
+
+
+#: RFC 3339 ``date-time`` (section 5.6): full date, ``T``, full time, fraction, ``Z`` or offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
+_RFC3339_EXAMPLE = "'2026-11-24T00:00:00+08:00'"
 
 
 def validate_expired_time(value: Any) -> str | None:
-    """An RFC 3339 time with its offset, e.g. ``2026-11-24T00:00:00+08:00``."""
+    """An RFC 3339 time with its offset, e.g. ``2026-11-24T00:00:00+08:00``, in the future and at
+    most a year ahead (as ``valid_duration``). Other ISO 8601 forms Python would read
+    (``2026-11-24 00:00``, ``20261124T000000+0800``) are refused: the vendor documents RFC 3339."""
     if value is None or value == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if not isinstance(value, str):
         raise LiveApiInputError(
             "expired_time",
-            f"{value!r} is not an RFC 3339 time with an offset, e.g. '2026-11-24T00:00:00+08:00'",
+            f"must be text: an RFC 3339 time with an offset such as {_RFC3339_EXAMPLE}, "
+            f"got a {type(value).__name__}",
             vendor=VENDOR,
         )
-    if parsed.timestamp() <= time.time():
+    parsed: datetime | None = None
+    if _RFC3339.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:  # 2026-02-30, 25:00
+            parsed = None
+    if parsed is None:
+        raise LiveApiInputError(
+            "expired_time",
+            f"{value[:40]!r} is not an RFC 3339 time with an offset, e.g. {_RFC3339_EXAMPLE}",
+            vendor=VENDOR,
+        )
+    ahead = parsed.timestamp() - time.time()
+    if ahead <= 0:
         raise LiveApiInputError(
             "expired_time", f"{value!r} is in the past: a push URL would be dead on arrival", vendor=VENDOR
         )
-    return str(value)
+    if ahead > MAX_VALID_DURATION:
+        raise LiveApiInputError(
+            "expired_time",
+            f"{value!r} is more than a year ahead; a push URL valid that long is a leak waiting to happen",
+            vendor=VENDOR,
+        )
+    return value
 
 
 # -- the client ----------------------------------------------------------------------------------
