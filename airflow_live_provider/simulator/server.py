@@ -25,14 +25,13 @@ from airflow_live_provider.simulator.isdp import IsdpSimulator
 from airflow_live_provider.simulator.polyv import PolyvSimulator
 from airflow_live_provider.simulator.volcengine import VolcengineSimulator
 
-__all__ = ["FAULT_KINDS", "Handler", "SimRequest", "SimResponse", "SimulatorServer"]
+__all__ = ["FAULT_KINDS", "HOSTILE_FAULT_KINDS", "Handler", "SimRequest", "SimResponse", "SimulatorServer"]
 
-FAULT_KINDS = (
-    "429",
-    "503",
-    "reset",
-    "lost_after_commit",
-    # Hostile answers (the request is processed, the answer is not what a client expects):
+#: Transient faults a client must ride out (random fault soaks draw from these).
+FAULT_KINDS = ("429", "503", "reset", "lost_after_commit")
+#: Hostile answers (the request is processed, the answer is not what a client expects): a client
+#: must fail clearly and in bounded time. Scheduled with ``faults.add(kind)`` only.
+HOSTILE_FAULT_KINDS = (
     "trickle",  # the real answer, one byte every TRICKLE_SECONDS
     "trickle_headers",  # the status line and headers, one byte every TRICKLE_SECONDS
     "endless",  # HTTP 200 with a chunked body that never ends
@@ -81,8 +80,8 @@ class FaultInjector:
         self.injected: list[tuple[str, str]] = []
 
     def add(self, kind: str, *, path: str = "", times: int = 1, retry_after: float | None = None) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS}")
+        if kind not in FAULT_KINDS + HOSTILE_FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS + HOSTILE_FAULT_KINDS}")
         with self._lock:
             self._scheduled.append(Fault(kind, path, times, retry_after))
 
