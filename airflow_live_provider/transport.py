@@ -526,10 +526,18 @@ def _guarded_adapter_class() -> Any:
     class GuardedHTTPSPool(HTTPSConnectionPool):
         ConnectionCls = GuardedHTTPSConnection
 
+    pools = {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
     class GuardedAdapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # HTTPS_PROXY from the env
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            if type(manager).__name__ == "ProxyManager":  # not SOCKS: its pools are its own
+                manager.pool_classes_by_scheme = pools
+            return manager
 
     _ADAPTER_CLASS = GuardedAdapter
     return GuardedAdapter
