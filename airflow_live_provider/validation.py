@@ -133,3 +133,14 @@ def whole_number(
             vendor=vendor,
         )
     return value
+
+
+def setting_text(value: Any, field: str, *, vendor: str, what: str) -> str:
+    """A client setting (a credential, a region): text that is not blank, surrounding spaces
+    dropped (as the connection form does). The value is never echoed: it may be a secret."""
+    if not isinstance(value, str):
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
+    if not value.strip():
+        raise LiveApiInputError(field, f"is empty; set the {what}", vendor=vendor)
+    return value.strip()

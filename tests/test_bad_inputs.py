@@ -434,6 +434,9 @@ def test_odd_vendor_data_is_counted_and_named_never_summed(
 
 
 # -- round two (issue 25): connections and arguments -----------------------------------------------
+from airflow_live_provider.vendors.polyv import PolyvClient  # noqa: E402
+from airflow_live_provider.vendors.volcengine import VolcengineLiveClient  # noqa: E402
+
 CHANNEL = polyv_sim.DEMO_CHANNEL_ID
 ROUND_TWO: list[tuple[str, Case, str, str]] = [
     # connections: misspelt extras are refused with the closest known name, never ignored
@@ -563,6 +566,18 @@ ROUND_TWO: list[tuple[str, Case, str, str]] = [
         demo_hook("volcengine", "generate_push_url", VHOST, APP, None),
         "stream",
         "got nothing",
+    ),
+    (
+        "client built with no access key",
+        lambda s, m: VolcengineLiveClient(s.base_url, None, volc_sim.DEMO_SECRET_ACCESS_KEY),
+        "access_key_id",
+        "must be text (the Access Key ID), got nothing",
+    ),
+    (
+        "client built with an int appId",
+        lambda s, m: PolyvClient(s.base_url, 5, polyv_sim.DEMO_APP_SECRET),
+        "app_id",
+        "must be text (the Polyv appId), got a int",
     ),
 ]
 

@@ -33,7 +33,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
-from airflow_live_provider.validation import plain_text, whole_number
+from airflow_live_provider.validation import plain_text, setting_text, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_dict,
@@ -170,8 +170,7 @@ class IsdpClient:
             (client_id, "client_id", "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)"),
             (client_secret, "client_secret", "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)"),
         ):
-            if not isinstance(value, str) or not value.strip():
-                raise LiveApiInputError(field, f"is empty; set the {what}", vendor=VENDOR)
+            setting_text(value, field, vendor=VENDOR, what=what)
         if refresh_margin < 0:
             raise LiveApiInputError("refresh_margin", "must be >= 0 seconds", vendor=VENDOR)
         self.app_id = app_id.strip()

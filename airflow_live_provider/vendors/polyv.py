@@ -35,7 +35,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import email_address, plain_text, whole_number
+from airflow_live_provider.validation import email_address, plain_text, setting_text, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_count,
@@ -425,10 +425,8 @@ class PolyvClient:
         simple_list_page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE,
         **transport_options: Any,
     ) -> None:
-        if not isinstance(app_id, str) or not app_id.strip():
-            raise LiveApiInputError("app_id", "is empty; set the Polyv appId", vendor=VENDOR)
-        if not isinstance(app_secret, str) or not app_secret.strip():
-            raise LiveApiInputError("app_secret", "is empty; set the Polyv appSecret", vendor=VENDOR)
+        setting_text(app_id, "app_id", vendor=VENDOR, what="Polyv appId")
+        setting_text(app_secret, "app_secret", vendor=VENDOR, what="Polyv appSecret")
         method = (signature_method or "MD5").strip().upper()
         if method not in SIGNATURE_METHODS:
             raise LiveApiInputError(

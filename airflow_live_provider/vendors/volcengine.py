@@ -36,7 +36,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import host_name, whole_number
+from airflow_live_provider.validation import host_name, setting_text, whole_number
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_bool,
@@ -300,12 +300,9 @@ class VolcengineLiveClient:
         rate_limits: Mapping[str, float] | None = None,
         **transport_options: Any,
     ) -> None:
-        if not access_key_id.strip():
-            raise LiveApiInputError("access_key_id", "is empty; set the Access Key ID", vendor=VENDOR)
-        if not secret_access_key.strip():
-            raise LiveApiInputError("secret_access_key", "is empty; set the Secret Access Key", vendor=VENDOR)
-        if not region.strip():
-            raise LiveApiInputError("region", "is empty; use e.g. 'cn-north-1'", vendor=VENDOR)
+        setting_text(access_key_id, "access_key_id", vendor=VENDOR, what="Access Key ID")
+        setting_text(secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key")
+        setting_text(region, "region", vendor=VENDOR, what="region, e.g. 'cn-north-1'")
         self.access_key_id = access_key_id.strip()
         self._secret_access_key = secret_access_key.strip()
         self._session_token = (session_token or "").strip() or None
