@@ -256,6 +256,15 @@ ROWS = [
         "polyv",
         "data[0].status is null",
     ),
+    Row(
+        "error code 1e999",
+        watch_token,
+        POLYV_WATCH,
+        b'{"code": 1e999, "status": "error", "message": "boom", "data": ""}',
+        "polyv",
+        "get-watch-api-token failed: boom",
+        status=400,
+    ),
     # -- Volcengine --------------------------------------------------------------------------------
     Row(
         'DescribeAuth: AuthStatus "false" as text',

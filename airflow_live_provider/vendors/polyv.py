@@ -107,7 +107,10 @@ def transmit_lock(base_url: str, app_id: str, transmit_id: str) -> threading.Loc
 
 def channel_id_order(channel_id: str) -> tuple[int, int | str]:
     """Sort key: numeric ids by value (``"999" < "1000"``), others after, as text."""
-    return (0, int(channel_id)) if channel_id.isdigit() else (1, channel_id)
+    numeric = (
+        channel_id.isascii() and channel_id.isdigit() and len(channel_id) <= 30
+    )  # int() of 5,000 digits raises
+    return (0, int(channel_id)) if numeric else (1, channel_id)
 
 
 THROTTLE_MESSAGE = "qps exceeds number of calls"
@@ -223,7 +226,7 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
         raise LiveApiAuthError(text, retryable=False, **common)
     try:
         numeric_code = int(body_code) if body_code is not None else status
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a hostile code: "x", [1], 1e999
         numeric_code = status
     retryable = is_retryable_status(status) or is_retryable_status(numeric_code)
     raise LiveApiError(text, retryable=retryable, **common)
