@@ -573,3 +573,16 @@ def test_join_token_lifetimes_that_would_overflow_fall_back_to_token_end() -> No
     for seconds in (1e300, float("inf"), float("nan"), 10**30):
         expiry = token_expiry({"expirationTime": seconds, "tokenEnd": "2026-12-01T08:02:00"}, now)
         assert expiry == datetime(2026, 12, 1, 0, 2, tzinfo=UTC)
+
+
+def test_a_batch_create_answer_with_odd_items_is_read_back(server: SimulatorServer) -> None:
+    """Names as lists, ids as objects: no TypeError; the receivers are read back and matched."""
+    real = server.routes[("POST", polyv.TRANSMIT_BATCH_CREATE_PATH)]
+
+    def garbled(req: SimRequest) -> SimResponse:
+        real(req)
+        return SimResponse(200, v3([{"name": ["Hall Y"], "channelId": {"id": 1}}, {"channelId": [2]}]))
+
+    server.routes[("POST", polyv.TRANSMIT_BATCH_CREATE_PATH)] = garbled
+    result = polyv_client(server).create_transmit_channels(polyv_sim.DEMO_TRANSMIT_CHANNEL_ID, ["Hall Y"])
+    assert [r["name"] for r in result] == ["Hall Y"] and result[0]["channelId"].isdigit()

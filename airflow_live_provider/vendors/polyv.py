@@ -812,14 +812,23 @@ class PolyvClient:
 
     @staticmethod
     def _match_created(chunk: Sequence[str], created: list[dict[str, Any]]) -> dict[str, str]:
-        """Name -> new channel ID from a batch-create result (by name, else by position)."""
+        """Name -> new channel ID from a batch-create result (by name, else by position). Only
+        text or whole-number IDs count: anything else is left for the read-back to find."""
+
+        def usable(cid: Any) -> bool:
+            return isinstance(cid, str | int) and not isinstance(cid, bool) and str(cid).strip() != ""
+
         out: dict[str, str] = {}
-        by_name = {item.get("name"): item.get("channelId") for item in created if isinstance(item, dict)}
+        by_name = {
+            item["name"]: item.get("channelId")
+            for item in created
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and usable(item.get("channelId"))
+        }
         for index, name in enumerate(chunk):
             cid = by_name.get(name)
             if cid is None and index < len(created) and isinstance(created[index], dict):
                 cid = created[index].get("channelId")
-            if cid is not None:
+            if usable(cid):
                 out[name] = str(cid)
         return out
 
