@@ -31,7 +31,6 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.redaction import scrub
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
 from airflow_live_provider.validation import plain_text, setting_text, whole_number
 from airflow_live_provider.vendors.shapes import (
@@ -183,7 +182,7 @@ class IsdpClient:
         self.transport = Transport(
             VENDOR,
             base_url,
-            secrets=lambda: (self._app_token, self._client_secret, *self._seen_tokens),
+            secrets=self._credentials,
             **transport_options,
         )
         self._token: AccessToken | None = None
@@ -382,8 +381,12 @@ class IsdpClient:
         return payload.get("data"), request_id
 
     def _scrub(self, text: str) -> str:
-        """Vendor error texts may echo a credential (Spring OAuth echoes the access token)."""
-        return scrub(text, (self._app_token, self._client_secret, *self._seen_tokens))
+        """Vendor error texts may echo a credential (Spring OAuth echoes the access token). The
+        transport scrubs every error again with the same list (:meth:`_credentials`)."""
+        return self.transport.scrub(text)
+
+    def _credentials(self) -> tuple[str, ...]:
+        return (self._app_token, self._client_secret, *self._seen_tokens)
 
     def get_token(self, channel_id: Any, user_account: Any, role: Any = DEFAULT_ROLE) -> dict[str, Any]:
         """SaasLive/getToken: one join token (short-lived credential) for one channel."""
