@@ -547,6 +547,11 @@ def _guarded_adapter_class() -> Any:
     return GuardedAdapter
 
 
+def _seconds(value: float) -> str:
+    """``2``, ``0.1``, ``120``: seconds as people write them."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
 class _AnswerUnreadable(Exception):
     """The answer could not be read whole: too slow or too big (``reason`` says which)."""
 
@@ -570,7 +575,7 @@ def _read_body(response: requests.Response, attempt: _Attempt, limit: int) -> No
         if attempt.overdue():
             break
     if attempt.overdue():
-        raise _AnswerUnreadable(f"was not complete within {attempt.seconds:g} s")
+        raise _AnswerUnreadable(f"was not complete within {_seconds(attempt.seconds)} s")
     response._content = bytes(body)
     response._content_consumed = True  # type: ignore[attr-defined]
 
@@ -791,7 +796,7 @@ class Transport:
         except (requests.RequestException, OSError) as exc:
             if guard.expired:  # the watchdog cut the socket: say so, not "ConnectionError"
                 raise _SendFailed(
-                    self._unreadable(req, f"was not complete within {guard.seconds:g} s"), "deadline"
+                    self._unreadable(req, f"was not complete within {_seconds(guard.seconds)} s"), "deadline"
                 ) from None
             # Only the exception class name: its text can contain the full URL and query.
             not_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)

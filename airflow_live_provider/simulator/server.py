@@ -334,7 +334,10 @@ class SimulatorServer:
                     head = b"".join(buffered) + b"\r\n"
                     buffered.clear()
                     self._trickle(head)
-                    self.wfile.write(payload)
+                    try:
+                        self.wfile.write(payload)
+                    except OSError:  # the client gave up, as it should
+                        pass
                     return
                 self.end_headers()
                 if trickle:
