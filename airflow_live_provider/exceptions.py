@@ -8,8 +8,10 @@ so credentials cannot leak through them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
+
+from airflow_live_provider.redaction import scrub
 
 T = TypeVar("T")
 
@@ -36,6 +38,16 @@ class LiveApiError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         super().__init__(str(self))
+
+    def scrub(self, secrets: Iterable[str | None]) -> None:
+        """Replace every credential value in the vendor-supplied parts (message, code, request
+        id): vendors and gateways echo what they were sent, sometimes without a key name."""
+        self.message = scrub(self.message, secrets)
+        if isinstance(self.code, str):
+            self.code = scrub(self.code, secrets)
+        if self.request_id:
+            self.request_id = scrub(str(self.request_id), secrets)
+        self.args = (str(self),)
 
     def __str__(self) -> str:
         details = [
@@ -107,6 +119,15 @@ class LiveApiRateLimitError(LiveApiError):
     def __init__(self, message: str, **kwargs: object) -> None:
         kwargs.setdefault("retryable", True)
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class LiveApiResponseError(LiveApiError):
+    """The vendor answered, but not in the shape its documentation gives (a list where an object
+    belongs, a flag that is not a boolean, no token). Not retried: the same answer would come."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "bad_answer")
+        super().__init__(message, **kwargs)
 
 
 class LiveApiConnectionError(LiveApiError):

@@ -82,19 +82,15 @@ def action_name(vendor: str, request: HttpRequest) -> str:
 
 
 def _stats() -> Any:
-    """Airflow's ``Stats``: the Task SDK's on 3.3+, the core one on the 3.2 floor."""
-    try:
-        from airflow.sdk.observability.stats import Stats
-    except ImportError:  # pragma: no cover - Airflow 3.2
-        from airflow.stats import Stats  # type: ignore[no-redef]
+    """Airflow's ``Stats`` (the Task SDK's: the floor is 3.3.2)."""
+    from airflow.sdk.observability.stats import Stats
+
     return Stats
 
 
 def _conf() -> Any:
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - Airflow 3.2
-        from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.sdk.configuration import conf
+
     return conf
 
 

@@ -32,6 +32,8 @@ ISDP_VENDOR_LOCAL_TIME = timezone(timedelta(hours=8))
 #: only has to cover the round trip (145/s x 50 ms needs ~8 in flight; 16 keeps the full quota up
 #: to ~110 ms). Equal to the transport's connection pool, so every request reuses a connection.
 WATCH_TOKEN_CONCURRENCY = 16
+#: Ours: a join-token ``expirationTime`` above a week is not believed (the example says 120 s).
+MAX_JOIN_TOKEN_SECONDS = 7 * 86_400
 
 
 # -- Volcengine ------------------------------------------------------------------------------------
@@ -215,9 +217,14 @@ def token_expiry(item: dict[str, Any], requested_at: datetime) -> datetime | Non
     unless it carries an offset (the doc example's values have none).
     """
     seconds = item.get("expirationTime")
-    if isinstance(seconds, str) and seconds.strip().isdigit():
+    if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit():
         seconds = int(seconds)
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
+    # NaN, 1e999 or 10**30 from a hostile answer would overflow timedelta: not a lifetime.
+    if (
+        isinstance(seconds, int | float)
+        and not isinstance(seconds, bool)
+        and 0 < seconds <= MAX_JOIN_TOKEN_SECONDS
+    ):
         return requested_at + timedelta(seconds=float(seconds))
     return _isdp_local_time(item.get("tokenEnd"))
 

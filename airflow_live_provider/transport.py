@@ -10,20 +10,31 @@ Vendor clients pass two callbacks per call:
 The transport owns everything else: keep-alive session, timeouts, a client-side token bucket,
 exponential backoff with jitter, ``Retry-After``, a bound on attempts and on total time, and one
 log line per attempt that never includes a query string, header or body.
+
+A vendor is treated as hostile: an answer must arrive whole within ``read_timeout`` (and the
+call's time budget) even if it trickles a byte at a time, and may not exceed
+:data:`DEFAULT_MAX_BODY_BYTES`; :func:`json_body` refuses JSON nested deeper than
+:data:`MAX_JSON_DEPTH`; every error text from ``parse`` is scrubbed of the client's credentials
+by value.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import json
 import logging
 import random
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_live_provider.exceptions import (
     InputProblems,
@@ -31,7 +42,10 @@ from airflow_live_provider.exceptions import (
     LiveApiError,
     LiveApiInputError,
     LiveApiRateLimitError,
+    LiveApiResponseError,
 )
+from airflow_live_provider.redaction import scrub
+from airflow_live_provider.validation import did_you_mean, host_name_problem
 
 if TYPE_CHECKING:
     # Imported where first needed (a client being built): DAG files import operators, and
@@ -71,6 +85,13 @@ T = TypeVar("T")
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
 USER_AGENT = "airflow-live-provider/0.1"
+#: Ours: the largest answer read (decoded). The biggest documented page (1,000 channels) is well
+#: under 1 MB; past this a vendor or proxy is streaming something that is not an answer.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Ours: the deepest JSON nesting accepted. Vendor answers nest 4-5 levels; deeper JSON would
+#: crash recursive code (``RecursionError``) downstream.
+MAX_JSON_DEPTH = 32
+_BODY_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -174,6 +195,11 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
             field_name, "contains a space or a control character (a line break?); remove it"
         )
     if "://" not in value:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", value):
+            raise LiveApiInputError(
+                field_name,
+                "looks like a URL with a '/' missing after the scheme; write e.g. 'http://127.0.0.1:8999'",
+            )
         value = f"https://{value}"
     if "@" in value.partition("://")[2].partition("/")[0]:
         # Checked first and said without echoing the value: it would hold the password.
@@ -198,6 +224,13 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         )
     if parts.query or parts.fragment:
         raise LiveApiInputError(field_name, "must not contain a query string or fragment")
+    if parts.netloc.endswith(":"):
+        raise LiveApiInputError(field_name, "ends in ':' with no port; give the port or drop the ':'")
+    problem = host_name_problem(parts.hostname)
+    if problem:
+        raise LiveApiInputError(
+            field_name, f"{problem}; use e.g. {default_host!r} or 'http://127.0.0.1:8999'"
+        )
     return value.rstrip("/")
 
 
@@ -263,28 +296,41 @@ def transport_settings(
     *,
     default_host: str,
     field_prefix: str,
+    known_extras: Sequence[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Base URL and ``Transport`` keyword arguments from connection fields, validated up front.
 
+    ``known_extras`` (every extra the connection type has, transport ones included): any other
+    key is refused with the closest known one, since a misspelt ``read_timout`` would otherwise
+    be ignored silently.
+
     Lives here, not in the hooks, so hooks know nothing of HTTP. Errors name the connection
     field (``f"{field_prefix}.host"``, ``f"{field_prefix}.extra.read_timeout"``) so the user
-    knows what to fix. A port is appended only to a bare host; a full URL carries its own.
+    knows what to fix. The port field is used whether the host is a bare name or a URL; a port
+    in both that differs is refused, never silently dropped.
     """
     problems = InputProblems()
     base_url = problems.check(resolve_base_url, host, default_host, field_name=f"{field_prefix}.host")
-    if base_url is not None and port not in (None, "", 0) and "://" not in (host or ""):
+    if base_url is not None and port not in (None, "", 0):
         number = problems.check(_port_number, port, f"{field_prefix}.port")
-        current = urlsplit(base_url).port
+        parts = urlsplit(base_url)
         if number is None:
             pass
-        elif current is None:
-            base_url = f"{base_url}:{number}"
-        elif current != number:
+        elif parts.port is None:
+            base_url = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{number}"))
+        elif parts.port != number:
             problems.add(
-                f"{field_prefix}.port", f"is {number} but the host already says port {current}; keep one"
+                f"{field_prefix}.port", f"is {number} but the host already says port {parts.port}; keep one"
             )
     options: dict[str, Any] = {}
     retry: dict[str, Any] = {}
+    if known_extras is not None:
+        for key in extra:
+            if key not in known_extras:
+                problems.add(
+                    f"{field_prefix}.extra.{key}",
+                    f"is not an extra of this connection type; {did_you_mean(str(key), known_extras)}",
+                )
     for spec in TRANSPORT_EXTRAS:
         raw = extra.get(spec.name)
         if raw is None or raw == "":
@@ -370,6 +416,238 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+# -- hostile answers: a deadline on the whole answer, a cap on its size, JSON we can handle ---------
+class _Watchdog:
+    """One daemon thread for the whole process that runs each armed action at its moment (a
+    ``threading.Timer`` per attempt would start a thread per request)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Attempt]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, when: float, attempt: _Attempt) -> None:
+        with self._cond:
+            # Wake the thread only if this moment comes before the one it waits for: deadlines
+            # mostly arrive in order, so a request costs a heap push, not a thread switch.
+            sooner = not self._heap or when < self._heap[0][0]
+            heapq.heappush(self._heap, (when, next(self._order), attempt))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="live-transport-watchdog", daemon=True)
+                self._thread.start()
+            elif sooner:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)  # finished in time: dropped lazily
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                when = self._heap[0][0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                attempt = heapq.heappop(self._heap)[2]
+            attempt.expire()
+
+
+_WATCHDOG = _Watchdog()
+_CURRENT = threading.local()
+
+
+class _Attempt:
+    """One attempt's answer deadline. The connection reports its socket once the request is
+    sent (:meth:`watch`); if the answer is not complete ``seconds`` later, the socket is shut
+    down, which ends any blocked read: a per-read timeout alone lets a trickled answer (one byte
+    every 0.5 s) run forever."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds  # refined when the request has been sent
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.expired = False
+        self.done = False
+        self._armed = False
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self._sock = sock
+            if not self._armed:
+                self._armed = True
+                self.deadline = time.monotonic() + self.seconds
+                _WATCHDOG.arm(self.deadline, self)
+            if self.expired:
+                self._shutdown()
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            try:
+                # socket.socket's own shutdown even for TLS: SSLSocket.shutdown drops its SSL
+                # object under the reading thread's feet.
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def overdue(self) -> bool:
+        return self.expired or time.monotonic() > self.deadline
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            self._sock = None
+
+
+_ADAPTER_CLASS: Any = None
+
+
+def _guarded_adapter_class() -> Any:
+    """An ``HTTPAdapter`` whose connections report their socket to the current :class:`_Attempt`
+    (built on first use: ``requests`` is imported lazily)."""
+    global _ADAPTER_CLASS
+    if _ADAPTER_CLASS is not None:
+        return _ADAPTER_CLASS
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def report(conn: Any) -> None:
+        attempt = getattr(_CURRENT, "attempt", None)
+        if attempt is not None:
+            attempt.watch(conn.sock)
+
+    class GuardedHTTPConnection(HTTPConnection):
+        def getresponse(self) -> Any:  # the request is sent: the answer's clock starts
+            report(self)
+            return super().getresponse()
+
+    class GuardedHTTPSConnection(HTTPSConnection):
+        def getresponse(self) -> Any:
+            report(self)
+            return super().getresponse()
+
+    class GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    pools = {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # HTTPS_PROXY from the env
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            if type(manager).__name__ == "ProxyManager":  # not SOCKS: its pools are its own
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+    _ADAPTER_CLASS = GuardedAdapter
+    return GuardedAdapter
+
+
+def _seconds(value: float) -> str:
+    """``2``, ``0.1``, ``120``: seconds as people write them."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+class _AnswerUnreadable(Exception):
+    """The answer could not be read whole: too slow or too big (``reason`` says which)."""
+
+    def __init__(self, reason: str, *, too_big: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.too_big = too_big
+
+
+def _read_body(response: requests.Response, attempt: _Attempt, limit: int) -> None:
+    """Read the whole answer into ``response`` (so ``parse`` may call ``.content``/``.json()``),
+    within the attempt's deadline and at most ``limit`` decoded bytes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.strip().isdigit() and int(declared) > limit:
+        raise _AnswerUnreadable(f"declares {int(declared)} bytes, more than the {limit} read", too_big=True)
+    body = bytearray()
+    for chunk in response.iter_content(_BODY_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise _AnswerUnreadable(f"is larger than the {limit} bytes read", too_big=True)
+        if attempt.overdue():
+            break
+    if attempt.overdue():
+        raise _AnswerUnreadable(f"was not complete within {_seconds(attempt.seconds)} s")
+    response._content = bytes(body)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+#: What a parser may raise on an answer it did not foresee (a list where a dict belongs...).
+_PARSE_CRASHES = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+class _SendFailed(Exception):
+    """One attempt failed before ``parse`` could see an answer."""
+
+    def __init__(self, error: LiveApiError, status: str, *, not_sent: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
+        self.not_sent = not_sent
+
+
+class _JsonProblem(ValueError):
+    pass
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Nesting deeper than ``limit``, found without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def json_body(response: requests.Response, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """The answer's JSON, or ``ValueError`` saying what is wrong with it.
+
+    Stricter than ``response.json()``: nesting deeper than ``max_depth`` is refused (deeper JSON
+    raised ``RecursionError``, not ``ValueError``, and would crash recursive code later). Like
+    Python's ``json``, ``NaN``, ``Infinity`` and ``1e999`` (``inf``) are read as floats: one odd
+    informational field must not fail a whole page, so every number the provider relies on is
+    checked where it is used (:mod:`airflow_live_provider.vendors.shapes`).
+    """
+    try:
+        value = json.loads(response.content)
+    except RecursionError:
+        raise _JsonProblem(f"is nested deeper than {max_depth} levels") from None
+    except _JsonProblem:
+        raise
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int of 5,000 digits
+        raise _JsonProblem(f"is not JSON ({type(exc).__name__})") from None
+    if isinstance(value, dict | list) and _too_deep(value, max_depth):
+        raise _JsonProblem(f"is nested deeper than {max_depth} levels")
+    return value
+
+
 class Transport:
     """Session + retries + rate limit for one vendor client."""
 
@@ -388,8 +666,14 @@ class Transport:
         pool_size: int = 16,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        secrets: Callable[[], Iterable[str | None]] | None = None,
     ) -> None:
+        """``secrets`` returns the client's credentials (read at each error, so tokens fetched
+        later count too): their values are scrubbed from every error ``parse`` raises."""
         self.vendor = vendor
+        self.max_body_bytes = max_body_bytes
+        self._secrets = secrets
         # Injectable so tests assert the sleeps the policy asks for, not wall time.
         self._sleep = sleep
         self._monotonic = monotonic
@@ -401,10 +685,9 @@ class Transport:
         #: Monotonic time after which no call may keep retrying (see :meth:`give_up_at`).
         self._give_up_at: float | None = None
         import requests
-        from requests.adapters import HTTPAdapter
 
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = _guarded_adapter_class()(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
@@ -450,8 +733,6 @@ class Transport:
         ``deadline`` (from :meth:`deadline`) lets a caller that sends a call twice (a fresh
         timestamp, a fresh token) keep both within one time budget.
         """
-        import requests
-
         policy = self.retry
         limiter = rate_limiter or self.rate_limiter
         own_deadline = self.deadline()
@@ -463,40 +744,33 @@ class Transport:
             req = build()
             started = self._monotonic()
             remaining = max(0.1, deadline - started)
-            timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
             status: int | str = "-"
             request_id: str | None = None
             error: LiveApiError
             try:
-                response = self.session.request(
-                    req.method,
-                    self.base_url + req.path,
-                    params=req.params,
-                    data=req.data,
-                    headers=dict(req.headers),
-                    timeout=timeout,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                # Only the exception class name: its text can contain the full URL and query.
-                not_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
-                error = LiveApiConnectionError(
-                    f"{req.method} {req.path} failed: {type(exc).__name__}",
-                    vendor=self.vendor,
-                    retryable=True,
-                )
-                resendable = idempotent or not_sent
-                status = type(exc).__name__
+                response = self._send(req, remaining)
+            except _SendFailed as failed:
+                error, status = failed.error, failed.status
+                resendable = error.retryable and (idempotent or failed.not_sent)
             else:
                 status = response.status_code
                 try:
                     value, request_id = parse(response)
                 except LiveApiError as exc:
-                    error = exc
+                    error = self.scrub_error(exc)
                     request_id = exc.request_id
                     if exc.retry_after is None and exc.retryable:
                         exc.retry_after = retry_after_seconds(response)
                     resendable = exc.retryable and (idempotent or isinstance(exc, LiveApiRateLimitError))
+                except _PARSE_CRASHES as exc:
+                    # A vendor answer our parser did not foresee: a clear error, never a crash.
+                    error = LiveApiResponseError(
+                        f"{req.method} {req.path} answered in a shape that could not be read "
+                        f"({type(exc).__name__})",
+                        vendor=self.vendor,
+                        http_status=response.status_code,
+                    )
+                    resendable = False
                 else:
                     self._log(req, status, started, request_id, attempt, waited)
                     return value
@@ -513,6 +787,66 @@ class Transport:
                     "(total_retry_seconds, or the event's start)",
                 )
             self._sleep(delay)
+
+    def _send(self, req: HttpRequest, remaining: float) -> requests.Response:
+        """One attempt: the request, and its whole answer read within ``read_timeout`` (and the
+        ``remaining`` time budget) and within ``max_body_bytes``. Raises :class:`_SendFailed`."""
+        import requests
+
+        guard = _Attempt(min(self.read_timeout, remaining))
+        _CURRENT.attempt = guard
+        response: requests.Response | None = None
+        try:
+            response = self.session.request(
+                req.method,
+                self.base_url + req.path,
+                params=req.params,
+                data=req.data,
+                headers=dict(req.headers),
+                timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
+                allow_redirects=False,
+                stream=True,  # read below, against the deadline and the size cap
+            )
+            _read_body(response, guard, self.max_body_bytes)
+            return response
+        except _AnswerUnreadable as exc:
+            raise _SendFailed(self._unreadable(req, exc.reason, too_big=exc.too_big), "unreadable") from None
+        except (requests.RequestException, OSError) as exc:
+            if guard.expired:  # the watchdog cut the socket: say so, not "ConnectionError"
+                raise _SendFailed(
+                    self._unreadable(req, f"was not complete within {_seconds(guard.seconds)} s"), "deadline"
+                ) from None
+            # Only the exception class name: its text can contain the full URL and query.
+            not_sent = isinstance(exc, requests.ConnectTimeout) or _is_refused(exc)
+            error = LiveApiConnectionError(
+                f"{req.method} {req.path} failed: {type(exc).__name__}", vendor=self.vendor, retryable=True
+            )
+            raise _SendFailed(error, type(exc).__name__, not_sent=not_sent) from None
+        finally:
+            guard.finish()
+            _CURRENT.attempt = None
+            if response is not None and not getattr(response, "_content_consumed", False):
+                response.close()  # a half-read connection must not go back to the pool
+
+    def _unreadable(self, req: HttpRequest, reason: str, *, too_big: bool = False) -> LiveApiConnectionError:
+        """Answer cut short by us: the vendor may have acted on the request (ambiguous for a create)."""
+        limit = "max_body_bytes" if too_big else "read_timeout or total_retry_seconds"
+        return LiveApiConnectionError(
+            f"{req.method} {req.path} failed: the answer {reason} ({limit}); stopped reading it",
+            vendor=self.vendor,
+            code="answer_too_large" if too_big else "answer_too_slow",
+            retryable=not too_big,  # the same oversized answer would come again
+        )
+
+    def scrub_error(self, error: LiveApiError) -> LiveApiError:
+        """``error`` with every credential value of this client replaced (message, code, request id)."""
+        if self._secrets is not None:
+            error.scrub(tuple(self._secrets()))
+        return error
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this client's credential values (for vendor text outside ``parse``)."""
+        return text if self._secrets is None else scrub(text, tuple(self._secrets()))
 
     def _log(
         self,

@@ -2,12 +2,20 @@
 
 Control characters (a newline in a push URL), format characters such as the zero-width space
 (invisible in the UI, different to the vendor) and surrounding spaces are refused, as is a value
-that is not text at all: an ``int`` viewer ID used to be reported as "is empty".
+that is not text at all: an ``int`` viewer ID used to be reported as "is empty". Nothing is
+stripped or converted on the way: a value is sent as given or refused.
+
+Also here, so every module words them alike: host names, e-mail addresses, whole numbers from
+templates, and the "did you mean" suggestion for an unknown key.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_live_provider.exceptions import LiveApiInputError
@@ -42,3 +50,97 @@ def plain_text(
             field, f"has {len(value)} characters; the {what} has at most {max_len}", vendor=vendor
         )
     return value
+
+
+def did_you_mean(key: str, allowed: Sequence[str]) -> str:
+    """The fix for an unknown key: the closest known one, else the list of known keys."""
+    close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
+
+
+#: A DNS label: 1-63 letters, digits, '-' (not first or last) and '_' (Docker service names).
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+MAX_HOST_NAME_LENGTH = 253
+
+
+def host_name_problem(value: str, *, allow_ip: bool = True) -> str | None:
+    """Why ``value`` is not a host name (or an IP address), or None if it is one."""
+    if allow_ip:
+        try:
+            ipaddress.ip_address(value[1:-1] if value.startswith("[") else value)
+            return None
+        except ValueError:
+            pass
+    if len(value) > MAX_HOST_NAME_LENGTH:
+        return f"has {len(value)} characters; a host name has at most {MAX_HOST_NAME_LENGTH}"
+    if not value.isascii():
+        return "is not ASCII; write an international domain in its xn-- (punycode) form"
+    if not all(_LABEL.fullmatch(label) for label in value.split(".")):
+        return (
+            f"{value[:60]!r} is not a bare host name: dot-separated labels of 1-63 letters, digits, "
+            "'-' or '_' (no scheme, port, path, empty label, '*', ';' or space)"
+        )
+    return None
+
+
+def host_name(value: Any, field: str, *, vendor: str, what: str = "host name", allow_ip: bool = True) -> str:
+    """A bare host name such as ``push.example.com`` (or an IP address if ``allow_ip``)."""
+    plain_text(value, field, vendor=vendor, what=what, max_len=MAX_HOST_NAME_LENGTH)
+    problem = host_name_problem(value, allow_ip=allow_ip)
+    if problem:
+        raise LiveApiInputError(field, f"{problem}; give the {what}, e.g. 'push.example.com'", vendor=vendor)
+    return str(value)
+
+
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def email_address(value: Any, field: str, *, vendor: str) -> str:
+    """``local@domain.tld``: one '@', a dot-atom local part (<= 64) and a host name with a dot."""
+    plain_text(value, field, vendor=vendor, what="e-mail address", max_len=254)
+    local, at, domain = str(value).rpartition("@")
+    if (
+        not at
+        or len(local) > 64
+        or not _EMAIL_LOCAL.fullmatch(local)
+        or "." not in domain
+        or host_name_problem(domain, allow_ip=False)
+    ):
+        raise LiveApiInputError(
+            field, f"{str(value)[:60]!r} is not an e-mail address such as 'a@example.com'", vendor=vendor
+        )
+    return str(value)
+
+
+def whole_number(
+    value: Any, field: str, *, vendor: str, low: int, high: int, example: str, what: str = "number"
+) -> int:
+    """An int ``low..high``, or a string of ASCII digits (a rendered template) with nothing
+    around it: ``"３６００"`` and ``" 10\\n"`` are refused, not converted."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
+        raise LiveApiInputError(
+            field,
+            f"must be a whole-number {what} from {low} to {high} (e.g. {example}), got {shown}",
+            vendor=vendor,
+        )
+    if not low <= value <= high:
+        raise LiveApiInputError(
+            field,
+            f"{value} is not a whole-number {what} from {low} to {high} (e.g. {example})",
+            vendor=vendor,
+        )
+    return value
+
+
+def setting_text(value: Any, field: str, *, vendor: str, what: str) -> str:
+    """A client setting (a credential, a region): text that is not blank, surrounding spaces
+    dropped (as the connection form does). The value is never echoed: it may be a secret."""
+    if not isinstance(value, str):
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
+    if not value.strip():
+        raise LiveApiInputError(field, f"is empty; set the {what}", vendor=vendor)
+    return value.strip()

@@ -431,3 +431,185 @@ def test_odd_vendor_data_is_counted_and_named_never_summed(
     assert "u000000002 expireDate '永久'" in warning and "u000000001 expireDate '2026/12/01'" in warning
     for line in out.read_text().splitlines():
         json.loads(line, parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
+
+
+# -- round two (issue 25): connections and arguments -----------------------------------------------
+from airflow_live_provider.vendors.polyv import PolyvClient  # noqa: E402
+from airflow_live_provider.vendors.volcengine import VolcengineLiveClient  # noqa: E402
+
+CHANNEL = polyv_sim.DEMO_CHANNEL_ID
+ROUND_TWO: list[tuple[str, Case, str, str]] = [
+    # connections: misspelt extras are refused with the closest known name, never ignored
+    ("misspelt read_timout", polyv_call(extra={"read_timout": 5}), "extra.read_timout", "'read_timeout'?"),
+    ("misspelt regoin", volc_call(extra={"regoin": "cn-north-1"}), "extra.regoin", "did you mean 'region'?"),
+    (
+        "misspelt signature_methd",
+        polyv_call(extra={"signature_methd": "SHA256"}),
+        "extra.signature_methd",
+        "did you mean 'signature_method'?",
+    ),
+    ("extra with no near name", isdp_call(extra={"zzz": 1}), "extra.zzz", "known keys: client_id"),
+    ("host http:/127.0.0.1", polyv_call(host="http:/127.0.0.1"), "API host (host)", "'/' missing after"),
+    ("host a..b", polyv_call(host="a..b"), "API host (host)", "not a bare host name"),
+    ("5,000-character host", polyv_call(host="a" * 5000), "API host (host)", "at most 253"),
+    ("host ending in ':'", polyv_call(host="http://127.0.0.1:"), "API host (host)", "no port"),
+    ("wildcard host", volc_call(host="*.volcengineapi.com"), "API host (host)", "not a bare host name"),
+    ("port contradicts the URL", polyv_call(port=1), "Port (port)", "keep one"),
+    # arguments: nothing stripped, converted or ignored
+    (
+        "channel id with a line break",
+        demo_hook("polyv", "get_watch_api_token", CHANNEL + "\n", "v1"),
+        "channel_id",
+        "control character",
+    ),
+    (
+        "channel id with a trailing space",
+        demo_hook("polyv", "get_watch_api_token", CHANNEL + " ", "v1"),
+        "channel_id",
+        "leading or trailing spaces",
+    ),
+    (
+        "full-width channel id",
+        demo_hook("polyv", "get_watch_api_token", "３６００", "v1"),
+        "channel_id",
+        "digits",
+    ),
+    (
+        "list as a channel id",
+        demo_hook("polyv", "get_watch_api_token", [CHANNEL], "v1"),
+        "channel_id",
+        "must be a channel ID as text or a whole number",
+    ),
+    (
+        "ISDP account with a line break",
+        demo_hook("isdp", "get_token_batch", ["10882"], "135965565\n"),
+        "user_account",
+        "control character",
+    ),
+    (
+        "ISDP channel with a space",
+        demo_hook("isdp", "get_token_batch", [" 10882"], "u1"),
+        "channel_ids[0]",
+        "leading or trailing spaces",
+    ),
+    (
+        "full-width role",
+        demo_hook("isdp", "get_token_batch", ["10882"], "u1", "１"),
+        "role",
+        "whole-number role",
+    ),
+    (
+        "full-width page size",
+        demo_hook("polyv", "iter_sub_accounts", page_size="１０"),
+        "page_size",
+        "whole-number",
+    ),
+    (
+        "full-width valid_duration",
+        demo_hook("volcengine", "generate_push_url", VHOST, APP, "s", valid_duration="３６００"),
+        "valid_duration",
+        "whole-number",
+    ),
+    (
+        "valid_duration with a line break",
+        demo_hook("volcengine", "generate_push_url", VHOST, APP, "s", valid_duration="3600\n"),
+        "valid_duration",
+        "got a str",
+    ),
+    ("e-mail a@@b.com", demo_hook("polyv", "iter_sub_accounts", emails=["a@@b.com"]), "emails[0]", "e-mail"),
+    ("e-mail a@b", demo_hook("polyv", "iter_sub_accounts", emails=["a@b"]), "emails[0]", "not an e-mail"),
+    ("e-mail .a@b.com", demo_hook("polyv", "iter_sub_accounts", emails=[".a@b.com"]), "emails[0]", "e-mail"),
+    (
+        "vhost *.example.com",
+        demo_hook("volcengine", "describe_auth", "push", vhost="*.example.com"),
+        "vhost",
+        "not a bare host name",
+    ),
+    ("vhost x;y", demo_hook("volcengine", "describe_auth", "push", vhost="x;y"), "vhost", "bare host name"),
+    (
+        "domain with a port",
+        demo_hook("volcengine", "describe_auth", "pull", domain="pull.example.com:80"),
+        "domain",
+        "bare host name",
+    ),
+    (
+        "expired_time year 9999",
+        demo_hook(
+            "volcengine", "generate_push_url", VHOST, APP, "s", expired_time="9999-12-31T00:00:00+08:00"
+        ),
+        "expired_time",
+        "more than a year ahead",
+    ),
+    (
+        "expired_time basic ISO form",
+        demo_hook("volcengine", "generate_push_url", VHOST, APP, "s", expired_time="20991201T000000+0800"),
+        "expired_time",
+        "not an RFC 3339 time",
+    ),
+    (
+        "expired_time without a T",
+        demo_hook(
+            "volcengine", "generate_push_url", VHOST, APP, "s", expired_time="2026-12-20 00:00:00+08:00"
+        ),
+        "expired_time",
+        "not an RFC 3339 time",
+    ),
+    (
+        "expired_time a number",
+        demo_hook("volcengine", "generate_push_url", VHOST, APP, "s", expired_time=1_900_000_000),
+        "expired_time",
+        "must be text",
+    ),
+    ("app a number", demo_hook("volcengine", "generate_push_url", VHOST, 5, "s"), "app", "must be text"),
+    (
+        "stream missing",
+        demo_hook("volcengine", "generate_push_url", VHOST, APP, None),
+        "stream",
+        "got nothing",
+    ),
+    (
+        "client built with no access key",
+        lambda s, m: VolcengineLiveClient(s.base_url, None, volc_sim.DEMO_SECRET_ACCESS_KEY),
+        "access_key_id",
+        "must be text (the Access Key ID), got nothing",
+    ),
+    (
+        "client built with an int appId",
+        lambda s, m: PolyvClient(s.base_url, 5, polyv_sim.DEMO_APP_SECRET),
+        "app_id",
+        "must be text (the Polyv appId), got a int",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "run", "field", "fix"), ROUND_TWO, ids=[c[0] for c in ROUND_TWO])
+def test_round_two_refused_before_any_request(
+    sim_connections: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    run: Case,
+    field: str,
+    fix: str,
+) -> None:
+    test_refused_before_any_request(sim_connections, monkeypatch, case, run, field, fix)
+
+
+def test_the_port_field_is_used_with_a_url_host(
+    sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """host 'http://127.0.0.1' + port: the port used to be dropped (requests went to port 80)."""
+    conn_id = connection(
+        monkeypatch, sim_connections, "polyv", host="http://127.0.0.1", port=sim_connections.port
+    )
+    assert PolyvHook(conn_id).get_watch_api_token(CHANNEL, "viewer-1")
+
+
+def test_a_channel_id_as_an_int_and_a_future_rfc3339_time_still_work(
+    sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stricter checks keep what is documented: int channel IDs, RFC 3339 with Z or offset."""
+    for name, value in sim_connections.connection_env().items():
+        monkeypatch.setenv(name, value)
+    assert PolyvHook().get_watch_api_token(int(CHANNEL), "viewer-1")
+    expiry = pendulum.now("UTC").add(days=2).format("YYYY-MM-DDTHH:mm:ss") + "Z"
+    assert VolcengineLiveHook().generate_push_url(VHOST, APP, "s1", expired_time=expiry)

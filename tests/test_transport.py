@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -18,6 +19,7 @@ from airflow_live_provider.exceptions import (
     LiveApiError,
     LiveApiInputError,
     LiveApiRateLimitError,
+    LiveApiResponseError,
 )
 from airflow_live_provider.simulator import SimRequest, SimResponse, SimulatorServer
 from airflow_live_provider.transport import (
@@ -26,6 +28,7 @@ from airflow_live_provider.transport import (
     RetryPolicy,
     Transport,
     is_retryable_status,
+    json_body,
     resolve_base_url,
     transport_settings,
 )
@@ -358,13 +361,21 @@ def settings(host: str | None, port: int | None = None, **extra: Any) -> tuple[s
         ("live.example.com", 8443, "https://live.example.com:8443"),
         ("live.example.com:8443", 8443, "https://live.example.com:8443"),
         ("http://127.0.0.1:8999/", None, "http://127.0.0.1:8999"),
-        # A full URL carries its own port; the (hidden) port field does not override it.
-        ("http://127.0.0.1:8999", 1234, "http://127.0.0.1:8999"),
-        ("http://127.0.0.1", 1234, "http://127.0.0.1"),
+        # The port field is used with a URL too (it used to be dropped), path kept after it.
+        ("http://127.0.0.1", 1234, "http://127.0.0.1:1234"),
+        ("http://127.0.0.1:1234", 1234, "http://127.0.0.1:1234"),
+        ("http://[::1]/prefix", "8999", "http://[::1]:8999/prefix"),
     ],
 )
-def test_transport_settings_base_url(host: str | None, port: int | None, expected: str) -> None:
+def test_transport_settings_base_url(host: str | None, port: int | str | None, expected: str) -> None:
     assert settings(host, port) == (expected, {})
+
+
+def test_a_port_field_that_contradicts_the_url_is_refused() -> None:
+    with pytest.raises(
+        LiveApiInputError, match="port: is 1234 but the host already says port 8999; keep one"
+    ):
+        settings("http://127.0.0.1:8999", 1234)
 
 
 def test_transport_settings_parse_extras_into_transport_kwargs() -> None:
@@ -421,3 +432,111 @@ def test_transport_settings_name_the_bad_host_or_port(host: str, port: int | Non
     with pytest.raises(LiveApiInputError) as info:
         settings(host, port)
     assert info.value.field == field_name
+
+
+# -- hostile answers: whole-answer deadline, size cap, JSON we can handle, scrub by value ---------
+def json_parse(resp: requests.Response) -> tuple[Any, str | None]:
+    try:
+        return json_body(resp), None
+    except ValueError as exc:
+        raise LiveApiError(f"bad JSON: {exc}", vendor="test") from None
+
+
+@pytest.mark.parametrize("kind", ["trickle", "trickle_headers"])
+def test_a_trickled_answer_is_cut_at_read_timeout(echo: SimulatorServer, kind: str) -> None:
+    """One byte every 0.5 s keeps each read under read_timeout: only a deadline on the whole
+    answer ends it. (The echo body is ~60 bytes: ~30 s if read to the end.)"""
+    echo.faults.add(kind, path="/echo", times=5)
+    build, calls = counting_build()
+    transport = make_transport(echo, read_timeout=1.0, retry=RetryPolicy(max_attempts=1, total_seconds=30))
+    started = time.monotonic()
+    with pytest.raises(LiveApiConnectionError) as info:
+        transport.request(build, parse_json)
+    assert time.monotonic() - started < 10, "the attempt must end near read_timeout, not at the body's end"
+    assert info.value.code == "answer_too_slow"
+    assert "not complete within 1 s" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_a_trickled_answer_is_cut_at_the_call_budget(echo: SimulatorServer) -> None:
+    """total_retry_seconds bounds the answer too: read_timeout 30, budget 1.5 s."""
+    echo.faults.add("trickle", path="/echo", times=5)
+    build, _ = counting_build()
+    transport = Transport(
+        "test", echo.base_url, read_timeout=30, retry=RetryPolicy(max_attempts=3, total_seconds=1.5)
+    )
+    started = time.monotonic()
+    with pytest.raises(LiveApiConnectionError):
+        transport.request(build, parse_json)
+    assert time.monotonic() - started < 10
+
+
+def test_an_endless_body_stops_at_the_size_cap(echo: SimulatorServer) -> None:
+    echo.faults.add("endless", path="/echo")
+    build, calls = counting_build()
+    transport = make_transport(echo, max_body_bytes=1_000_000)
+    started = time.monotonic()
+    with pytest.raises(LiveApiConnectionError) as info:
+        transport.request(build, parse_json)
+    assert time.monotonic() - started < 20
+    assert info.value.code == "answer_too_large"
+    assert not info.value.retryable and len(calls) == 1, "the same oversized answer would come again"
+
+
+def test_a_declared_oversized_body_is_not_read(echo: SimulatorServer) -> None:
+    echo.routes[("GET", "/big")] = lambda req: SimResponse(200, b"x" * 5000)
+    with pytest.raises(LiveApiConnectionError, match="declares 5000 bytes"):
+        make_transport(echo, max_body_bytes=1000).request(lambda: HttpRequest("GET", "/big"), parse_json)
+
+
+def test_after_a_cut_answer_the_connection_is_not_reused_half_read(echo: SimulatorServer) -> None:
+    echo.faults.add("endless", path="/echo")
+    transport = make_transport(echo, max_body_bytes=200_000)
+    build, _ = counting_build()
+    with pytest.raises(LiveApiConnectionError):
+        transport.request(build, parse_json)
+    body = transport.request(build, parse_json)
+    assert body["query"]["sign"].startswith(SECRET)
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"), [("deep_json", "nested deeper than"), ("not_json", "is not JSON")]
+)
+def test_json_body_refuses_what_would_crash_later(echo: SimulatorServer, kind: str, problem: str) -> None:
+    echo.faults.add(kind, path="/echo")
+    build, _ = counting_build()
+    with pytest.raises(LiveApiError, match=problem):
+        make_transport(echo).request(build, json_parse)
+
+
+def test_json_body_refuses_moderate_nesting(echo: SimulatorServer) -> None:
+    """40 levels parse, but recursive code downstream (redaction, reports) must never see them."""
+    echo.routes[("GET", "/deep")] = lambda req: SimResponse(200, b"[" * 40 + b"]" * 40)
+    transport = make_transport(echo)
+    with pytest.raises(LiveApiError, match="deeper than 32"):
+        transport.request(lambda: HttpRequest("GET", "/deep"), json_parse)
+
+
+def test_a_parser_crash_becomes_a_response_error(echo: SimulatorServer) -> None:
+    """A parser that did not foresee a shape raises TypeError: the caller gets a LiveApiError."""
+    echo.routes[("GET", "/list")] = lambda req: SimResponse(200, [1, 2])
+
+    def naive(resp: requests.Response) -> tuple[Any, str | None]:
+        return resp.json()["data"], None
+
+    with pytest.raises(LiveApiResponseError, match=r"GET /list answered in a shape that could not be read"):
+        make_transport(echo).request(lambda: HttpRequest("GET", "/list"), naive)
+
+
+def test_errors_are_scrubbed_of_secrets_by_value(echo: SimulatorServer) -> None:
+    """A vendor echoing a credential with no key name in front of it."""
+
+    def parse(resp: requests.Response) -> tuple[Any, str | None]:
+        raise LiveApiError(f"bad request {SECRET} rejected", vendor="test", code=SECRET, request_id=SECRET)
+
+    transport = make_transport(echo, secrets=lambda: (SECRET, None, ""))
+    build, _ = counting_build()
+    with pytest.raises(LiveApiError) as info:
+        transport.request(build, parse)
+    assert_no_secret_in(str(info.value), SECRET)
+    assert_no_secret_in(repr(info.value.args), SECRET)

@@ -46,7 +46,12 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
             options: dict[str, Any] = {}
             try:
                 base_url, options = transport_settings(
-                    conn.host, conn.port, extra, default_host=self.default_host, field_prefix=self.conn_id
+                    conn.host,
+                    conn.port,
+                    extra,
+                    default_host=self.default_host,
+                    field_prefix=self.conn_id,
+                    known_extras=self.known_extras(),
                 )
             except ConnectionProblemsError as exc:  # every bad host/port/transport field
                 problems.errors.extend(exc.errors)
@@ -65,6 +70,13 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
             client.transport.observer = transport_observer()  # type: ignore[attr-defined]
             self._client = client
         return self._client
+
+    def known_extras(self) -> list[str]:
+        """Every extra this connection type has: its form fields (the transport's included) and
+        the old names still read."""
+        from airflow_live_provider.get_provider_info import form_labels
+
+        return [key.removeprefix("extra.") for key in form_labels(self.conn_type) if key.startswith("extra.")]
 
     def _describe(self, field: str) -> str:
         """``polyv_default.extra.read_timeout`` -> ``Read timeout (s) (extra.read_timeout)``."""

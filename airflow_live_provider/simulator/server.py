@@ -25,9 +25,30 @@ from airflow_live_provider.simulator.isdp import IsdpSimulator
 from airflow_live_provider.simulator.polyv import PolyvSimulator
 from airflow_live_provider.simulator.volcengine import VolcengineSimulator
 
-__all__ = ["FAULT_KINDS", "Handler", "SimRequest", "SimResponse", "SimulatorServer"]
+__all__ = ["FAULT_KINDS", "HOSTILE_FAULT_KINDS", "Handler", "SimRequest", "SimResponse", "SimulatorServer"]
 
+#: Transient faults a client must ride out (random fault soaks draw from these).
 FAULT_KINDS = ("429", "503", "reset", "lost_after_commit")
+#: Hostile answers (the request is processed, the answer is not what a client expects): a client
+#: must fail clearly and in bounded time. Scheduled with ``faults.add(kind)`` only.
+HOSTILE_FAULT_KINDS = (
+    "trickle",  # the real answer, one byte every TRICKLE_SECONDS
+    "trickle_headers",  # the status line and headers, one byte every TRICKLE_SECONDS
+    "endless",  # HTTP 200 with a chunked body that never ends
+    "not_json",  # HTTP 200, an HTML page
+    "deep_json",  # HTTP 200, JSON nested 100,000 levels
+    "huge_number",  # HTTP 200, JSON holding 1e999
+)
+#: Seconds between two bytes of a trickled answer.
+TRICKLE_SECONDS = 0.5
+#: An endless body stops anyway after this many bytes (a client without a cap would read on).
+ENDLESS_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
+#: The canned bodies of the malformed-answer faults.
+MALFORMED_BODIES = {
+    "not_json": b"<html><body>502 Bad Gateway</body></html>",
+    "deep_json": b"[" * 100_000 + b"]" * 100_000,
+    "huge_number": b'{"code": 200, "status": "success", "data": {"totalPages": 1e999}, "value": 1e999}',
+}
 
 
 @dataclass
@@ -59,8 +80,8 @@ class FaultInjector:
         self.injected: list[tuple[str, str]] = []
 
     def add(self, kind: str, *, path: str = "", times: int = 1, retry_after: float | None = None) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS}")
+        if kind not in FAULT_KINDS + HOSTILE_FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS + HOSTILE_FAULT_KINDS}")
         with self._lock:
             self._scheduled.append(Fault(kind, path, times, retry_after))
 
@@ -284,23 +305,74 @@ class SimulatorServer:
                     server._record(req, status)  # before answering: a test reads the log right after
                     self._send(SimResponse(status, {"error": "injected fault", "code": status}, headers))
                     return
+                if fault is not None and fault.kind in MALFORMED_BODIES:
+                    server._record(req, fault.kind)
+                    self._send(SimResponse(200, MALFORMED_BODIES[fault.kind]))
+                    return
                 response = server._dispatch(req)
                 if fault is not None and fault.kind == "lost_after_commit":
                     server._record(req, "lost")
                     self._reset()
                     return
-                server._record(req, response.status)
-                self._send(response)
+                server._record(req, response.status if fault is None else fault.kind)
+                if fault is not None and fault.kind == "endless":
+                    self._send_endless()
+                elif fault is not None and fault.kind.startswith("trickle"):
+                    self._send(response, trickle=fault.kind)
+                else:
+                    self._send(response)
 
-            def _send(self, response: SimResponse) -> None:
+            def _send(self, response: SimResponse, trickle: str = "") -> None:
                 payload = response.encode()
                 self.send_response(response.status)
                 headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
+                if trickle == "trickle_headers":
+                    buffered: list[bytes] = getattr(self, "_headers_buffer", [])
+                    head = b"".join(buffered) + b"\r\n"
+                    buffered.clear()
+                    self._trickle(head)
+                    try:
+                        self.wfile.write(payload)
+                    except OSError:  # the client gave up, as it should
+                        pass
+                    return
                 self.end_headers()
-                self.wfile.write(payload)
+                if trickle:
+                    self._trickle(payload)
+                else:
+                    self.wfile.write(payload)
+
+            def _trickle(self, data: bytes) -> None:
+                """One byte every TRICKLE_SECONDS; stops when the client hangs up."""
+                self.close_connection = True
+                try:
+                    for index in range(len(data)):
+                        self.wfile.write(data[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(TRICKLE_SECONDS)
+                except OSError:
+                    pass
+
+            def _send_endless(self) -> None:
+                """A chunked body that never ends (until the client hangs up or 2 GB)."""
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b" " * 65536
+                framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+                sent = 0
+                try:
+                    self.wfile.write(b'a\r\n{"data": "\r\n')  # a 10-byte chunk, then spaces
+                    while sent < ENDLESS_LIMIT_BYTES:
+                        self.wfile.write(framed)
+                        sent += len(chunk)
+                except OSError:
+                    pass
 
             def _reset(self) -> None:
                 """Close with RST: the client sees a connection reset and no response."""

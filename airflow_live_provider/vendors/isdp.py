@@ -31,9 +31,16 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.redaction import scrub
-from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
+from airflow_live_provider.validation import plain_text, setting_text, whole_number
+from airflow_live_provider.vendors.shapes import (
+    bad_answer,
+    expect_dict,
+    expect_id,
+    expect_seconds,
+    expect_text,
+    kind,
+)
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -54,6 +61,8 @@ JOIN_TOKEN_TTL_SECONDS = 120
 DEFAULT_REFRESH_MARGIN = 60.0
 #: Used only if a token response lacks a usable ``expires_in`` (the vendor always sends one).
 FALLBACK_EXPIRES_IN = 300.0
+#: Ours: an access token said to live longer than a day is a broken answer (examples: 359-1799 s).
+MAX_EXPIRES_IN = 86_400.0
 #: OAuth errors meaning "this access token is no longer accepted": refresh once and retry once.
 INVALID_TOKEN_ERRORS = frozenset({"invalid_token"})
 #: OAuth errors at the token endpoint meaning the client ID/secret pair is wrong.
@@ -81,10 +90,8 @@ MAX_ROLE = 99
 
 
 def _identifier(value: Any, field: str, what: str) -> str:
-    """An ISDP ID: a non-blank string, surrounding spaces dropped, or an int (converted: the API
-    wants strings)."""
-    if isinstance(value, str):
-        value = value.strip()
+    """An ISDP ID: a non-blank string sent as given (a trailing line break or space is refused,
+    not stripped), or an int (converted: the API wants strings)."""
     return plain_text(value, field, vendor=VENDOR, what=what, max_len=MAX_ID_LENGTH, allow_int=True)
 
 
@@ -124,18 +131,11 @@ def validate_user_account(value: Any, field: str = "user_account") -> str:
 
 
 def validate_role(value: Any, field: str = "role") -> int:
-    """The role as an int (the doc's example sends ``"1"``; the API declares int). Digit strings
-    from templates are accepted and converted."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROLE:
-        raise LiveApiInputError(
-            field,
-            f"{value!r} is not a whole-number role from 0 to {MAX_ROLE}; "
-            "use 1 (the default) unless told otherwise",
-            vendor=VENDOR,
-        )
-    return value
+    """The role as an int (the doc's example sends ``"1"``; the API declares int). ASCII digit
+    strings from templates are accepted and converted; 1 is the default."""
+    return whole_number(
+        value, field, vendor=VENDOR, low=0, high=MAX_ROLE, example="1, the default", what="role"
+    )
 
 
 def validate_token_path(value: Any, field: str = "token_path") -> str:
@@ -169,8 +169,7 @@ class IsdpClient:
             (client_id, "client_id", "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)"),
             (client_secret, "client_secret", "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)"),
         ):
-            if not isinstance(value, str) or not value.strip():
-                raise LiveApiInputError(field, f"is empty; set the {what}", vendor=VENDOR)
+            setting_text(value, field, vendor=VENDOR, what=what)
         if refresh_margin < 0:
             raise LiveApiInputError("refresh_margin", "must be >= 0 seconds", vendor=VENDOR)
         self.app_id = app_id.strip()
@@ -180,7 +179,12 @@ class IsdpClient:
         self.token_path = validate_token_path(token_path)
         self.refresh_margin = refresh_margin
         self.clock = clock
-        self.transport = Transport(VENDOR, base_url, **transport_options)
+        self.transport = Transport(
+            VENDOR,
+            base_url,
+            secrets=self._credentials,
+            **transport_options,
+        )
         self._token: AccessToken | None = None
         self._token_lock = threading.Lock()
         #: Every access token this client has held: scrubbed from any vendor error text.
@@ -254,15 +258,18 @@ class IsdpClient:
         status = response.status_code
         payload = _json_or_none(response)
         request_id = _request_id(response)
-        if status == 200 and isinstance(payload, dict) and payload.get("access_token"):
+        if status == 200 and isinstance(payload, dict) and payload.get("access_token") is not None:
+            call = "token request"
+            token = expect_text(payload["access_token"], VENDOR, call, "access_token")
             raw = payload.get("expires_in")
-            try:
-                expires_in = float(raw)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                expires_in = FALLBACK_EXPIRES_IN
-            if expires_in <= 0:
-                expires_in = FALLBACK_EXPIRES_IN
-            return (str(payload["access_token"]), expires_in), request_id
+            # Missing: the fallback. Present but NaN, 0, "soon" or 1e300: refused, since the token
+            # would never (or always) be due for renewal.
+            expires_in = (
+                FALLBACK_EXPIRES_IN
+                if raw is None
+                else expect_seconds(raw, VENDOR, call, "expires_in", maximum=MAX_EXPIRES_IN)
+            )
+            return (token, expires_in), request_id
         error, description = _oauth_error(payload)
         common: dict[str, Any] = {"vendor": VENDOR, "http_status": status, "request_id": request_id}
         detail = self._scrub(f"{error}: {description}" if description else (error or f"HTTP {status}"))
@@ -291,6 +298,10 @@ class IsdpClient:
                 "and application token (connection password)",
                 code=error,
                 **common,
+            )
+        if payload is None and status < 400:  # a proxy page, a cut or malformed answer
+            raise LiveApiError(
+                f"token request failed: the answer {_json_problem(response)}", retryable=True, **common
             )
         raise LiveApiError(f"token response has no access_token ({detail})", code=error, **common)
 
@@ -354,7 +365,8 @@ class IsdpClient:
             raise LiveApiRateLimitError(f"{name} throttled (HTTP 429)", code=429, **common)
         if status >= 400 or not isinstance(payload, dict):
             error, description = _oauth_error(payload)
-            detail = self._scrub(description or error or f"HTTP {status}")
+            fallback = f"HTTP {status}" if status >= 400 or payload is not None else _json_problem(response)
+            detail = self._scrub(description or error or fallback)
             raise LiveApiError(
                 f"{name} failed: {detail}", code=error, retryable=is_retryable_status(status), **common
             )
@@ -369,8 +381,12 @@ class IsdpClient:
         return payload.get("data"), request_id
 
     def _scrub(self, text: str) -> str:
-        """Vendor error texts may echo a credential (Spring OAuth echoes the access token)."""
-        return scrub(text, (self._app_token, self._client_secret, *self._seen_tokens))
+        """Vendor error texts may echo a credential (Spring OAuth echoes the access token). The
+        transport scrubs every error again with the same list (:meth:`_credentials`)."""
+        return self.transport.scrub(text)
+
+    def _credentials(self) -> tuple[str, ...]:
+        return (self._app_token, self._client_secret, *self._seen_tokens)
 
     def get_token(self, channel_id: Any, user_account: Any, role: Any = DEFAULT_ROLE) -> dict[str, Any]:
         """SaasLive/getToken: one join token (short-lived credential) for one channel."""
@@ -380,11 +396,11 @@ class IsdpClient:
             "role": validate_role(role),
         }
         data = self.call(GET_TOKEN_PATH, body)
-        if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
-            return data[0]
-        if not isinstance(data, dict):
-            raise LiveApiError("getToken returned no token object in data", vendor=VENDOR)
-        return data
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        item = expect_dict(data, VENDOR, "getToken", "data")
+        expect_text(item.get("token"), VENDOR, "getToken", "data.token")
+        return item
 
     def get_token_batch(
         self, channel_ids: Any, user_account: Any, role: Any = DEFAULT_ROLE
@@ -394,20 +410,52 @@ class IsdpClient:
         Sends clean keys (the doc example has ``" channelIds"``), IDs as strings and role as an
         int. ``data`` is returned as the vendor sent it: an object or a list.
         """
+        ids = validate_channel_ids(channel_ids)
         body = {
-            "channelIds": validate_channel_ids(channel_ids),
+            "channelIds": ids,
             "userAccount": validate_user_account(user_account),
             "role": validate_role(role),
         }
-        data = self.call(GET_TOKEN_BATCH_PATH, body)
-        if not isinstance(data, dict | list):
-            raise LiveApiError("getTokenBatch returned no token data", vendor=VENDOR)
+        return check_token_batch(self.call(GET_TOKEN_BATCH_PATH, body), ids)
+
+
+def check_token_batch(data: Any, channel_ids: list[str]) -> dict[str, Any] | list[Any]:
+    """getTokenBatch's ``data`` as documented: one token object, or a non-empty list of them,
+    each with a non-empty ``token``. List items that name their ``channelId`` must cover every
+    requested channel: ``[1, 2]`` or ``[]`` is not zero tokens issued successfully."""
+    call = "getTokenBatch"
+    if isinstance(data, dict):
+        expect_text(data.get("token"), VENDOR, call, "data.token")
         return data
+    if not isinstance(data, list):
+        raise bad_answer(VENDOR, call, f"data is {kind(data)}, not a token object or a list of them")
+    if not data:
+        raise bad_answer(VENDOR, call, "data is an empty list: no token was issued")
+    named: set[str] = set()
+    for index, item in enumerate(data):
+        expect_dict(item, VENDOR, call, f"data[{index}]")
+        expect_text(item.get("token"), VENDOR, call, f"data[{index}].token")
+        if item.get("channelId") not in (None, ""):
+            named.add(expect_id(item["channelId"], VENDOR, call, f"data[{index}].channelId"))
+    missing = [c for c in channel_ids if c not in named]
+    if named and missing:
+        raise bad_answer(VENDOR, call, f"no token for channel(s) {missing}")
+    return data
+
+
+def _json_problem(response: requests.Response) -> str:
+    """What is wrong with an answer's JSON (``"is not JSON (...)"``), for an error message."""
+    try:
+        json_body(response)
+    except ValueError as exc:
+        return str(exc)
+    return "is not an object"
 
 
 def _json_or_none(response: requests.Response) -> Any:
+    """The JSON of an answer, None if it is not JSON we can handle (see :func:`json_body`)."""
     try:
-        return response.json()
+        return json_body(response)
     except ValueError:
         return None
 

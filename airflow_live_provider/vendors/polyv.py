@@ -28,8 +28,22 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
 )
 from airflow_live_provider.redaction import REDACTED
-from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.transport import (
+    HttpRequest,
+    RateLimiter,
+    Transport,
+    is_retryable_status,
+    json_body,
+)
+from airflow_live_provider.validation import email_address, plain_text, setting_text, whole_number
+from airflow_live_provider.vendors.shapes import (
+    bad_answer,
+    expect_count,
+    expect_dict,
+    expect_id,
+    expect_list,
+    expect_text,
+)
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -57,6 +71,9 @@ MAX_SIMPLE_LIST_PAGE_SIZE = 1000
 MAX_NAMES_PER_CREATE = 100
 MAX_RECEIVERS_PER_TRANSMIT = 500
 MAX_VIEWER_ID_LENGTH = 64
+#: Ours: more pages than this is an impossible answer (1,000,000 sub-accounts at 100 a page,
+#: 10,000,000 channels at 1,000), not a reason to page for days.
+MAX_PAGES = 10_000
 #: Our own bound for a channel name (the vendor's exact limit is not documented).
 MAX_CHANNEL_NAME_LENGTH = 100
 #: Watch-API tokens are valid 5 hours (get-watch-api-token doc).
@@ -90,7 +107,10 @@ def transmit_lock(base_url: str, app_id: str, transmit_id: str) -> threading.Loc
 
 def channel_id_order(channel_id: str) -> tuple[int, int | str]:
     """Sort key: numeric ids by value (``"999" < "1000"``), others after, as text."""
-    return (0, int(channel_id)) if channel_id.isdigit() else (1, channel_id)
+    numeric = (
+        channel_id.isascii() and channel_id.isdigit() and len(channel_id) <= 30
+    )  # int() of 5,000 digits raises
+    return (0, int(channel_id)) if numeric else (1, channel_id)
 
 
 THROTTLE_MESSAGE = "qps exceeds number of calls"
@@ -166,18 +186,23 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
     reply) is retryable.
     """
     status = response.status_code
+    problem = "is not a Polyv envelope"
     try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+        payload = json_body(response)
+    except ValueError as exc:
+        payload, problem = None, str(exc)
     request_id = response.headers.get("X-Request-Id")
     if not isinstance(payload, dict) or ("status" not in payload and "success" not in payload):
         common: dict[str, Any] = {"vendor": VENDOR, "http_status": status, "request_id": request_id}
         if status == 429:
             raise LiveApiRateLimitError(f"{what} throttled (HTTP 429)", **common)
         retryable = status < 400 or is_retryable_status(status)
-        raise LiveApiError(f"{what} failed: unexpected non-Polyv response", retryable=retryable, **common)
-    request_id = str(payload.get("requestId") or "") or request_id
+        raise LiveApiError(
+            f"{what} failed: unexpected non-Polyv response (the body {problem})",
+            retryable=retryable,
+            **common,
+        )
+    request_id = str(payload.get("requestId") or "")[:128] or request_id
     body_code = payload.get("code")
     ok = (
         status < 400
@@ -201,7 +226,7 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
         raise LiveApiAuthError(text, retryable=False, **common)
     try:
         numeric_code = int(body_code) if body_code is not None else status
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a hostile code: "x", [1], 1e999
         numeric_code = status
     retryable = is_retryable_status(status) or is_retryable_status(numeric_code)
     raise LiveApiError(text, retryable=retryable, **common)
@@ -209,12 +234,19 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
 
 # -- input validation (before any request) -------------------------------------------------------
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted."""
+    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted,
+    as given: a trailing line break or space is refused, not stripped, and ``"３６００"`` (non-ASCII
+    digits) is refused, not converted."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise LiveApiInputError(field, f"{value!r} is not a channel ID such as '2094979'", vendor=VENDOR)
-    text = str(value).strip()
-    if not text:
-        raise LiveApiInputError(field, "is empty; give the Polyv channel ID (digits)", vendor=VENDOR)
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(
+            field,
+            f"must be a channel ID as text or a whole number, such as '2094979', got {shown}",
+            vendor=VENDOR,
+        )
+    text = plain_text(
+        value, field, vendor=VENDOR, what="Polyv channel ID (digits)", max_len=32, allow_int=True
+    )
     if not text.isdigit() or not text.isascii():
         raise LiveApiInputError(
             field, f"{text!r} is not a channel ID: use digits only, e.g. '2094979'", vendor=VENDOR
@@ -284,11 +316,7 @@ def normalize_viewers(
 
 
 def validate_page_size(value: Any, maximum: int = MAX_PAGE_SIZE, field: str = "page_size") -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise LiveApiInputError(field, f"{value!r} is not a whole number from 1 to {maximum}", vendor=VENDOR)
-    return value
+    return whole_number(value, field, vendor=VENDOR, low=1, high=maximum, example=str(maximum))
 
 
 def validate_emails(emails: Any) -> list[str] | None:
@@ -299,18 +327,7 @@ def validate_emails(emails: Any) -> list[str] | None:
         raise LiveApiInputError("emails", STRING_GIVEN_FOR_LIST, vendor=VENDOR)
     if not isinstance(emails, Sequence):
         raise LiveApiInputError("emails", "must be a list of e-mail addresses", vendor=VENDOR)
-    out: list[str] = []
-    for index, email in enumerate(emails):
-        plain_text(email, f"emails[{index}]", vendor=VENDOR, what="e-mail address", max_len=254)
-        local, _, domain = email.rpartition("@")
-        if not local or "." not in domain.strip(".") or any(c in email for c in ", ;"):
-            raise LiveApiInputError(
-                f"emails[{index}]",
-                f"{email!r} is not an e-mail address such as 'a@example.com'",
-                vendor=VENDOR,
-            )
-        out.append(email)
-    return out
+    return [email_address(email, f"emails[{index}]", vendor=VENDOR) for index, email in enumerate(emails)]
 
 
 def validate_names(names: Any) -> list[str]:
@@ -357,19 +374,38 @@ def _is_ambiguous(exc: LiveApiError) -> bool:
 # -- the client ----------------------------------------------------------------------------------
 
 
-def _iter_pages(fetch_page: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
-    """Items of every page of a v4 list (``{contents, totalPages}``), fetching page N+1 only once
-    page N is consumed. A plain list is taken as the only page."""
+def _iter_pages(fetch_page: Callable[[int], Any], call: str) -> Iterator[dict[str, Any]]:
+    """Items (objects) of every page of a v4 list (``{contents, totalPages}``), fetching page N+1
+    only once page N is consumed. A plain list is taken as the only page.
+
+    A hostile answer cannot make this page forever: more than :data:`MAX_PAGES` pages, a page
+    that repeats the one before or that answers another ``pageNumber`` is a
+    :class:`LiveApiResponseError` before any of its items is yielded.
+    """
     page_number = 1
+    previous: list[Any] | None = None
     while True:
         data = fetch_page(page_number)
         if isinstance(data, list):
-            yield from data
+            yield from expect_list(data, VENDOR, call, "data")
             return
-        contents = (data or {}).get("contents") or []
+        page = expect_dict(data if data is not None else {}, VENDOR, call, "data")
+        raw_contents = page.get("contents")
+        contents = [] if raw_contents is None else expect_list(raw_contents, VENDOR, call, "data.contents")
+        total_pages = expect_count(
+            page.get("totalPages") or 0, VENDOR, call, "data.totalPages", maximum=MAX_PAGES
+        )
+        echoed = page.get("pageNumber")
+        if echoed not in (None, "") and str(echoed) != str(page_number):
+            raise bad_answer(VENDOR, call, f"asked for page {page_number}, the answer is another page")
+        if contents and contents == previous:
+            raise bad_answer(
+                VENDOR, call, f"page {page_number} repeats page {page_number - 1}; stopped paging"
+            )
         yield from contents
-        if not contents or page_number >= int((data or {}).get("totalPages") or 0):
+        if not contents or page_number >= total_pages:
             return
+        previous = contents
         page_number += 1
 
 
@@ -392,10 +428,8 @@ class PolyvClient:
         simple_list_page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE,
         **transport_options: Any,
     ) -> None:
-        if not isinstance(app_id, str) or not app_id.strip():
-            raise LiveApiInputError("app_id", "is empty; set the Polyv appId", vendor=VENDOR)
-        if not isinstance(app_secret, str) or not app_secret.strip():
-            raise LiveApiInputError("app_secret", "is empty; set the Polyv appSecret", vendor=VENDOR)
+        setting_text(app_id, "app_id", vendor=VENDOR, what="Polyv appId")
+        setting_text(app_secret, "app_secret", vendor=VENDOR, what="Polyv appSecret")
         method = (signature_method or "MD5").strip().upper()
         if method not in SIGNATURE_METHODS:
             raise LiveApiInputError(
@@ -409,7 +443,11 @@ class PolyvClient:
         self.simple_list_page_size = validate_page_size(
             simple_list_page_size, MAX_SIMPLE_LIST_PAGE_SIZE, "simple_list_page_size"
         )
-        self.transport = Transport(VENDOR, base_url, **transport_options)
+        self.transport = Transport(VENDOR, base_url, secrets=self._secrets, **transport_options)
+
+    def _secrets(self) -> tuple[str, ...]:
+        """Scrubbed by value from every error: a response may echo the appSecret bare."""
+        return (self._app_secret,)
 
     def __repr__(self) -> str:  # never show the secret
         return f"PolyvClient(base_url={self.transport.base_url!r}, app_id={self.app_id!r})"
@@ -513,10 +551,8 @@ class PolyvClient:
         data = self.post_form(
             WATCH_TOKEN_PATH, form, "get-watch-api-token", rate_limiter=bulk_calls_limiter()
         )
-        token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise LiveApiError("get-watch-api-token returned no token", vendor=VENDOR)
-        return token
+        call = "get-watch-api-token"
+        return expect_text(expect_dict(data, VENDOR, call, "data").get("token"), VENDOR, call, "data.token")
 
     def get_sub_account_page(
         self, *, page_number: int, page_size: int, emails: Sequence[str] | None = None
@@ -528,9 +564,7 @@ class PolyvClient:
             "emails": ",".join(emails) if emails else None,
         }
         data = self.get(GROUP_PACKAGE_LIST_PATH, params, "group/user/package/list")
-        if not isinstance(data, dict):
-            raise LiveApiError("group/user/package/list returned no page", vendor=VENDOR, retryable=False)
-        return data
+        return expect_dict(data, VENDOR, "group/user/package/list", "data")
 
     def iter_sub_accounts(
         self, *, emails: Sequence[str] | None = None, page_size: int = MAX_PAGE_SIZE
@@ -546,7 +580,7 @@ class PolyvClient:
 
     def _iter_sub_accounts(self, groups: list[Sequence[str] | None], size: int) -> Iterator[dict[str, Any]]:
         for group in groups:
-            yield from _iter_pages(partial(self._sub_account_page, size, group))
+            yield from _iter_pages(partial(self._sub_account_page, size, group), "group/user/package/list")
 
     def _sub_account_page(self, size: int, emails: Sequence[str] | None, number: int) -> dict[str, Any]:
         return self.get_sub_account_page(page_number=number, page_size=size, emails=emails)
@@ -572,21 +606,35 @@ class PolyvClient:
             "channels/live-status",
             rate_limiter=bulk_calls_limiter(),
         )
-        items = data if isinstance(data, list) else []
-        found = {str(i.get("channelId")): str(i.get("status")) for i in items if isinstance(i, dict)}
+        call = "channels/live-status"
+        found = {
+            expect_id(item.get("channelId"), VENDOR, call, f"data[{index}].channelId"): expect_text(
+                item.get("status"), VENDOR, call, f"data[{index}].status"
+            )
+            for index, item in enumerate(expect_list(data, VENDOR, call, "data"))
+        }
         missing = [c for c in ids if c not in found]
         if missing:
-            raise LiveApiError(f"channels/live-status returned no status for {missing}", vendor=VENDOR)
+            raise bad_answer(VENDOR, call, f"no status for channel(s) {missing}")
         return {c: found[c] for c in ids}
 
     def get_transmit_associations(self, channel_id: str | int) -> list[dict[str, Any]]:
-        """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only)."""
-        data = self.get(
-            TRANSMIT_ASSOCIATIONS_PATH,
-            {"channelId": validate_channel_id(channel_id)},
-            "transmit/get-associations",
-        )
-        return list(data or [])
+        """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only; ``receiveChannelId``
+        checked and returned as text). ``data`` null or empty means no receivers."""
+        call = "transmit/get-associations"
+        data = self.get(TRANSMIT_ASSOCIATIONS_PATH, {"channelId": validate_channel_id(channel_id)}, call)
+        if data in (None, ""):
+            return []
+        items = expect_list(data, VENDOR, call, "data")
+        return [
+            {
+                **item,
+                "receiveChannelId": expect_id(
+                    item.get("receiveChannelId"), VENDOR, call, f"data[{i}].receiveChannelId"
+                ),
+            }
+            for i, item in enumerate(items)
+        ]
 
     def iter_channels(
         self, *, keyword: str | None = None, page_size: int | None = None
@@ -603,24 +651,24 @@ class PolyvClient:
                 CHANNEL_SIMPLE_LIST_PATH,
                 {"pageNumber": number, "pageSize": size, "keyword": keyword},
                 "channel/simple/list",
-            )
+            ),
+            "channel/simple/list",
         )
 
     def list_transmit_receivers(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, name}]`` of a transmit channel's receivers (name None if not found)."""
         transmit_id = validate_channel_id(channel_id)
-        receiver_ids = [
-            str(item.get("receiveChannelId"))
-            for item in self.get_transmit_associations(transmit_id)
-            if item.get("receiveChannelId") not in (None, "")
-        ]
+        receiver_ids = [item["receiveChannelId"] for item in self.get_transmit_associations(transmit_id)]
         names: dict[str, str | None] = dict.fromkeys(receiver_ids)
         if receiver_ids:
             unresolved = set(receiver_ids)
-            for channel in self.iter_channels():
-                cid = str(channel.get("channelId"))
+            for index, channel in enumerate(self.iter_channels()):
+                cid = expect_id(
+                    channel.get("channelId"), VENDOR, "channel/simple/list", f"item {index}: channelId"
+                )
                 if cid in unresolved:
-                    names[cid] = channel.get("name")
+                    name = channel.get("name")
+                    names[cid] = name if isinstance(name, str) else None
                     unresolved.discard(cid)
                     if not unresolved:
                         break
@@ -640,7 +688,12 @@ class PolyvClient:
             "transmit/batch-create",
             idempotent=False,
         )
-        return list(data or [])
+        if not isinstance(data, list):
+            # Channels may have been made all the same: the caller reads the receivers back and
+            # finds them (or says which names are missing), so no exception here.
+            log.warning("polyv transmit/batch-create: data is not a list; reading receivers back instead")
+            return []
+        return [item for item in data if isinstance(item, dict)]
 
     def create_transmit_channels(self, channel_id: str | int, names: Sequence[str]) -> list[dict[str, Any]]:
         """Make sure the transmit channel has one receiver per name; create only what is missing.
@@ -759,14 +812,23 @@ class PolyvClient:
 
     @staticmethod
     def _match_created(chunk: Sequence[str], created: list[dict[str, Any]]) -> dict[str, str]:
-        """Name -> new channel ID from a batch-create result (by name, else by position)."""
+        """Name -> new channel ID from a batch-create result (by name, else by position). Only
+        text or whole-number IDs count: anything else is left for the read-back to find."""
+
+        def usable(cid: Any) -> bool:
+            return isinstance(cid, str | int) and not isinstance(cid, bool) and str(cid).strip() != ""
+
         out: dict[str, str] = {}
-        by_name = {item.get("name"): item.get("channelId") for item in created if isinstance(item, dict)}
+        by_name = {
+            item["name"]: item.get("channelId")
+            for item in created
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and usable(item.get("channelId"))
+        }
         for index, name in enumerate(chunk):
             cid = by_name.get(name)
             if cid is None and index < len(created) and isinstance(created[index], dict):
                 cid = created[index].get("channelId")
-            if cid is not None:
+            if usable(cid):
                 out[name] = str(cid)
         return out
 

@@ -26,10 +26,24 @@ from airflow_live_provider.exceptions import (
     LiveApiError,
     LiveApiInputError,
     LiveApiRateLimitError,
+    LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
-from airflow_live_provider.transport import HttpRequest, RateLimiter, Transport, is_retryable_status
-from airflow_live_provider.validation import plain_text
+from airflow_live_provider.transport import (
+    HttpRequest,
+    RateLimiter,
+    Transport,
+    is_retryable_status,
+    json_body,
+)
+from airflow_live_provider.validation import host_name, setting_text, whole_number
+from airflow_live_provider.vendors.shapes import (
+    bad_answer,
+    expect_bool,
+    expect_list,
+    expect_text,
+    kind,
+)
 
 if TYPE_CHECKING:  # requests is imported by the transport when a client is built
     import requests
@@ -162,7 +176,10 @@ def format_x_date(epoch_seconds: float) -> str:
 
 # -- input validation (before any request) -------------------------------------------------------
 def _name(value: Any, field: str, max_len: int, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        shown = "nothing" if value is None else f"a {type(value).__name__}"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=VENDOR)
+    if not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
     if len(value) > max_len or not _NAME_RE.fullmatch(value):
         raise LiveApiInputError(
@@ -184,12 +201,8 @@ def validate_stream(stream: Any, field: str = "stream") -> str:
 
 
 def _host_name(value: Any, field: str, what: str) -> str:
-    plain_text(value, field, vendor=VENDOR, what=what, max_len=253)  # DNS names: 253 at most
-    if any(c in value for c in " /?#:"):
-        raise LiveApiInputError(
-            field, f"{value!r} is not a bare host name such as 'push.example.com'", vendor=VENDOR
-        )
-    return value
+    """A bare DNS name (no scheme, port, path, wildcard or ';'): 253 characters at most."""
+    return host_name(value, field, vendor=VENDOR, what=what, allow_ip=False)
 
 
 def validate_host_name(value: Any, field: str = "vhost", what: str = "domain space (Vhost)") -> str:
@@ -218,39 +231,57 @@ MAX_VALID_DURATION = 365 * 86_400
 
 
 def validate_valid_duration(value: Any) -> int | None:
-    """Seconds a push URL stays valid: a positive integer (digit strings from templates accepted)."""
+    """Seconds a push URL stays valid: a whole number 1 s to a year (ASCII digit strings from
+    templates accepted)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_VALID_DURATION:
-        raise LiveApiInputError(
-            "valid_duration",
-            f"{value!r} is not a whole number of seconds from 1 to {MAX_VALID_DURATION} (a year), e.g. 86400",
-            vendor=VENDOR,
-        )
-    return value
+    return whole_number(
+        value, "valid_duration", vendor=VENDOR, low=1, high=MAX_VALID_DURATION, example="86400 (a day)"
+    )
+
+
+#: RFC 3339 ``date-time`` (section 5.6): full date, ``T``, full time, fraction, ``Z`` or offset.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
+_RFC3339_EXAMPLE = "'2026-11-24T00:00:00+08:00'"
 
 
 def validate_expired_time(value: Any) -> str | None:
-    """An RFC 3339 time with its offset, e.g. ``2026-11-24T00:00:00+08:00``."""
+    """An RFC 3339 time with its offset, e.g. ``2026-11-24T00:00:00+08:00``, in the future and at
+    most a year ahead (as ``valid_duration``). Other ISO 8601 forms Python would read
+    (``2026-11-24 00:00``, ``20261124T000000+0800``) are refused: the vendor documents RFC 3339."""
     if value is None or value == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if not isinstance(value, str):
         raise LiveApiInputError(
             "expired_time",
-            f"{value!r} is not an RFC 3339 time with an offset, e.g. '2026-11-24T00:00:00+08:00'",
+            f"must be text: an RFC 3339 time with an offset such as {_RFC3339_EXAMPLE}, "
+            f"got a {type(value).__name__}",
             vendor=VENDOR,
         )
-    if parsed.timestamp() <= time.time():
+    parsed: datetime | None = None
+    if _RFC3339.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:  # 2026-02-30, 25:00
+            parsed = None
+    if parsed is None:
+        raise LiveApiInputError(
+            "expired_time",
+            f"{value[:40]!r} is not an RFC 3339 time with an offset, e.g. {_RFC3339_EXAMPLE}",
+            vendor=VENDOR,
+        )
+    ahead = parsed.timestamp() - time.time()
+    if ahead <= 0:
         raise LiveApiInputError(
             "expired_time", f"{value!r} is in the past: a push URL would be dead on arrival", vendor=VENDOR
         )
-    return str(value)
+    if ahead > MAX_VALID_DURATION:
+        raise LiveApiInputError(
+            "expired_time",
+            f"{value!r} is more than a year ahead; a push URL valid that long is a leak waiting to happen",
+            vendor=VENDOR,
+        )
+    return value
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -269,12 +300,9 @@ class VolcengineLiveClient:
         rate_limits: Mapping[str, float] | None = None,
         **transport_options: Any,
     ) -> None:
-        if not access_key_id.strip():
-            raise LiveApiInputError("access_key_id", "is empty; set the Access Key ID", vendor=VENDOR)
-        if not secret_access_key.strip():
-            raise LiveApiInputError("secret_access_key", "is empty; set the Secret Access Key", vendor=VENDOR)
-        if not region.strip():
-            raise LiveApiInputError("region", "is empty; use e.g. 'cn-north-1'", vendor=VENDOR)
+        setting_text(access_key_id, "access_key_id", vendor=VENDOR, what="Access Key ID")
+        setting_text(secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key")
+        setting_text(region, "region", vendor=VENDOR, what="region, e.g. 'cn-north-1'")
         self.access_key_id = access_key_id.strip()
         self._secret_access_key = secret_access_key.strip()
         self._session_token = (session_token or "").strip() or None
@@ -285,7 +313,12 @@ class VolcengineLiveClient:
             raise LiveApiInputError(
                 "host", "must be a host or scheme://host[:port] without a path for Volcengine", vendor=VENDOR
             )
-        self.transport = Transport(VENDOR, base_url, **transport_options)
+        self.transport = Transport(
+            VENDOR,
+            base_url,
+            secrets=lambda: (self._secret_access_key, self._session_token),
+            **transport_options,
+        )
         self.rate_limits = dict(ACTION_RATE_LIMITS if rate_limits is None else rate_limits)
 
     def __repr__(self) -> str:  # never show the secret
@@ -384,11 +417,7 @@ class VolcengineLiveClient:
     ) -> list[dict[str, Any]]:
         """The push or pull auth settings (``AuthList``) of one vhost or one domain."""
         body = describe_auth_body(scene_type, vhost=vhost, domain=domain, app=app, version=version)
-        result = self.call("DescribeAuth", body, version=version)
-        auth_list = result.get("AuthList") or []
-        if not isinstance(auth_list, list):
-            raise LiveApiError("DescribeAuth returned an AuthList that is not a list", vendor=VENDOR)
-        return auth_list
+        return check_auth_list(self.call("DescribeAuth", body, version=version))
 
     def describe_live_stream_state(
         self, *, vhost: str | None = None, domain: str | None = None, app: str, stream: str
@@ -398,10 +427,13 @@ class VolcengineLiveClient:
         so retried like any read; spaced to the documented 10 requests/s per user."""
         query = stream_state_query(vhost=vhost, domain=domain, app=app, stream=stream)
         result = self.call("DescribeLiveStreamState", version=DEFAULT_VERSION, method="GET", query=query)
-        if result.get("stream_state") not in STREAM_STATES:
-            raise LiveApiError(
-                f"DescribeLiveStreamState returned an unknown stream_state {result.get('stream_state')!r}",
-                vendor=VENDOR,
+        state = result.get("stream_state")
+        if state not in STREAM_STATES:
+            shown = repr(state)[:40] if isinstance(state, str) else kind(state)
+            raise bad_answer(
+                VENDOR,
+                "DescribeLiveStreamState",
+                f"stream_state is {self.transport.scrub(shown)}, not one of {', '.join(STREAM_STATES)}",
             )
         return result
 
@@ -435,7 +467,51 @@ class VolcengineLiveClient:
         expiry = validate_expired_time(expired_time)
         if expiry is not None:
             body["ExpiredTime"] = expiry
-        return self.call("GeneratePushURL", body, version=DEFAULT_VERSION)
+        return check_push_urls(self.call("GeneratePushURL", body, version=DEFAULT_VERSION))
+
+
+def check_auth_list(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """DescribeAuth's ``AuthList`` as documented: objects whose ``AuthStatus`` is a JSON boolean
+    (``"false"`` would read as enabled) and whose ``AuthDetailList``, if any, is a list of objects."""
+    call = "DescribeAuth"
+    raw = result.get("AuthList")
+    auth_list = [] if raw is None else expect_list(raw, VENDOR, call, "Result.AuthList")
+    for index, item in enumerate(auth_list):
+        where = f"Result.AuthList[{index}]"
+        expect_bool(item.get("AuthStatus"), VENDOR, call, f"{where}.AuthStatus")
+        if item.get("AuthDetailList") is not None:
+            expect_list(item["AuthDetailList"], VENDOR, call, f"{where}.AuthDetailList")
+    return auth_list
+
+
+#: GeneratePushURL's lists of address strings (Go SDK ``GeneratePushURLResResult``).
+PUSH_URL_LISTS = (
+    "PushURLList",
+    "RtmURLList",
+    "RtmpOverSrtURLList",
+    "TsOverSrtURLList",
+    "WebTransportURLList",
+)
+
+
+def check_push_urls(result: dict[str, Any]) -> dict[str, Any]:
+    """A GeneratePushURL result with at least one push address: every ``*URLList`` a list of
+    text, ``PushURLListDetail`` a list of objects with a ``URL``. ``{}`` is not a success."""
+    call = "GeneratePushURL"
+    count = 0
+    for key in PUSH_URL_LISTS:
+        if result.get(key) is not None:
+            for index, url in enumerate(expect_list(result[key], VENDOR, call, f"Result.{key}", items=str)):
+                expect_text(url, VENDOR, call, f"Result.{key}[{index}]")
+            count += len(result[key])
+    if result.get("PushURLListDetail") is not None:
+        details = expect_list(result["PushURLListDetail"], VENDOR, call, "Result.PushURLListDetail")
+        for index, detail in enumerate(details):
+            expect_text(detail.get("URL"), VENDOR, call, f"Result.PushURLListDetail[{index}].URL")
+        count += len(details)
+    if not count:
+        raise bad_answer(VENDOR, call, "Result holds no push URL (no PushURLList, no PushURLListDetail)")
+    return result
 
 
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
@@ -531,19 +607,38 @@ def parse_response(
     """``Result`` on success; otherwise the right :class:`LiveApiError` from ``ResponseMetadata``
     (its message scrubbed of ``secrets``: a gateway may echo the canonical request)."""
     status = response.status_code
+    problem = ""
     try:
-        payload = response.json()
-    except ValueError:
-        payload = None
+        payload = json_body(response)
+    except ValueError as exc:
+        payload, problem = None, str(exc)
     meta = payload.get("ResponseMetadata") if isinstance(payload, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     # The 2020-08-01 doc shows ``RequestID``; the SDKs and newer responses use ``RequestId``.
-    request_id = meta.get("RequestId") or meta.get("RequestID") or response.headers.get("X-Tt-Logid")
+    raw_id = meta.get("RequestId") or meta.get("RequestID") or response.headers.get("X-Tt-Logid")
+    request_id = str(raw_id)[:128] if raw_id else None
     error = meta.get("Error") if isinstance(meta.get("Error"), dict) else None
     if error is None and status < 400 and isinstance(payload, dict):
         result = payload.get("Result")
-        return (result if isinstance(result, dict) else {}), request_id
+        if result is not None and not isinstance(result, dict):
+            raise LiveApiResponseError(
+                f"{action} answered in an unexpected shape: Result is {kind(result)}, not an object",
+                vendor=VENDOR,
+                http_status=status,
+                request_id=request_id,
+            )
+        return (result or {}), request_id
+    if error is None and status < 400:
+        raise LiveApiError(
+            f"{action} failed: the answer is not a Volcengine response (the body "
+            f"{problem or 'has no Result'})",
+            vendor=VENDOR,
+            http_status=status,
+            request_id=request_id,
+            retryable=True,  # a proxy page or a cut answer: another attempt may get the real one
+        )
     code = (error or {}).get("Code") or None
+    code = str(code)[:64] if code is not None else None
     message = scrub(str((error or {}).get("Message") or f"HTTP {status}"), secrets)
     text = f"{action} failed: {message}"
     common: dict[str, Any] = {"vendor": VENDOR, "code": code, "http_status": status, "request_id": request_id}

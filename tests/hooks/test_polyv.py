@@ -120,3 +120,30 @@ def test_bad_connection_refused_before_any_request(
 def test_default_host_is_polyv(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, "polyv_real", login="app", password="secret")
     assert PolyvHook("polyv_real").client.transport.base_url == "https://api.polyv.net"
+
+
+@pytest.mark.parametrize("kind", ["trickle", "endless"])
+def test_a_hostile_answer_ends_within_the_connection_bounds(
+    sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """read_timeout=2 and total_retry_seconds=6 from the connection bound an answer trickled one
+    byte every 0.5 s (per-read timeouts never fire) and an endless chunked one."""
+    import time
+
+    from airflow_live_provider.exceptions import LiveApiConnectionError
+    from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+
+    set_conn(
+        monkeypatch,
+        "polyv_slow",
+        host=sim_connections.base_url,
+        login=sim.DEMO_APP_ID,
+        password=sim.DEMO_APP_SECRET,
+        extra={"read_timeout": 2, "total_retry_seconds": 6},
+    )
+    sim_connections.faults.add(kind, path=WATCH_TOKEN_PATH, times=10)
+    started = time.monotonic()
+    with pytest.raises(LiveApiConnectionError, match="stopped reading it") as info:
+        PolyvHook("polyv_slow").get_watch_api_token(sim.DEMO_CHANNEL_ID, "viewer-1")
+    assert time.monotonic() - started < 20
+    assert_no_secret_in(str(info.value), sim.DEMO_APP_SECRET)

@@ -289,7 +289,7 @@ def test_request_body_has_clean_keys_string_ids_and_int_role(
     simulator: SimulatorServer, client: IsdpClient
 ) -> None:
     bodies = record_bodies(simulator, GET_TOKEN_BATCH_PATH)
-    client.get_token_batch([10882, " 10883 ", "10882"], 135965565, role="1")
+    client.get_token_batch([10882, "10883", "10882"], 135965565, role="1")
     assert bodies == [{"channelIds": ["10882", "10883"], "userAccount": "135965565", "role": 1}]
 
 
