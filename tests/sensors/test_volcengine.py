@@ -89,7 +89,9 @@ def test_the_timeout_counts_from_the_first_poke_across_deferrals(sim_connections
     # Rebuilt with a deadline already past (the wait went on elsewhere): it ends with a timeout.
     expired = VolcengineStreamStateTrigger(**{**kwargs, "deadline": time.time() - 1})
     event = asyncio.run(first_event(expired))
-    assert event.payload == {"outcome": "timeout", "state": "offline"}
+    # Its one last poll gets 0.1 s (a verdict never waits past the deadline for a poll): on a busy
+    # machine it may not answer in time, and the last state is then unknown.
+    assert event.payload["outcome"] == "timeout" and event.payload["state"] in ("offline", None)
 
 
 def test_many_triggers_in_one_triggerer_stay_under_the_quota(sim_connections: SimulatorServer) -> None:
