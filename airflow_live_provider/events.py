@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 import pendulum
 
 from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.validation import did_you_mean
 from airflow_live_provider.vendors import isdp as isdp_api
 from airflow_live_provider.vendors import polyv as polyv_api
 from airflow_live_provider.vendors import volcengine as volc_api
@@ -138,9 +139,9 @@ def known_keys(value: dict[str, Any], allowed: Sequence[str], where: str) -> Non
     for key in value:
         if key in allowed:
             continue
-        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(allowed)}"
-        raise _err(f"{where}.{key}" if where else str(key), f"is not a calendar key; {hint}")
+        raise _err(
+            f"{where}.{key}" if where else str(key), f"is not a calendar key; {did_you_mean(key, allowed)}"
+        )
 
 
 def _present(section: dict[str, Any], key: str, where: str) -> Any:
