@@ -198,6 +198,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "plugins": [
+            {
+                "name": "live_events",
+                "plugin-class": "airflow_live_provider.plugins.live_events.LiveEventsPlugin",
+            }
+        ],
         "config": {
             "live_provider": {
                 "description": "Defaults of the live-streaming provider.",
