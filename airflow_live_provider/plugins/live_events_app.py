@@ -37,6 +37,7 @@ from airflow_live_provider.run_sheets import (
     read_sheet,
     render_html,
     sheet_uri,
+    steps_for,
 )
 from airflow_live_provider.run_sheets import _local as local_time
 
@@ -60,7 +61,7 @@ _CSS = """
 body{max-width:1100px}
 .event{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 12px;margin:10px 0}
 .event h2{margin:0 0 2px;font-size:1.1rem}.event h2 a{color:inherit}
-.when{margin:0}.links{margin:2px 0 6px}.links a{margin-right:1em}
+.when{margin:0}.id{overflow-wrap:anywhere}.links{margin:2px 0 6px}.links a{margin-right:1em}
 .steps{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,250px),1fr));gap:4px 12px;
 list-style:none;padding:0;margin:6px 0 0}
 .steps li{border-left:4px solid #c9d1db;padding:2px 8px;background:#f8fafc}
@@ -161,7 +162,9 @@ def _at(moment: datetime | None) -> str | None:
     return utc_iso(moment) if moment else None
 
 
-def step_status(task_id: str, task: dict[str, Any] | None, event: dict[str, Any]) -> tuple[str, str]:
+def step_status(
+    task_id: str, task: dict[str, Any] | None, event: dict[str, Any], now: datetime
+) -> tuple[str, str]:
     """What a step's task instance says, in the crew's words, and its colour class."""
     zone = event.get("timezone")
     state = str((task or {}).get("state") or "")
@@ -182,13 +185,26 @@ def step_status(task_id: str, task: dict[str, Any] | None, event: dict[str, Any]
         return "failed once, retrying", "warn"
     # No state yet, scheduled, queued, deferred, up_for_reschedule: waiting for its moment.
     try:
-        if task_id in TOKEN_TASKS and (moment := jit_moments(event).get(TOKEN_TASKS[task_id])):
-            return f"waiting until {local_time(utc_iso(moment), zone)}", "muted"
-        if task_id == "go_live" and (window := go_live_window(event)):
-            return f"waiting from {local_time(utc_iso(window[0]), zone)}", "muted"
+        moment = None
+        if task_id in TOKEN_TASKS:
+            moment = jit_moments(event).get(TOKEN_TASKS[task_id])
+        elif task_id == "go_live" and (window := go_live_window(event)):
+            moment = window[0]
     except Exception:  # noqa: BLE001 - a malformed conf still lists its run, without the moment
-        pass
-    return "waiting", "muted"
+        moment = None
+    if moment is None:
+        return "waiting", "muted"
+    if moment <= now:
+        return f"due since {local_time(utc_iso(moment), zone)}, not done", "warn"
+    return f"waiting until {local_time(utc_iso(moment), zone)}", "muted"
+
+
+def shown_tasks(event: dict[str, Any]) -> list[str]:
+    """The tasks that apply to an instance (the others skip at once), then the summary."""
+    try:
+        return [*steps_for(event), "summary"]
+    except Exception:  # noqa: BLE001 - a malformed conf: show every task
+        return list(TASKS)
 
 
 def _badge(state: Any) -> str:
@@ -203,7 +219,7 @@ def airflow_root(request: Request) -> str:
     return root[: -len(URL_PREFIX)] if root.endswith(URL_PREFIX) else root
 
 
-def event_card(run: dict[str, Any], event: dict[str, Any], root: str) -> str:
+def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datetime) -> str:
     esc = html.escape
     run_id = str(run["run_id"])
     zone = event.get("timezone")
@@ -211,8 +227,8 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str) -> str:
     run_url = f"{root}/dags/{EVENT_DAG_ID}/runs/{quote(run_id, safe='')}"
     sheet_url = f"{root}{URL_PREFIX}/runs/{quote(run_id, safe='')}/sheet"
     steps = []
-    for task_id in TASKS:
-        text, css = step_status(task_id, run["tasks"].get(task_id), event)
+    for task_id in shown_tasks(event):
+        text, css = step_status(task_id, run["tasks"].get(task_id), event, now)
         steps.append(
             f"<li class='{css}'><a target='_top' href='{esc(run_url)}/tasks/{task_id}'>"
             f"{esc(LABELS.get(task_id, task_id))}</a>: <b class='{css}'>{esc(text)}</b></li>"
@@ -221,7 +237,8 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str) -> str:
         f"<div class='event'><h2><a href='{esc(sheet_url)}'>{esc(event['name'])}</a> "
         f"{_badge(run['state'])}</h2>"
         f"<p class='when'>{esc(local_time(start, zone))}</p>"
-        f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC · run {esc(run_id)}</p>"
+        f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC · run "
+        f"<span class='id'>{esc(run_id)}</span></p>"
         f"<p class='links'><a href='{esc(sheet_url)}'>Run sheet</a>"
         f"<a target='_top' href='{esc(run_url)}'>Airflow run</a></p>"
         f"<ul class='steps'>{''.join(steps)}</ul></div>"
@@ -239,7 +256,7 @@ def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: 
         start, end = parse_time(event["start"]), event_end(event)
         if start > now + lead or end < now - past:
             continue
-        card = event_card(run, event, root)
+        card = event_card(run, event, root, now)
         (coming if end >= now else recent).append((start, card))
     coming.sort(key=lambda item: item[0])
     recent.sort(key=lambda item: item[0], reverse=True)

@@ -258,6 +258,8 @@ def test_list_page_shows_the_window_soonest_first_without_a_secret(site: Site) -
     assert "(Asia/Shanghai)" in coming and "(Europe/Berlin)" in coming and " UTC" in coming
     brief = coming[coming.index("Morning brief") : coming.index("Keynote")]
     assert "ISDP join tokens</a>: <b class='ok'>issued" in brief
+    assert "Polyv" not in brief and "Push" not in brief  # an ISDP-only event shows only its steps
+    assert "ISDP join tokens</a>: <b class='warn'>due since" in recent  # its moment passed, not done
     keynote = coming[coming.index("Keynote") :]
     assert "Polyv receive channels</a>: <b class='bad'>failed" in keynote
     assert "Polyv watch tokens</a>: <b class='muted'>waiting until" in keynote
