@@ -354,3 +354,26 @@ def test_airflow_lists_the_plugin(site: Site) -> None:
     plugin = plugins["live_events"]
     assert "/live-events" in json.dumps(plugin["fastapi_apps"])
     assert "Live events" in json.dumps(plugin["external_views"])
+
+
+def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
+    """Airflow's own provider-info schema accepts the ``plugins`` entry, and its class loads."""
+    import importlib
+
+    import jsonschema
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_live_provider.get_provider_info import get_provider_info
+
+    schema_path = Path(importlib.import_module("airflow").__file__ or "").with_name(
+        "provider_info.schema.json"
+    )
+    info = get_provider_info()
+    jsonschema.validate(info, json.loads(schema_path.read_text()))
+    manager = ProvidersManager()
+    manager.initialize_providers_plugins()
+    declared = {(p.name, p.plugin_class) for p in manager.plugins}
+    assert ("live_events", "airflow_live_provider.plugins.live_events.LiveEventsPlugin") in declared
+    from airflow_live_provider.plugins.live_events import LiveEventsPlugin
+
+    assert LiveEventsPlugin.fastapi_apps[0]["url_prefix"] == "/live-events"
