@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pendulum
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_live_provider.events import event_end, event_slug, go_live_window, jit_moments
 from airflow_live_provider.html_pages import document
@@ -279,6 +280,16 @@ def esc_time(moment: datetime) -> str:
 
 
 # -- the app ---------------------------------------------------------------------------------------
+def login_url(request: Request) -> str:
+    """The auth manager's login page, coming back to this page (else Airflow's home)."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return get_auth_manager().get_url_login(next_url=str(request.url))
+    except Exception:  # noqa: BLE001 - an auth manager without a login page
+        return airflow_root(request) or "/"
+
+
 def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
@@ -295,15 +306,20 @@ def build_app() -> FastAPI:
     may_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=EVENT_DAG_ID))
     app = FastAPI(title="Live events", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.exception_handler(HTTPException)
-    async def refused(request: Request, exc: HTTPException) -> HTMLResponse:
-        """Refusals as short pages: 401 links to Airflow's login, nothing is cached."""
-        root = html.escape(airflow_root(request) or "/")
-        text = {
-            401: f"Log in to Airflow first: <a href='{root}' target='_top'>open Airflow</a>, then come back.",
-            403: f"Your Airflow role may not read the runs of the <code>{EVENT_DAG_ID}</code> DAG.",
-            404: "No such event run.",
-        }.get(exc.status_code, html.escape(str(exc.detail)))
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        """Refusals as short pages (nothing cached); 401 links to Airflow's login and back."""
+        if exc.status_code == 401:
+            login = html.escape(login_url(request))
+            text = (
+                f"Log in to Airflow first: <a href='{login}' target='_top'>log in</a> (you come back here)."
+            )
+        elif exc.status_code == 403:
+            text = f"Your Airflow role may not read the runs of the <code>{EVENT_DAG_ID}</code> DAG."
+        elif exc.status_code == 404:
+            text = "No such event run."
+        else:
+            text = html.escape(str(exc.detail))
         return _message(f"{exc.status_code}", text, exc.status_code)
 
     @app.get("/", response_class=HTMLResponse, dependencies=[may_read_runs])

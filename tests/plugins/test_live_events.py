@@ -299,6 +299,7 @@ def test_a_run_with_no_sheet_yet_says_so(site: Site) -> None:
 def test_anonymous_is_refused(site: Site, path: str) -> None:
     resp = site.request("GET", path.format(run=site.runs["Keynote"]), user=None)
     assert resp.status == 401
+    assert "/auth/login?next=" in resp.body  # a browser gets the way to Airflow's login
     assert_no_secret_in(resp.body, *site.secrets)
 
 
