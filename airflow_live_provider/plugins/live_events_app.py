@@ -71,6 +71,14 @@ list-style:none;padding:0;margin:6px 0 0}
 .badge{font-size:.8rem;border-radius:10px;padding:1px 8px;background:#eef1f5;vertical-align:2px}
 .badge.ok{background:#e3f4ea}.badge.bad{background:#fbe4e2}.badge.warn{background:#fdf0d9}
 """
+#: Each start in the viewer's own zone too (the browser knows it; the server does not).
+_VIEWER_TIME = """<script>
+for (const e of document.querySelectorAll("[data-utc]")) {
+  const t = new Date(e.dataset.utc).toLocaleString([], {weekday: "short", day: "2-digit", month: "short",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short"});
+  e.textContent = " · " + t + " (your time)";
+}
+</script>"""
 _SHEET_CSS = ".back{margin:0 0 8px}"
 
 
@@ -238,7 +246,8 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datet
         f"<div class='event'><h2><a href='{esc(sheet_url)}'>{esc(event['name'])}</a> "
         f"{_badge(run['state'])}</h2>"
         f"<p class='when'>{esc(local_time(start, zone))}</p>"
-        f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC · run "
+        f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC"
+        f"<span class='yours' data-utc='{esc(start)}'></span> · run "
         f"<span class='id'>{esc(run_id)}</span></p>"
         f"<p class='links'><a href='{esc(sheet_url)}'>Run sheet</a>"
         f"<a target='_top' href='{esc(run_url)}'>Airflow run</a></p>"
@@ -272,7 +281,7 @@ def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: 
         f"<h2>Recent ({len(recent)})</h2>",
         *([card for _, card in recent] or ["<p>None.</p>"]),
     ]
-    return document("Live events", parts, css=_CSS)
+    return document("Live events", [*parts, _VIEWER_TIME], css=_CSS)
 
 
 def esc_time(moment: datetime) -> str:

@@ -28,6 +28,7 @@ import pendulum
 import pytest
 
 from airflow_live_provider.events import load_calendar
+from airflow_live_provider.outputs import parse_time, utc_iso
 from airflow_live_provider.planner import plan_event_runs
 from airflow_live_provider.run_sheets import compose_sheet, event_folder, write_sheet
 from tests.helpers import assert_no_secret_in
@@ -60,6 +61,7 @@ class Site:
     out: Path
     tokens: dict[str, str] = field(default_factory=dict)
     runs: dict[str, str] = field(default_factory=dict)  # event name -> run id
+    starts: dict[str, str] = field(default_factory=dict)  # event name -> start, UTC
     secrets: list[str] = field(default_factory=list)
 
     def request(
@@ -208,6 +210,7 @@ def _populate(site: Site) -> None:
             {"dag_run_id": run_id, "logical_date": None, "conf": conf},
         )
         site.runs[event["name"]] = run_id
+        site.starts[event["name"]] = utc_iso(parse_time(event["start"]))
         if event["name"] == "Next week":
             continue  # its run has not written a sheet yet
         records: dict[str, dict[str, Any]] = {}
@@ -256,6 +259,7 @@ def test_list_page_shows_the_window_soonest_first_without_a_secret(site: Site) -
     assert "Next week" not in page
     # Start in the event's own zone and in UTC, the task states in the crew's words, the links.
     assert "(Asia/Shanghai)" in coming and "(Europe/Berlin)" in coming and " UTC" in coming
+    assert f"data-utc='{site.starts['Keynote']}'" in coming  # shown in the viewer's zone by the browser
     brief = coming[coming.index("Morning brief") : coming.index("Keynote")]
     assert "ISDP join tokens</a>: <b class='ok'>issued" in brief
     assert "Polyv" not in brief and "Push" not in brief  # an ISDP-only event shows only its steps
