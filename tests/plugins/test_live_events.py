@@ -382,3 +382,15 @@ def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
     from airflow_live_provider.plugins.live_events import LiveEventsPlugin
 
     assert LiveEventsPlugin.fastapi_apps[0]["url_prefix"] == "/live-events"
+
+
+def test_loading_the_plugin_stays_light() -> None:
+    """Every task process imports every plugin (for macros): FastAPI and Airflow's API security
+    are imported only when the api-server first serves the page."""
+    code = (
+        "import sys, airflow.sdk\n"
+        "import airflow_live_provider.plugins.live_events\n"
+        "print('fastapi' in sys.modules, 'airflow.api_fastapi.core_api.security' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
