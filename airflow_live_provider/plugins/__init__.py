@@ -1,0 +1,1 @@
+"""Airflow plugins shipped by this provider (registered under ``plugins`` in the provider info)."""

@@ -1,0 +1,64 @@
+"""The "Live events" plugin: a page in Airflow's UI listing every event instance and its run sheet.
+
+Registered by the provider (``plugins`` in ``get_provider_info``), so installing the package is
+enough: the api-server mounts the app at ``/live-events`` behind Airflow's own login, and the UI's
+navigation gets a **Live events** entry that shows it inside the UI.
+
+Airflow imports every plugin in every task process too (for macros), so this module stays light:
+the FastAPI app (FastAPI, Airflow's API security, the ORM) is built on the first request the
+api-server hands it (:mod:`airflow_live_provider.plugins.live_events_app`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+#: Where the api-server mounts the app (the navigation entry and the pages' links use it).
+URL_PREFIX = "/live-events"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class LazyLiveEventsApp:
+    """An ASGI app that builds the real one on first use (only the api-server ever calls it)."""
+
+    def __init__(self) -> None:
+        self._app: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        self._lock = threading.Lock()
+
+    def _real(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        with self._lock:
+            if self._app is None:
+                from airflow_live_provider.plugins.live_events_app import build_app
+
+                self._app = build_app()
+            return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._real()(scope, receive, send)
+
+
+app = LazyLiveEventsApp()
+
+
+class LiveEventsPlugin(AirflowPlugin):
+    """Live events: the ``live_event`` runs as events (where each stands) and their run sheets."""
+
+    name = "live_events"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Live events"}]
+    external_views = [
+        {
+            "name": "Live events",
+            "href": f"{URL_PREFIX}/",
+            # Shown inside the UI (same origin, so the UI's session cookie goes along).
+            "url_route": "live-events",
+            "destination": "nav",
+        }
+    ]

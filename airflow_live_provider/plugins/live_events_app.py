@@ -1,0 +1,379 @@
+"""The Live events pages, served by the api-server behind Airflow's own login.
+
+- ``/live-events/``: the event instances of the lead window and the recent past, from Airflow's
+  own records only (the ``live_event`` runs, their ``conf`` and their task instances): name, start
+  in the event's zone and in UTC, where each step stands, links to the run and each task's logs.
+  It never reads a vendor or a run sheet, so it holds no credential.
+- ``/live-events/runs/<run id>/sheet``: that run's run sheet (the same page as ``latest.html``),
+  the one place with credentials; ``Cache-Control: no-store``.
+
+Both need read access to the ``live_event`` DAG's runs (Airflow's ``requires_access_dag``: a
+Bearer token or the UI's ``_token`` cookie): anonymous 401, no access 403. A run id is checked
+against Airflow's run-id pattern and looked up in the database; the sheet's location comes from
+that run's ``conf`` (where its own steps wrote it), never from the URL.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pendulum
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from airflow_live_provider.events import event_end, event_slug, go_live_window, jit_moments
+from airflow_live_provider.html_pages import document
+from airflow_live_provider.outputs import parse_time, utc_iso
+from airflow_live_provider.planner import EVENT_DAG_ID
+from airflow_live_provider.plugins.live_events import URL_PREFIX
+from airflow_live_provider.run_sheets import (
+    STEP_LABELS,
+    RunSheetUnreadable,
+    event_folder,
+    read_sheet,
+    render_html,
+    sheet_uri,
+    steps_for,
+)
+from airflow_live_provider.run_sheets import _local as local_time
+
+#: The tasks of a ``live_event`` run, in the order the page shows them.
+TASKS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "summary")
+LABELS = {**STEP_LABELS, "summary": STEP_LABELS["outcome"]}
+#: The token tasks and the vendor whose just-in-time moment they wait for.
+TOKEN_TASKS = {"polyv_tokens": "polyv", "isdp_tokens": "isdp"}
+#: Newest runs considered (then filtered to the window): bounds the page's work on a busy site.
+MAX_RUNS = 2000
+#: Airflow's own cap on a run id's length.
+MAX_RUN_ID = 250
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+_CSS = """
+body{max-width:1100px}
+.event{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 12px;margin:10px 0}
+.event h2{margin:0 0 2px;font-size:1.1rem}.event h2 a{color:inherit}
+.when{margin:0}.id{overflow-wrap:anywhere}.links{margin:2px 0 6px}.links a{margin-right:1em}
+.steps{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,250px),1fr));gap:4px 12px;
+list-style:none;padding:0;margin:6px 0 0}
+.steps li{border-left:4px solid #c9d1db;padding:2px 8px;background:#f8fafc}
+.steps li.ok{border-color:#2e8b57}.steps li.bad{border-color:#b3261e}.steps li.warn{border-color:#d08a00}
+.steps a{color:inherit}.steps b{font-weight:600}
+.badge{font-size:.8rem;border-radius:10px;padding:1px 8px;background:#eef1f5;vertical-align:2px}
+.badge.ok{background:#e3f4ea}.badge.bad{background:#fbe4e2}.badge.warn{background:#fdf0d9}
+"""
+#: Each start in the viewer's own zone too (the browser knows it; the server does not).
+_VIEWER_TIME = """<script>
+for (const e of document.querySelectorAll("[data-utc]")) {
+  const t = new Date(e.dataset.utc).toLocaleString([], {weekday: "short", day: "2-digit", month: "short",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short"});
+  e.textContent = " · " + t + " (your time)";
+}
+</script>"""
+_SHEET_CSS = ".back{margin:0 0 8px}"
+
+
+# -- reading Airflow's records ---------------------------------------------------------------------
+def valid_run_id(run_id: str) -> bool:
+    """Airflow's own rule for a run id given by a user, and never a path step (``.``, ``..``)."""
+    from airflow.configuration import conf
+
+    pattern = conf.get("scheduler", "allowed_run_id_pattern", fallback="").strip() or r"^[A-Za-z0-9_.~:+-]+$"
+    return (
+        0 < len(run_id) <= MAX_RUN_ID
+        and not run_id.startswith(".")
+        and ".." not in run_id
+        and re.match(pattern, run_id) is not None
+    )
+
+
+def event_runs(limit: int = MAX_RUNS) -> list[dict[str, Any]]:
+    """The newest ``live_event`` runs with their conf and their tasks' states, as plain data."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(DagRun.run_id, DagRun.state, DagRun.conf)
+            .where(DagRun.dag_id == EVENT_DAG_ID)
+            .order_by(DagRun.run_after.desc())
+            .limit(limit)
+        ).all()
+        runs = {
+            run_id: {"run_id": run_id, "state": state, "conf": conf, "tasks": {}}
+            for run_id, state, conf in rows
+        }
+        if runs:
+            tis = session.execute(
+                select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state, TaskInstance.end_date)
+                .where(TaskInstance.dag_id == EVENT_DAG_ID, TaskInstance.run_id.in_(list(runs)))
+                .where(TaskInstance.map_index == -1)
+            ).all()
+            for run_id, task_id, state, end in tis:
+                runs[run_id]["tasks"][task_id] = {"state": state, "end": end}
+    return list(runs.values())
+
+
+def event_run_conf(run_id: str) -> dict[str, Any] | None:
+    """One ``live_event`` run's conf, or None when Airflow has no such run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.execute(
+            select(DagRun.conf).where(DagRun.dag_id == EVENT_DAG_ID, DagRun.run_id == run_id)
+        ).first()
+    if row is None:
+        return None
+    return row[0] if isinstance(row[0], dict) else {}
+
+
+def _event(conf: Any) -> dict[str, Any] | None:
+    """The instance a run's conf carries, if it looks like one (the planner always writes one)."""
+    event = conf.get("event") if isinstance(conf, dict) else None
+    if not isinstance(event, dict) or not isinstance(event.get("name"), str):
+        return None
+    try:
+        parse_time(str(event.get("start")))
+    except ValueError:
+        return None
+    return event
+
+
+def sheet_folder(conf: dict[str, Any], event: dict[str, Any]) -> str | None:
+    """Where the run's own steps wrote its sheet (its conf's ``output_dir``, else the default
+    root); None when the conf would lead anywhere else (a path step, a folder-like slug)."""
+    output_dir = conf.get("output_dir")
+    if output_dir is not None and not isinstance(output_dir, str):
+        return None
+    if output_dir and any(part in (".", "..") for part in output_dir.split("://", 1)[-1].split("/")):
+        return None
+    slug = event_slug(event)
+    if not re.fullmatch(r"[\w-]+", slug) or slug.startswith(("-", "_")):
+        return None
+    return event_folder(output_dir, event)
+
+
+# -- the list page ---------------------------------------------------------------------------------
+def _at(moment: datetime | None) -> str | None:
+    return utc_iso(moment) if moment else None
+
+
+def step_status(
+    task_id: str, task: dict[str, Any] | None, event: dict[str, Any], now: datetime
+) -> tuple[str, str]:
+    """What a step's task instance says, in the crew's words, and its colour class."""
+    zone = event.get("timezone")
+    state = str((task or {}).get("state") or "")
+    end = _at((task or {}).get("end"))
+    if state == "success":
+        if task_id == "go_live":
+            return f"live at {local_time(end, zone)}", "ok"
+        if task_id in TOKEN_TASKS:
+            return f"issued {local_time(end, zone)}", "ok"
+        return "done", "ok"
+    if state in ("failed", "upstream_failed"):
+        return "failed", "bad"
+    if state == "skipped":
+        return "skipped", "muted"
+    if state == "running":
+        return "running", "warn"
+    if state == "up_for_retry":
+        return "failed once, retrying", "warn"
+    # No state yet, scheduled, queued, deferred, up_for_reschedule: waiting for its moment.
+    try:
+        moment = None
+        if task_id in TOKEN_TASKS:
+            moment = jit_moments(event).get(TOKEN_TASKS[task_id])
+        elif task_id == "go_live" and (window := go_live_window(event)):
+            moment = window[0]
+    except Exception:  # noqa: BLE001 - a malformed conf still lists its run, without the moment
+        moment = None
+    if moment is None:
+        return "waiting", "muted"
+    if moment <= now:
+        return f"due since {local_time(utc_iso(moment), zone)}, not done", "warn"
+    return f"waiting until {local_time(utc_iso(moment), zone)}", "muted"
+
+
+def shown_tasks(event: dict[str, Any]) -> list[str]:
+    """The tasks that apply to an instance (the others skip at once), then the summary."""
+    try:
+        return [*steps_for(event), "summary"]
+    except Exception:  # noqa: BLE001 - a malformed conf: show every task
+        return list(TASKS)
+
+
+def _badge(state: Any) -> str:
+    text = str(state or "queued")
+    css = {"success": "ok", "failed": "bad", "running": "warn"}.get(text, "")
+    return f"<span class='badge {css}'>{html.escape(text)}</span>"
+
+
+def airflow_root(request: Request) -> str:
+    """Airflow's own base path (the app is mounted at ``<base>/live-events``)."""
+    root = str(request.scope.get("root_path") or "")
+    return root[: -len(URL_PREFIX)] if root.endswith(URL_PREFIX) else root
+
+
+def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datetime) -> str:
+    esc = html.escape
+    run_id = str(run["run_id"])
+    zone = event.get("timezone")
+    start = utc_iso(parse_time(event["start"]))
+    run_url = f"{root}/dags/{EVENT_DAG_ID}/runs/{quote(run_id, safe='')}"
+    sheet_url = f"{root}{URL_PREFIX}/runs/{quote(run_id, safe='')}/sheet"
+    steps = []
+    for task_id in shown_tasks(event):
+        text, css = step_status(task_id, run["tasks"].get(task_id), event, now)
+        steps.append(
+            f"<li class='{css}'><a target='_top' href='{esc(run_url)}/tasks/{task_id}'>"
+            f"{esc(LABELS.get(task_id, task_id))}</a>: <b class='{css}'>{esc(text)}</b></li>"
+        )
+    return (
+        f"<div class='event'><h2><a href='{esc(sheet_url)}'>{esc(event['name'])}</a> "
+        f"{_badge(run['state'])}</h2>"
+        f"<p class='when'>{esc(local_time(start, zone))}</p>"
+        f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC"
+        f"<span class='yours' data-utc='{esc(start)}'></span> · run "
+        f"<span class='id'>{esc(run_id)}</span></p>"
+        f"<p class='links'><a href='{esc(sheet_url)}'>Run sheet</a>"
+        f"<a target='_top' href='{esc(run_url)}'>Airflow run</a></p>"
+        f"<ul class='steps'>{''.join(steps)}</ul></div>"
+    )
+
+
+def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: timedelta, root: str) -> str:
+    """Now and next (soonest first), then the recent past (latest first)."""
+    coming: list[tuple[datetime, str]] = []
+    recent: list[tuple[datetime, str]] = []
+    for run in runs:
+        event = _event(run["conf"])
+        if event is None:
+            continue
+        start, end = parse_time(event["start"]), event_end(event)
+        if start > now + lead or end < now - past:
+            continue
+        card = event_card(run, event, root, now)
+        (coming if end >= now else recent).append((start, card))
+    coming.sort(key=lambda item: item[0])
+    recent.sort(key=lambda item: item[0], reverse=True)
+    hours = f"{lead.total_seconds() / 3600:g} h"
+    parts = [
+        "<h1>Live events</h1>",
+        f"<p class='muted'>Event instances (runs of <code>{EVENT_DAG_ID}</code>) starting within {hours}, "
+        f"running, or ended in the past {past.total_seconds() / 3600:g} h. Times in each event's own "
+        f"zone, then UTC. As of {esc_time(now)}. Open a run sheet for push URLs and tokens.</p>",
+        f"<h2>Now and next ({len(coming)})</h2>",
+        *([card for _, card in coming] or ["<p>No event in the window.</p>"]),
+        f"<h2>Recent ({len(recent)})</h2>",
+        *([card for _, card in recent] or ["<p>None.</p>"]),
+    ]
+    return document("Live events", [*parts, _VIEWER_TIME], css=_CSS)
+
+
+def esc_time(moment: datetime) -> str:
+    return html.escape(moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+# -- the app ---------------------------------------------------------------------------------------
+def login_url(request: Request) -> str:
+    """The auth manager's login page, coming back to this page (else Airflow's home)."""
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return get_auth_manager().get_url_login(next_url=str(request.url))
+    except Exception:  # noqa: BLE001 - an auth manager without a login page
+        return airflow_root(request) or "/"
+
+
+def _page(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers=NO_STORE)
+
+
+def _message(title: str, text: str, status: int) -> HTMLResponse:
+    return _page(document(title, [f"<h1>{html.escape(title)}</h1>", f"<p>{text}</p>"]), status)
+
+
+def build_app() -> FastAPI:
+    """The FastAPI app the api-server mounts at ``/live-events``."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    may_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=EVENT_DAG_ID))
+    app = FastAPI(title="Live events", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        """Refusals as short pages (nothing cached); 401 links to Airflow's login and back."""
+        if exc.status_code == 401:
+            login = html.escape(login_url(request))
+            text = (
+                f"Log in to Airflow first: <a href='{login}' target='_top'>log in</a> (you come back here)."
+            )
+        elif exc.status_code == 403:
+            text = f"Your Airflow role may not read the runs of the <code>{EVENT_DAG_ID}</code> DAG."
+        elif exc.status_code == 404:
+            text = "No such event run."
+        else:
+            text = html.escape(str(exc.detail))
+        return _message(f"{exc.status_code}", text, exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse, dependencies=[may_read_runs])
+    def live_events(
+        request: Request,
+        lead_hours: float = Query(24, gt=0, le=24 * 366),
+        past_hours: float = Query(24, ge=0, le=24 * 366),
+    ) -> HTMLResponse:
+        now = pendulum.now("UTC")
+        page = list_page(
+            event_runs(), now, timedelta(hours=past_hours), timedelta(hours=lead_hours), airflow_root(request)
+        )
+        return _page(page)
+
+    @app.get("/runs/{run_id}/sheet", response_class=HTMLResponse, dependencies=[may_read_runs])
+    def run_sheet(request: Request, run_id: str) -> HTMLResponse:
+        if not valid_run_id(run_id):
+            raise HTTPException(404)
+        conf = event_run_conf(run_id)
+        event = _event(conf)
+        folder = sheet_folder(conf or {}, event) if event else None
+        if conf is None or event is None or folder is None:
+            raise HTTPException(404)
+        home = html.escape(airflow_root(request) + URL_PREFIX)
+        back = f"<p class='back'><a href='{home}/'>&larr; Live events</a></p>"
+        try:
+            sheet = read_sheet(sheet_uri(folder, run_id))
+        except RunSheetUnreadable:
+            return _message(
+                "Run sheet unreadable",
+                "The run sheet exists but cannot be read now; try again, or see the run's task logs.",
+                503,
+            )
+        if sheet is None or sheet.get("runId") != run_id:
+            return _message(
+                "No run sheet yet",
+                f"{html.escape(event['name'])}: this run has not written its run sheet yet (its first "
+                f"step does). Open this page again in a minute.</p>{back}<p>",
+                200,
+            )
+        page = (
+            render_html(sheet)
+            .replace("<body>", f"<body>\n{back}", 1)
+            .replace("</style>", f"{_SHEET_CSS}</style>", 1)
+        )
+        return _page(page)
+
+    return app

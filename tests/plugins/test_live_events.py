@@ -1,0 +1,396 @@
+"""The Live events pages through a real api-server on loopback (SQLite, SimpleAuthManager).
+
+One api-server for the module: ``live_event`` runs are created through Airflow's REST API with
+the planner's own run ids and conf, their task states set through the API, and run sheets written
+where the runs' steps would write them. Then the pages are read as the crew would: with a Bearer
+token or the UI's ``_token`` cookie, as a user without a role, and anonymously.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+
+from airflow_live_provider.events import load_calendar
+from airflow_live_provider.outputs import parse_time, utc_iso
+from airflow_live_provider.planner import plan_event_runs
+from airflow_live_provider.run_sheets import compose_sheet, event_folder, write_sheet
+from tests.helpers import assert_no_secret_in
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+USERS = {"admin": "admin", "viewer": "viewer", "nobody": ""}  # nobody: a user with no role
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Site:
+    port: int
+    env: dict[str, str]
+    out: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, str] = field(default_factory=dict)  # event name -> run id
+    starts: dict[str, str] = field(default_factory=dict)  # event name -> start, UTC
+    secrets: list[str] = field(default_factory=list)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = "admin",
+        cookie: bool = False,
+        body: Any = None,
+    ) -> Response:
+        """One raw request (http.client sends the path as given: no dot-segment clean-up)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Content-Type": "application/json", "Accept": "text/html,application/json"}
+        if user:
+            if cookie:
+                headers["Cookie"] = f"_token={self.tokens[user]}"
+            else:
+                headers["Authorization"] = f"Bearer {self.tokens[user]}"
+        try:
+            conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            resp = conn.getresponse()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode())
+        finally:
+            conn.close()
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self.request(method, path, body=body)
+        assert resp.status < 300, f"{method} {path}: {resp.status} {resp.body[:500]}"
+        return resp.json()
+
+
+def _calendar(now: pendulum.DateTime) -> str:
+    def at(delta: timedelta) -> str:
+        return (now + delta).in_timezone("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565", "role": 1}
+    polyv = {"channel_id": "3151318", "receive_channel_names": ["keynote-cn"], "viewers": ["viewer-1"]}
+    events = [
+        {"name": "Keynote", "start": at(timedelta(hours=3)), "timezone": "Asia/Shanghai", "polyv": polyv},
+        {
+            "name": "Morning brief",
+            "start": at(timedelta(minutes=40)),
+            "timezone": "Europe/Berlin",
+            "isdp": isdp,
+        },
+        {"name": "Yesterday show", "start": at(timedelta(hours=-5)), "timezone": "UTC", "isdp": isdp},
+        {"name": "Next week", "start": at(timedelta(days=6)), "timezone": "UTC", "isdp": isdp},
+    ]
+    return json.dumps({"events": events})
+
+
+def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, f"the api-server exited while waiting for {what}"
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not ready within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    home = tmp_path_factory.mktemp("ui-home")
+    (home / "dags").mkdir()
+    shutil.copy(ROOT / "dags" / "live_event.py", home / "dags" / "live_event.py")
+    out = home / "out"
+    passwords = {user: f"pw-{user}-{secrets.token_hex(4)}" for user in USERS}
+    (home / "passwords.json").write_text(json.dumps(passwords))
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT": f"file://{out}",
+        # Airflow 3.3 loads providers' plugins only when it discovers providers eagerly.
+        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
+    }
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True)
+    log = open(home / "api-server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    site = Site(port=port, env=env, out=out)
+    try:
+        _wait(
+            "the api-server",
+            lambda: site.request("GET", "/api/v2/monitor/health", user=None).status == 200,
+            proc,
+        )
+        for user in USERS:
+            resp = site.request(
+                "POST", "/auth/token", user=None, body={"username": user, "password": passwords[user]}
+            )
+            assert resp.status in (200, 201), resp.body
+            site.tokens[user] = resp.json()["access_token"]
+        _populate(site)
+        yield site
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _populate(site: Site) -> None:
+    """The planner's runs (its run ids and conf), some task states, and run sheets with tokens."""
+    now = pendulum.now("UTC")
+    events = load_calendar(_calendar(now))
+    sheets_root = f"file://{site.out}/run_sheets"
+    planned = []
+    # Plan as the planner would have at each event's own moment (the past one 6 h ago).
+    for moment in (now, now - timedelta(hours=6), now + timedelta(days=6) - timedelta(hours=1)):
+        planned += plan_event_runs(events, moment, timedelta(hours=24), calendar="test", output_dir=None)
+    seen = set()
+    for index, run in enumerate(planned):
+        run_id, conf = run["trigger_run_id"], run["conf"]
+        if run_id in seen:
+            continue
+        seen.add(run_id)
+        event = conf["event"]
+        # One run names its output_dir; the others use the api-server's [live_provider] output_root.
+        if event["name"] == "Keynote":
+            conf["output_dir"] = sheets_root
+        site.api(
+            "POST",
+            "/api/v2/dags/live_event/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+        )
+        site.runs[event["name"]] = run_id
+        site.starts[event["name"]] = utc_iso(parse_time(event["start"]))
+        if event["name"] == "Next week":
+            continue  # its run has not written a sheet yet
+        records: dict[str, dict[str, Any]] = {}
+        if event.get("isdp"):
+            token = f"isdp-{index}-{secrets.token_hex(12)}"
+            site.secrets.append(token)
+            records["isdp_tokens"] = {
+                "status": "done",
+                "at": "2026-01-01T00:00:00Z",
+                "result": {
+                    "tokens": [
+                        {
+                            "channelIds": ["10882"],
+                            "token": token,
+                            "validFrom": event["start"],
+                            "validUntil": event["start"],
+                        }
+                    ]
+                },
+            }
+        if event.get("polyv"):
+            token = f"polyv-{index}-{secrets.token_hex(12)}"
+            site.secrets.append(token)
+            records["polyv_tokens"] = {
+                "status": "done",
+                "at": "2026-01-01T00:00:00Z",
+                "result": {
+                    "watchTokens": [{"viewerId": "viewer-1", "token": token, "validUntil": event["start"]}]
+                },
+            }
+        write_sheet(event_folder(sheets_root, event), run_id, compose_sheet(event, run_id, records))
+    tasks = "/api/v2/dags/live_event/dagRuns/{}/taskInstances/{}"
+    site.api("PATCH", tasks.format(site.runs["Morning brief"], "isdp_tokens"), {"new_state": "success"})
+    site.api("PATCH", tasks.format(site.runs["Keynote"], "polyv_channels"), {"new_state": "failed"})
+
+
+# -- the list page ---------------------------------------------------------------------------------
+def test_list_page_shows_the_window_soonest_first_without_a_secret(site: Site) -> None:
+    resp = site.request("GET", "/live-events/")
+    assert resp.status == 200, resp.body
+    page = resp.body
+    coming, _, recent = page.partition("<h2>Recent")
+    # Soonest first; the past one under Recent; next week's outside the 24 h lead window.
+    assert coming.index("Morning brief") < coming.index("Keynote")
+    assert "Yesterday show" in recent and "Yesterday show" not in coming
+    assert "Next week" not in page
+    # Start in the event's own zone and in UTC, the task states in the crew's words, the links.
+    assert "(Asia/Shanghai)" in coming and "(Europe/Berlin)" in coming and " UTC" in coming
+    assert f"data-utc='{site.starts['Keynote']}'" in coming  # shown in the viewer's zone by the browser
+    brief = coming[coming.index("Morning brief") : coming.index("Keynote")]
+    assert "ISDP join tokens</a>: <b class='ok'>issued" in brief
+    assert "Polyv" not in brief and "Push" not in brief  # an ISDP-only event shows only its steps
+    assert "ISDP join tokens</a>: <b class='warn'>due since" in recent  # its moment passed, not done
+    keynote = coming[coming.index("Keynote") :]
+    assert "Polyv receive channels</a>: <b class='bad'>failed" in keynote
+    assert "Polyv watch tokens</a>: <b class='muted'>waiting until" in keynote
+    run_id = site.runs["Keynote"]
+    assert f"/dags/live_event/runs/{run_id}/tasks/polyv_tokens" in page
+    assert f"/live-events/runs/{run_id}/sheet" in page
+    assert_no_secret_in(page, *site.secrets)
+    assert_no_secret_in(json.dumps(resp.headers), *site.secrets)
+    assert resp.headers["cache-control"] == "no-store"
+
+
+def test_list_page_takes_the_ui_session_cookie(site: Site) -> None:
+    resp = site.request("GET", "/live-events/", cookie=True)
+    assert resp.status == 200 and "Morning brief" in resp.body
+
+
+# -- the run sheet page ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["Keynote", "Yesterday show"])
+def test_sheet_page_shows_the_tokens_uncached(site: Site, name: str) -> None:
+    """Keynote's run names its output_dir; Yesterday show's uses the api-server's output_root."""
+    resp = site.request("GET", f"/live-events/runs/{site.runs[name]}/sheet", cookie=True)
+    assert resp.status == 200, resp.body
+    assert f"<h1>{name}</h1>" in resp.body
+    assert sum(token in resp.body for token in site.secrets) == 1
+    assert resp.headers["cache-control"] == "no-store"
+    assert 'name="viewport"' in resp.body
+    assert_no_secret_in(json.dumps(resp.headers), *site.secrets)
+
+
+def test_a_run_with_no_sheet_yet_says_so(site: Site) -> None:
+    resp = site.request("GET", f"/live-events/runs/{site.runs['Next week']}/sheet")
+    assert resp.status == 200 and "No run sheet yet" in resp.body
+
+
+# -- refusals --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/live-events/", "/live-events/runs/{run}/sheet"])
+def test_anonymous_is_refused(site: Site, path: str) -> None:
+    resp = site.request("GET", path.format(run=site.runs["Keynote"]), user=None)
+    assert resp.status == 401
+    assert "/auth/login?next=" in resp.body  # a browser gets the way to Airflow's login
+    assert_no_secret_in(resp.body, *site.secrets)
+
+
+@pytest.mark.parametrize("path", ["/live-events/", "/live-events/runs/{run}/sheet"])
+def test_a_user_without_access_to_the_dag_is_refused(site: Site, path: str) -> None:
+    resp = site.request("GET", path.format(run=site.runs["Keynote"]), user="nobody")
+    assert resp.status == 403
+    assert_no_secret_in(resp.body, *site.secrets)
+
+
+def test_a_viewer_may_read_run_sheets(site: Site) -> None:
+    """SimpleAuthManager's viewer role reads every DAG's runs, so it reads run sheets too."""
+    resp = site.request("GET", f"/live-events/runs/{site.runs['Keynote']}/sheet", user="viewer")
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "..",
+        "%2e%2e",
+        "..%2F..%2Frun_sheets%2Fkeynote%2Flatest",
+        "%2F..%2F..%2Fetc%2Fpasswd",
+        "event__keynote__20990101T000000Z__00000000",
+        "planted",
+    ],
+)
+def test_unknown_and_traversing_run_ids_are_404(site: Site, run: str) -> None:
+    # A sheet planted for a run Airflow does not know is never served: the id is resolved in the DB.
+    planted = site.out / "run_sheets" / "keynote" / "planted.json"
+    planted.write_text(json.dumps({"event": "Keynote", "start": "2026-01-01T00:00:00Z", "runId": "planted"}))
+    resp = site.request("GET", f"/live-events/runs/{run}/sheet")
+    assert resp.status == 404, resp.body
+    assert_no_secret_in(resp.body, *site.secrets)
+
+
+def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
+    conf = {"event": {"name": "Keynote", "start": "2026-12-01T00:00:00Z"}, "output_dir": f"{site.out}/../.."}
+    site.api(
+        "POST",
+        "/api/v2/dags/live_event/dagRuns",
+        {"dag_run_id": "climber", "logical_date": None, "conf": conf},
+    )
+    assert site.request("GET", "/live-events/runs/climber/sheet").status == 404
+
+
+# -- registration ----------------------------------------------------------------------------------
+def test_airflow_lists_the_plugin(site: Site) -> None:
+    out = subprocess.run(
+        [AIRFLOW, "plugins", "-o", "json"], env=site.env, capture_output=True, text=True, check=True
+    )
+    plugins = {p["name"]: p for p in json.loads(out.stdout[out.stdout.index("[") :])}
+    plugin = plugins["live_events"]
+    assert "/live-events" in json.dumps(plugin["fastapi_apps"])
+    assert "Live events" in json.dumps(plugin["external_views"])
+
+
+def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
+    """Airflow's own provider-info schema accepts the ``plugins`` entry, and its class loads."""
+    import importlib
+
+    import jsonschema
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_live_provider.get_provider_info import get_provider_info
+
+    schema_path = Path(importlib.import_module("airflow").__file__ or "").with_name(
+        "provider_info.schema.json"
+    )
+    info = get_provider_info()
+    jsonschema.validate(info, json.loads(schema_path.read_text()))
+    manager = ProvidersManager()
+    manager.initialize_providers_plugins()
+    declared = {(p.name, p.plugin_class) for p in manager.plugins}
+    assert ("live_events", "airflow_live_provider.plugins.live_events.LiveEventsPlugin") in declared
+    from airflow_live_provider.plugins.live_events import LiveEventsPlugin
+
+    assert LiveEventsPlugin.fastapi_apps[0]["url_prefix"] == "/live-events"
+
+
+def test_loading_the_plugin_stays_light() -> None:
+    """Every task process imports every plugin (for macros): FastAPI and Airflow's API security
+    are imported only when the api-server first serves the page."""
+    code = (
+        "import sys, airflow.sdk\n"
+        "import airflow_live_provider.plugins.live_events\n"
+        "print('fastapi' in sys.modules, 'airflow.api_fastapi.core_api.security' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
