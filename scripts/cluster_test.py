@@ -282,6 +282,8 @@ def run() -> int:
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:{ports['pg']}/airflow",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # The Live events page (a provider plugin) is mounted only with eager discovery.
+            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
             "AIRFLOW__API__BASE_URL": api,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
@@ -536,6 +538,12 @@ def run() -> int:
         if go_live_a.get("status") != "failed" or "stream-a" not in str(go_live_a.get("error")):
             failures.append(f"event A's run sheet does not name its stream as not live: {go_live_a}")
 
+        # The Live events page, served by the api-server (a separate process from the workers):
+        # it lists every instance from Airflow's records with no credential in it, and opens B's
+        # run sheet (read from the bucket the workers wrote) only for a logged-in user.
+        page_problems, list_html, sheet_html = live_events_page(api, token, b_run)
+        failures += page_problems
+
         # No secret outside the run sheets: task logs (every home), service logs, the metadata DB.
         found = secrets_in_play(sim, sheets)
         dump = subprocess.run(
@@ -552,6 +560,7 @@ def run() -> int:
                 if "live_provider" in path.parts:
                     continue  # a scheduled run's own local outputs: credentials by design
                 texts[str(path.relative_to(WORK))] = path.read_bytes().decode("utf-8", "replace")
+        texts["Live events list page"] = list_html
         for where, text in texts.items():
             for index, secret in enumerate(found):
                 if secret in text:
@@ -567,6 +576,7 @@ def run() -> int:
             f"objects={len(keys)} secrets searched={len(found)} in {len(texts)} files+DB "
             f"B deferred to the triggerer={[d.removeprefix('task_id=') for d in deferred]}"
         )
+        summary += f" live-events page: {len(list_html)} B list, sheet {'ok' if sheet_html else 'MISSING'}"
         if failures:
             log("FAILED: " + summary)
             for failure in failures:
@@ -577,6 +587,37 @@ def run() -> int:
     finally:
         sim.stop()
         cluster.stop()
+
+
+def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, str]:
+    """Problems with the Live events page, its list HTML and B's sheet HTML."""
+    problems: list[str] = []
+
+    def get(path: str, bearer: str | None) -> tuple[int, dict[str, str], str]:
+        request = urllib.request.Request(f"{api}{path}")
+        if bearer:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+
+    status, _headers, list_html = get("/live-events/", token)
+    if status != 200 or "Event B" not in list_html or "ISDP only 20" not in list_html:
+        problems.append(f"Live events list: HTTP {status}, events listed: {'Event B' in list_html}")
+    status, headers, sheet_html = get(f"/live-events/runs/{b_run}/sheet", token)
+    if status != 200 or "no-store" not in headers.get("Cache-Control", "") or "join tokens" not in sheet_html:
+        problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('Cache-Control')}")
+        sheet_html = ""
+    for path, expected in (
+        (f"/live-events/runs/{b_run}/sheet", 401),
+        ("/live-events/runs/..%2F..%2Fetc/sheet", 404),
+    ):
+        status, _headers, _body = get(path, None if expected == 401 else token)
+        if status != expected:
+            problems.append(f"{path}: HTTP {status}, expected {expected}")
+    return problems, list_html, sheet_html
 
 
 def secrets_in_play(sim: Any, sheets: list[dict[str, Any]]) -> list[str]:
