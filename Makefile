@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: install test lint demo bench simulator cluster-test clean
+.PHONY: install test lint demo demo-ui bench simulator cluster-test clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ test: lint
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
+
+# The Live events page over the demo's runs: Airflow's api-server on 127.0.0.1:8080 (Ctrl-C stops).
+demo-ui: $(STAMP)
+	$(PY) scripts/demo.py --serve-ui
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -194,8 +194,54 @@ def main() -> int:
         print(f"demo FAILED: {', '.join(failed) or 'an output is missing'}", file=sys.stderr)
         return 1
     print("simulator stopped; open the HTML report and the trend page in a browser.")
+    print(
+        f"Live events page (the event runs above, their run sheets behind Airflow's login): "
+        f"{UI_URL}/live-events/ , served by `make demo-ui` (Airflow's api-server on this demo's "
+        "AIRFLOW_HOME; it prints the admin password)."
+    )
     return 0
 
 
+UI_PORT = 8080
+UI_URL = f"http://127.0.0.1:{UI_PORT}"
+
+
+def serve_ui() -> int:
+    """`make demo-ui`: Airflow's api-server on the demo's home, so the Live events page (and the
+    rest of the UI) shows the demo's runs. Runs until Ctrl-C."""
+    home = DEMO_DIR / "airflow-home"
+    if not (home / "airflow.db").exists():
+        print("run `make demo` first: it creates the runs the page shows", file=sys.stderr)
+        return 1
+    passwords = DEMO_DIR / "passwords.json"
+    env = airflow_env(
+        home,
+        {
+            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        },
+    )
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    server = subprocess.Popen([airflow, "api-server", "--host", "127.0.0.1", "--port", str(UI_PORT)], env=env)
+    try:
+        import time
+
+        for _ in range(120):
+            if passwords.exists():
+                break
+            time.sleep(1)
+        password = json.loads(passwords.read_text())["admin"] if passwords.exists() else "(see the log)"
+        print(
+            f"\nLive events: {UI_URL}/live-events/  (log in at {UI_URL} as admin / {password}); Ctrl-C stops"
+        )
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(serve_ui() if "--serve-ui" in sys.argv else main())
