@@ -47,6 +47,7 @@ REQUIREMENTS = [
     "celery<5.7",
     "s3fs",
     "moto[server]",
+    "statsd",  # Airflow's StatsD metrics logger: every service reports to one UDP listener here
 ]
 BUCKET = "live-provider"
 WORKERS = ("cluster-w1", "cluster-w2")
@@ -193,6 +194,7 @@ def run() -> int:
     ports = {name: free_port() for name in ("pg", "redis", "s3", "api", "w1_logs", "w2_logs", "trigger_logs")}
     failures: list[str] = []
     sim = SimulatorServer().start()
+    metrics = StatsdListener()
     try:
         # PostgreSQL (as the postgres user: initdb refuses root) and Redis.
         pg_data, pg_sock = WORK / "pg", WORK / "pgsock"
@@ -284,6 +286,11 @@ def run() -> int:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # The Live events page (a provider plugin) is mounted only with eager discovery.
             "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
+            # Metrics on, every service to one UDP listener of this script (workers and triggerer).
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(metrics.port),
+            "AIRFLOW__METRICS__METRICS_ALLOW_LIST": "live_provider",  # only ours: no packet lost in a flood
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
             "AIRFLOW__API__BASE_URL": api,
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
@@ -544,6 +551,20 @@ def run() -> int:
         page_problems, list_html, sheet_html = live_events_page(api, token, b_run)
         failures += page_problems
 
+        # Metrics: one `.requests` count per HTTP attempt, whoever made it (workers and triggerer).
+        counted = metrics.counters()
+        requests_counted = sum(v for k, v in counted.items() if k.endswith(".requests"))
+        polls_counted = counted.get("live_provider.volcengine.DescribeLiveStreamState.requests", 0)
+        received = len(sim.requests)
+        if requests_counted != received:
+            failures.append(
+                f"metrics counted {requests_counted} vendor requests, the simulator received {received}"
+            )
+        if not polls_counted or not counted.get("live_provider.isdp.getTokenBatch.requests"):
+            failures.append(
+                f"metrics lack the triggerer's polls or the workers' token calls: {sorted(counted)[:20]}"
+            )
+
         # No secret outside the run sheets: task logs (every home), service logs, the metadata DB.
         found = secrets_in_play(sim, sheets)
         dump = subprocess.run(
@@ -576,6 +597,9 @@ def run() -> int:
             f"objects={len(keys)} secrets searched={len(found)} in {len(texts)} files+DB "
             f"B deferred to the triggerer={[d.removeprefix('task_id=') for d in deferred]}"
         )
+        summary += (
+            f" metrics: {requests_counted} requests counted = {received} received ({polls_counted} polls)"
+        )
         summary += f" live-events page: {len(list_html)} B list, sheet {'ok' if sheet_html else 'MISSING'}"
         if failures:
             log("FAILED: " + summary)
@@ -587,6 +611,46 @@ def run() -> int:
     finally:
         sim.stop()
         cluster.stop()
+        metrics.close()
+
+
+class StatsdListener:
+    """A UDP socket on loopback where every Airflow service's StatsD client sends; a thread keeps
+    reading so nothing is dropped while the cluster runs."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.port = int(self.sock.getsockname()[1])
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65535)
+            except OSError:
+                return
+            self.lines.extend(data.decode("utf-8", "replace").splitlines())
+
+    def counters(self) -> dict[str, int]:
+        """``live_provider.*`` counters received so far (Airflow's ``airflow.`` prefix removed)."""
+        time.sleep(2)  # the last packets of the last tasks
+        found: dict[str, int] = {}
+        for line in list(self.lines):
+            name, _, rest = line.partition(":")
+            value, _, kind = rest.partition("|")
+            name = name.removeprefix("airflow.")
+            if name.startswith("live_provider.") and kind.startswith("c"):
+                found[name] = found.get(name, 0) + int(float(value))
+        return found
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, str]:
@@ -599,16 +663,18 @@ def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, 
             request.add_header("Authorization", f"Bearer {bearer}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, dict(response.headers), response.read().decode()
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                return response.status, headers, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+            headers = {k.lower(): v for k, v in error.headers.items()}
+            return error.code, headers, error.read().decode("utf-8", "replace")
 
     status, _headers, list_html = get("/live-events/", token)
     if status != 200 or "Event B" not in list_html or "ISDP only 20" not in list_html:
         problems.append(f"Live events list: HTTP {status}, events listed: {'Event B' in list_html}")
     status, headers, sheet_html = get(f"/live-events/runs/{b_run}/sheet", token)
-    if status != 200 or "no-store" not in headers.get("Cache-Control", "") or "join tokens" not in sheet_html:
-        problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('Cache-Control')}")
+    if status != 200 or "no-store" not in headers.get("cache-control", "") or "join tokens" not in sheet_html:
+        problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('cache-control')}")
         sheet_html = ""
     for path, expected in (
         (f"/live-events/runs/{b_run}/sheet", 401),
