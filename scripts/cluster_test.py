@@ -87,7 +87,11 @@ def install() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-    stamp = VENV / f".installed-{AIRFLOW_VERSION}"
+    import hashlib
+
+    # A new requirement (or Airflow version) makes a new stamp, so an existing venv gets it too.
+    wanted = hashlib.sha256("\n".join(REQUIREMENTS).encode()).hexdigest()[:12]
+    stamp = VENV / f".installed-{AIRFLOW_VERSION}-{wanted}"
     if not stamp.exists() or stamp.stat().st_mtime < (ROOT / "pyproject.toml").stat().st_mtime:
         log("creating the cluster venv (Airflow with celery, postgres, amazon; s3fs; moto)")
         if not PY.exists():
