@@ -564,7 +564,7 @@ def run() -> int:
             failures.append(
                 f"metrics counted {requests_counted} vendor requests, the simulator received {received}"
             )
-        if not polls_counted or not counted.get("live_provider.isdp.getTokenBatch.requests"):
+        if not polls_counted or not counted.get("live_provider.isdp.get_token_batch.requests"):
             failures.append(
                 f"metrics lack the triggerer's polls or the workers' token calls: {sorted(counted)[:20]}"
             )
