@@ -109,7 +109,7 @@ def plan_event_runs(
     output_dir: str | None,
 ) -> list[dict[str, Any]]:
     """One ``{trigger_run_id, conf}`` per instance starting within ``lead`` of ``now`` (or
-    still running), soonest first: the arguments of a mapped ``TriggerDagRunOperator``."""
+    still running), soonest first: the arguments of the mapped ``StartEventRunOperator``."""
     check_lead_covers(events, lead)
     planned = []
     for instance in select_upcoming(events, now, lead):

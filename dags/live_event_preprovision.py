@@ -3,11 +3,11 @@
 ``plan`` reads the events calendar (param ``calendar_path``, else the Variable
 ``live_events_calendar``, else ``live_events.json`` next to this file), validates it (errors name
 the event and the field), expands recurring events (``rrule``) into occurrences, and keeps the
-instances starting within ``lead_hours`` of the run or still running. ``start_event_run`` (mapped,
-one per instance) then makes sure exactly one run of the DAG ``live_event`` exists for it: the run
+instances starting within ``lead_hours`` of the run or still running, leaving out those whose run
+exists already. ``start_event_run`` (mapped, one per new instance) asks Airflow for the run: the run
 id is the instance's name, start and a hash of its definition (e.g.
-``event__weekly-webinar__20261201T113000Z__3fa9c2d1``), its ``conf`` the instance. An existing run
-is left alone (the task is skipped), so planning every hour makes nothing twice; an edited
+``event__weekly-webinar__20261201T113000Z__3fa9c2d1``), its ``conf`` the instance. A run made
+meanwhile is left alone (the task is skipped), so planning every hour makes nothing twice; an edited
 instance gets a new run and the old one stands down at its next step. A planner run never waits
 for an event: it ends in seconds.
 
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, task
+
+from airflow_live_provider.operators.event_runs import StartEventRunOperator
 
 DEFAULT_CALENDAR = str(Path(__file__).with_name("live_events.json"))
 CALENDAR_VARIABLE = "live_events_calendar"
@@ -105,13 +106,10 @@ with DAG(
             )
         return new
 
-    # One mapped task per instance; a run that exists already (an earlier planner run made it)
-    # marks its task skipped. No logical date: runs are told apart by their run id alone.
-    TriggerDagRunOperator.partial(
+    # One mapped task per new instance; a run made meanwhile (another planner run) marks its task
+    # skipped. No logical date: runs are told apart by their run id alone.
+    StartEventRunOperator.partial(
         task_id="start_event_run",
         trigger_dag_id="live_event",
-        logical_date=None,
-        skip_when_already_exists=True,
-        wait_for_completion=False,
         map_index_template="{{ task.trigger_run_id }}",
     ).expand_kwargs(plan())

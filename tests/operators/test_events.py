@@ -210,3 +210,31 @@ def test_go_live_woken_after_its_window_fails_as_missed(
         go_live().execute(context(event, tmp_path))
     assert not [r for r in sim_connections.requests if r.query.get("Action")]  # not one poll
     assert keynote_sheet(tmp_path)["steps"]["go_live"]["status"] == "missed"
+
+
+def test_the_planners_trigger_task_asks_airflow_for_exactly_that_run() -> None:
+    """The signal the task runner turns into a run (an existing run id then skips the task)."""
+    from airflow.sdk.exceptions import DagRunTriggerException
+
+    from airflow_live_provider.operators.event_runs import StartEventRunOperator
+
+    conf = {"event": {"name": "Town hall"}, "definition": "0123abcd"}
+    op = StartEventRunOperator(
+        task_id="start_event_run",
+        trigger_dag_id="live_event",
+        trigger_run_id="event__town-hall__x",
+        conf=conf,
+    )
+    with pytest.raises(DagRunTriggerException) as info:
+        op.execute({})
+    signal = info.value
+    assert (signal.trigger_dag_id, signal.dag_run_id, signal.conf) == (
+        "live_event",
+        "event__town-hall__x",
+        conf,
+    )
+    assert signal.skip_when_already_exists is True and signal.logical_date is None
+    assert signal.wait_for_completion is False
+    op.conf = {"event": {1, 2}}  # not JSON: refused before anything is asked
+    with pytest.raises(TypeError):
+        op.execute({})
