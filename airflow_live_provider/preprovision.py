@@ -109,8 +109,11 @@ def _is_current(run: EventRun) -> bool:
     return read_step(run.folder, run.run_id, "superseded") is None
 
 
-def _step(run: EventRun, step: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run a step's body; record its result or its failure; republish the sheet."""
+def _step(
+    run: EventRun, step: str, body: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Run a step's body; record its result or its failure; republish the sheet. Returns the
+    sheet's URIs and the record written (no need to read it back)."""
     try:
         result = body()
     except (LiveApiError, AirflowException) as exc:
@@ -118,8 +121,8 @@ def _step(run: EventRun, step: str, body: Callable[[], dict[str, Any]]) -> dict[
             write_step(run.folder, run.run_id, step, {"status": FAILED, "error": str(exc)[:2000]})
             publish(run.folder, run.run_id, run.event, latest=_is_current(run))
         raise
-    write_step(run.folder, run.run_id, step, {"status": DONE, "runId": run.run_id, "result": result})
-    return publish(run.folder, run.run_id, run.event, latest=_is_current(run))
+    record = write_step(run.folder, run.run_id, step, {"status": DONE, "runId": run.run_id, "result": result})
+    return publish(run.folder, run.run_id, run.event, latest=_is_current(run)), record
 
 
 def _summary(run: EventRun, step: str, **extra: Any) -> dict[str, Any]:
@@ -168,7 +171,7 @@ def provision_push(run: EventRun, *, volcengine_conn_id: str = "volcengine_live_
         counted.update(push_url_count=push_url_count(pushed.result), push_urls_valid_until=pushed.valid_until)
         return {"push": pushed.result, "validFrom": pushed.valid_from, "validUntil": pushed.valid_until}
 
-    written = _step(run, "volcengine", body)
+    written, _record = _step(run, "volcengine", body)
     return _summary(run, "volcengine", push_auth="enabled", **counted) | written
 
 
@@ -187,9 +190,8 @@ def provision_receivers(run: EventRun, *, polyv_conn_id: str = "polyv_default") 
             "receiveChannels": [{k: r.get(k) for k in ("name", "channelId", "created")} for r in receivers]
         }
 
-    written = _step(run, "polyv_channels", body)
-    record = read_step(run.folder, run.run_id, "polyv_channels") or {}
-    receive = (record.get("result") or {}).get("receiveChannels") or []
+    written, record = _step(run, "polyv_channels", body)
+    receive = record["result"]["receiveChannels"]
     return (
         _summary(
             run,
@@ -262,8 +264,7 @@ def issue_credentials(
                 f"{utc_iso(run.start)}: {exc}"
             ) from exc
 
-    _step(run, step, body)
-    record = already_issued(run, vendor) or {}
+    _written, record = _step(run, step, body)
     summary = _jit_summary(run, vendor, record, issued_now=True)
     if summary["seconds_before_start"] is not None:
         from airflow_live_provider.metrics import record_token_lead

@@ -162,8 +162,11 @@ def read_step(folder: str, run_id: str | None, step: str) -> dict[str, Any] | No
     return read_sheet(step_uri(folder, run_id, step))
 
 
-def write_step(folder: str, run_id: str | None, step: str, record: dict[str, Any]) -> str:
-    return write_json(output_path(step_uri(folder, run_id, step), "output_dir"), record | {"at": utc_iso()})
+def write_step(folder: str, run_id: str | None, step: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Write a step's record, stamped with when; returns it as written."""
+    stamped = record | {"at": utc_iso()}
+    write_json(output_path(step_uri(folder, run_id, step), "output_dir"), stamped)
+    return stamped
 
 
 def read_steps(folder: str, run_id: str | None, event: dict[str, Any]) -> dict[str, dict[str, Any]]:
