@@ -47,10 +47,14 @@ PENDING, ISSUED = "pending", "issued"
 JIT_KEY = {"polyv": "watchTokens", "isdp": "tokens"}
 
 
+def sheets_root(output_dir: str | None) -> str:
+    """``output_dir``, else ``$AIRFLOW_HOME/live_provider/run_sheets`` (resolved on the worker)."""
+    return (output_dir or "").strip().rstrip("/") or f"{default_output_root()}/run_sheets"
+
+
 def event_folder(output_dir: str | None, event: dict[str, Any]) -> str:
-    """``<output_dir>/<event slug>``; default output_dir ``$AIRFLOW_HOME/live_provider/run_sheets``."""
-    root = (output_dir or "").strip().rstrip("/") or f"{default_output_root()}/run_sheets"
-    return f"{root}/{event_slug(event)}"
+    """``<output_dir>/<event slug>`` (see :func:`sheets_root`)."""
+    return f"{sheets_root(output_dir)}/{event_slug(event)}"
 
 
 def sheet_uri(folder: str, run_id: str | None) -> str:
@@ -137,6 +141,8 @@ def write_sheet(
 STEPS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "outcome")
 #: Step statuses. A step that applies but has no record yet is "waiting".
 DONE, FAILED, MISSED, SUPERSEDED = "done", "failed", "missed", "superseded"
+#: The record of the instance's stream sessions (written by ``live_stream_sessions``, not a step).
+SESSIONS = "sessions"
 
 
 def steps_for(event: dict[str, Any]) -> list[str]:
@@ -170,7 +176,7 @@ def write_step(folder: str, run_id: str | None, step: str, record: dict[str, Any
 
 
 def read_steps(folder: str, run_id: str | None, event: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    steps = [*steps_for(event), "outcome", "superseded"]
+    steps = [*steps_for(event), "outcome", "superseded", SESSIONS]
     return {step: record for step in steps if (record := read_step(folder, run_id, step)) is not None}
 
 
@@ -197,6 +203,8 @@ def compose_sheet(
     }
     if superseded := records.get("superseded"):
         sheet["superseded"] = superseded
+    if sessions := (records.get(SESSIONS) or {}).get("sessions"):
+        sheet["sessions"] = sessions
     return sheet
 
 
@@ -334,6 +342,27 @@ def _steps(sheet: dict[str, Any], zone: str | None) -> list[str]:
     return ["<h2>Steps</h2>", *rows] if rows else []
 
 
+def _minutes(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return ""
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _sessions(sheet: dict[str, Any], zone: str | None) -> list[str]:
+    """The stream's sessions (from the session watchers): when live, for how long."""
+    rows = []
+    for session in sheet.get("sessions") or []:
+        ended = _local(session.get("ended"), zone) if session.get("ended") else "still live"
+        length = _minutes(session.get("durationSeconds"))
+        rows.append(
+            f"<div class='card'>{html.escape(str(session.get('stream')))}<br>"
+            f"<b>{html.escape(_local(session.get('started'), zone))}</b> to <b>{html.escape(ended)}</b>"
+            f"{html.escape(f' ({length})' if length else '')}</div>"
+        )
+    return ["<h2>Stream sessions</h2>", *rows] if rows else []
+
+
 def render_html(sheet: dict[str, Any]) -> str:
     """A self-contained page (no scripts, no external assets) for the crew's phones."""
     zone = sheet.get("timezone")
@@ -389,4 +418,5 @@ def render_html(sheet: dict[str, Any]) -> str:
                 f"{_validity(token, zone, start)}</div>"
             )
     parts.extend(_steps(sheet, zone))
+    parts.extend(_sessions(sheet, zone))
     return document(f"{sheet['event']}: run sheet", parts, css=_CSS)
