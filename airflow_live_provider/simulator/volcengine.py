@@ -407,6 +407,10 @@ class VolcengineSimulator(VendorSimulator):
         for name, allowed in choices.items():
             if body.get(name) not in (None, "", *allowed):
                 raise _Refused(400, "InvalidParameter", f"{name} must be one of {', '.join(allowed)}")
+        if body.get("Vhost") and body.get("Domain"):
+            raise _Refused(400, "InvalidParameter", "Specify either Vhost or Domain, not both")
+        if body.get("Stream") and not body.get("App"):
+            raise _Refused(400, "InvalidParameter", "If you specify Stream, you must also specify App")
         fuzzy = body.get("QueryType") == "fuzzy"
 
         def matches(wanted: Any, actual: str, *, fuzzy_ok: bool) -> bool:

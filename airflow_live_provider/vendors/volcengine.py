@@ -461,7 +461,8 @@ class VolcengineLiveClient:
 
         DescribeLiveStreamInfoByPage (docs 6469/1126841 "查询在线流列表"; Java SDK
         ``live.v20230101.DescribeLiveStreamInfoByPageResResult``): signed GET, 2023-01-01,
-        ``PageNum`` >= 1, ``PageSize`` 1..1000, 10 requests/s per user (shared bucket), no
+        ``PageNum`` >= 1, ``PageSize`` 1..1000, Vhost or Domain (not both), Stream only with App,
+        10 requests/s per user (shared bucket), no
         ``HasMore``: a page shorter than ``PageSize`` is the last. Inputs are checked here, before
         any request; page N+1 is fetched once page N is consumed. A page longer than asked, a page
         repeating the previous one or more than :data:`MAX_ONLINE_STREAM_PAGES` pages is a
@@ -713,7 +714,8 @@ def stream_state_query(
 def online_streams_query(
     *, vhost: Any = None, domain: Any = None, app: Any = None, stream: Any = None
 ) -> dict[str, str]:
-    """Validated DescribeLiveStreamInfoByPage filters: each optional, all combinable (strict match)."""
+    """Validated DescribeLiveStreamInfoByPage filters (strict match), each optional; as documented,
+    Vhost or Domain but not both, and Stream only with App."""
     query: dict[str, str] = {}
     if vhost not in (None, ""):
         query["Vhost"] = _host_name(vhost, "vhost", "domain space (Vhost)")
@@ -723,6 +725,12 @@ def online_streams_query(
         query["App"] = validate_app(app)
     if stream not in (None, ""):
         query["Stream"] = validate_stream(stream)
+    if "Vhost" in query and "Domain" in query:
+        raise LiveApiInputError(
+            "vhost/domain", "give vhost (the domain space) or domain, not both", vendor=VENDOR
+        )
+    if "Stream" in query and "App" not in query:
+        raise LiveApiInputError("app", "is required with stream: give the stream's app too", vendor=VENDOR)
     return query
 
 

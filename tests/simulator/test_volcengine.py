@@ -220,7 +220,9 @@ def test_sessions_agree_with_describe_live_stream_state(simulator: SimulatorServ
         )
 
     def listed() -> list[str]:
-        items = list_page(simulator, PageNum=1, PageSize=10, Stream="k").json()["Result"]["StreamInfoList"]
+        items = list_page(simulator, PageNum=1, PageSize=10, App="live", Stream="k").json()["Result"][
+            "StreamInfoList"
+        ]
         return [f"{i['ID']}@{i['SessionStartTime']}" for i in items]
 
     assert (state(), listed()) == ("offline", [])
@@ -251,7 +253,7 @@ def test_online_list_paging_and_filters(simulator: SimulatorServer) -> None:
     assert names(PageNum=3, PageSize=2, Vhost=DEMO_VHOST, App="live") == ["live/live/s4"]
     assert names(PageNum=4, PageSize=2, Vhost=DEMO_VHOST, App="live") == []
     assert names(PageNum=1, PageSize=10, Domain="push.other.example.com") == ["other/live/s0"]
-    assert names(PageNum=1, PageSize=10, Stream="s0") == ["live/live/s0", "other/live/s0"]
+    assert names(PageNum=1, PageSize=10, App="live", Stream="s0") == ["live/live/s0", "other/live/s0"]
     assert names(PageNum=1, PageSize=10, App="conf", Stream="talk") == []  # strict by default
     assert names(PageNum=1, PageSize=10, App="conf", Stream="talk", QueryType="fuzzy") == ["live/conf/talk-1"]
     assert names(PageNum=1, PageSize=10, SourceType="relay") == []
@@ -268,6 +270,11 @@ def test_online_list_paging_and_filters(simulator: SimulatorServer) -> None:
         ({"PageNum": 1}, "MissingParameter"),
         ({"PageSize": 10}, "MissingParameter"),
         ({"PageNum": 1, "PageSize": 10, "QueryType": "regex"}, "InvalidParameter"),
+        (
+            {"PageNum": 1, "PageSize": 10, "Vhost": DEMO_VHOST, "Domain": "push.demo.example.com"},
+            "InvalidParameter",
+        ),
+        ({"PageNum": 1, "PageSize": 10, "Stream": "s1"}, "InvalidParameter"),
     ],
 )
 def test_online_list_parameter_errors(simulator: SimulatorServer, params: dict[str, Any], code: str) -> None:
