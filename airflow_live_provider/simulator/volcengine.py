@@ -1,6 +1,7 @@
 """The Volcengine Live part of the simulator: ``POST /?Action=...&Version=...`` like the gateway
-(``GET`` with query parameters for DescribeLiveStreamState, whose per-stream answer tests control
-with :meth:`VolcengineSimulator.set_stream`).
+(``GET`` with query parameters for DescribeLiveStreamState and DescribeLiveStreamInfoByPage, whose
+answers tests control with :meth:`VolcengineSimulator.set_stream` and the push sessions of
+:meth:`VolcengineSimulator.start_session` / :meth:`VolcengineSimulator.stop_session`).
 
 Every request is authenticated the way the gateway does it, re-implemented here from the
 published algorithm (not by calling the client's signer, so a signer bug cannot hide itself):
@@ -8,8 +9,13 @@ the Authorization header is parsed, the access key looked up, ``X-Date`` checked
 15-minute window, the body hashed and compared with ``X-Content-Sha256``, an STS credential's
 ``X-Security-Token`` required and signed, and the signature recomputed from the received
 method, query, signed headers and body. Then a per-access-key token bucket enforces the
-vendor's quotas (DescribeAuth 10/s, GeneratePushURL 25/s) answering HTTP 429
-``FlowLimitExceeded``.
+vendor's quotas (DescribeAuth, DescribeLiveStreamState and DescribeLiveStreamInfoByPage 10/s,
+GeneratePushURL 25/s) answering HTTP 429 ``FlowLimitExceeded``.
+
+DescribeLiveStreamInfoByPage (docs 6469/1126841): PageNum >= 1, PageSize 1..1000, optional Vhost
+or Domain (not both), App, Stream (only with App), StreamType, SourceType, QueryType; lists only
+online streams, sorted by vhost/app/stream. Assumed: the error codes of bad parameters, the
+fuzzy match (a substring of App/Stream), and that ``RoughCount`` is the exact count here.
 
 Response shapes: success ``{ResponseMetadata{RequestId, Action, Version, Service, Region},
 Result}``, error ``ResponseMetadata.Error{Code, Message}`` without ``Result`` (Volcengine docs,
