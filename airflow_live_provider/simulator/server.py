@@ -66,7 +66,7 @@ class LoggedRequest:
     path: str
     query: dict[str, str]
     status: int | str
-    #: ``time.monotonic()`` when it was answered (requests-per-interval counts).
+    #: ``time.monotonic()`` when it arrived (requests-per-interval counts).
     at: float = field(default_factory=time.monotonic)
 
 
@@ -222,8 +222,8 @@ class SimulatorServer:
     def max_requests_in_window(
         self, predicate: Callable[[LoggedRequest], bool], window_seconds: float
     ) -> int:
-        """The most logged requests matching ``predicate`` within any ``window_seconds`` (a
-        half-open interval): the "requests per interval" a quota is about."""
+        """The most logged requests matching ``predicate`` arriving within any ``window_seconds``
+        (a half-open interval): the "requests per interval" a quota is about."""
         with self._log_lock:
             times = sorted(r.at for r in self.requests if predicate(r))
         best = first = 0
@@ -262,7 +262,9 @@ class SimulatorServer:
 
     def _record(self, req: SimRequest, status: int | str) -> None:
         with self._log_lock:
-            self.requests.append(LoggedRequest(req.method, req.path, dict(req.query), status))
+            self.requests.append(
+                LoggedRequest(req.method, req.path, dict(req.query), status, at=req.received_at)
+            )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
