@@ -6,6 +6,7 @@ Vendor modules import only this module; the server imports them. (No import cycl
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ class SimRequest:
     headers: dict[str, str]
     body: bytes
     raw_query: str = ""
+    #: ``time.monotonic()`` when it arrived: what a vendor's requests-per-interval quota counts.
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def form(self) -> dict[str, str]:

@@ -88,6 +88,8 @@ class PolyvSimulator(VendorSimulator):
         #: The documented IP limit: 1500 requests per 10 s (None disables it).
         self.qps_window: tuple[int, float] | None = (1500, 10.0)
         self._recent: deque[float] = deque()
+        #: The ``channelIds`` of every authenticated live-status call, in order (chunking tests).
+        self.live_status_calls: list[list[str]] = []
 
     # -- set-up helpers (demo data and tests) ----------------------------------------------------
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -176,6 +178,10 @@ class PolyvSimulator(VendorSimulator):
     def go_live(self, channel_id: str, *, in_seconds: float = 0.0) -> None:
         """The channel's live status turns from ``end`` to ``live`` after ``in_seconds``."""
         self.live_at[channel_id] = self.server.now() + in_seconds
+
+    def end_live(self, channel_id: str) -> None:
+        """The channel's live status is ``end`` again (until the next :meth:`go_live`)."""
+        self.live_at.pop(channel_id, None)
 
     def add_receivers(self, transmit_id: str, names: Iterable[str]) -> list[str]:
         """Receivers created directly (as if made earlier, e.g. in the Polyv console)."""
@@ -347,6 +353,8 @@ class PolyvSimulator(VendorSimulator):
         if failure is not None:
             return failure
         ids = [c for c in params.get("channelIds", "").split(",") if c]
+        with self._lock:
+            self.live_status_calls.append(ids)
         if not ids or len(ids) > 20:
             return self._v3_error(400, "param length is incorrect: channelIds")
         for channel_id in ids:

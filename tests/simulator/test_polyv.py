@@ -189,3 +189,28 @@ def test_connections_point_at_the_server(simulator: SimulatorServer) -> None:
     assert conns["polyv_default"]["login"] == sim.DEMO_APP_ID
     assert conns["polyv_group_default"]["password"] == sim.DEMO_GROUP_APP_SECRET
     assert conns["polyv_group_default"]["extra"]["account_type"] == "group"
+
+
+def live_status(server: SimulatorServer, ids: list[str]) -> requests.Response:
+    return requests.post(
+        f"{server.base_url}/live/v2/channels/live-status",
+        data=signed({"channelIds": ",".join(ids)}),
+        timeout=10,
+    )
+
+
+def test_go_live_and_end_live(simulator: SimulatorServer) -> None:
+    ids = [sim.DEMO_CHANNEL_ID, T]
+    assert [c["status"] for c in live_status(simulator, ids).json()["data"]] == ["end", "end"]
+    simulator.polyv.go_live(sim.DEMO_CHANNEL_ID)
+    assert [c["status"] for c in live_status(simulator, ids).json()["data"]] == ["live", "end"]
+    simulator.polyv.end_live(sim.DEMO_CHANNEL_ID)
+    assert [c["status"] for c in live_status(simulator, ids).json()["data"]] == ["end", "end"]
+    simulator.polyv.end_live("999")  # never live: nothing to end, no error
+
+
+def test_live_status_takes_at_most_20_channels(simulator: SimulatorServer) -> None:
+    ids = [simulator.polyv.add_channel(f"Hall {n}") for n in range(21)]
+    assert live_status(simulator, ids[:20]).json()["status"] == "success"
+    refused = live_status(simulator, ids).json()
+    assert refused["status"] == "error" and "channelIds" in refused["message"]

@@ -152,3 +152,23 @@ def test_bad_content_length_is_a_400_and_slow_clients_are_dropped(monkeypatch: p
         with socket_module.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
             slow.sendall(b"GET /x HTTP/1.1\r\n")  # and then nothing: the thread must not wait forever
             assert slow.recv(100) == b""  # closed by the server after its timeout
+
+
+def test_max_requests_in_window_counts_the_busiest_interval(simulator: SimulatorServer) -> None:
+    from airflow_live_provider.simulator.server import LoggedRequest
+
+    for at, path in [(0.0, "/a"), (0.5, "/a"), (0.99, "/a"), (1.0, "/a"), (1.2, "/b"), (5.0, "/a")]:
+        simulator.requests.append(LoggedRequest("GET", path, {}, 200, at=100.0 + at))
+    assert simulator.max_requests_in_window(lambda r: r.path == "/a", 1.0) == 3  # [0, 1) half-open
+    assert simulator.max_requests_in_window(lambda r: True, 1.0) == 4  # 0.5, 0.99, 1.0, 1.2
+    assert simulator.max_requests_in_window(lambda r: True, 1.25) == 5
+    assert simulator.max_requests_in_window(lambda r: r.path == "/c", 1.0) == 0
+    assert simulator.max_requests_in_window(lambda r: True, 10.0) == 6
+
+
+def test_logged_requests_carry_their_time(simulator: SimulatorServer) -> None:
+    requests.get(simulator.base_url + "/nowhere", timeout=5)
+    requests.get(simulator.base_url + "/nowhere", timeout=5)
+    first, second = simulator.requests
+    assert 0 < first.at <= second.at
+    assert simulator.max_requests_in_window(lambda r: r.path == "/nowhere", 3600.0) == 2

@@ -21,6 +21,7 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as sim
 from airflow_live_provider.transport import RetryPolicy
 from airflow_live_provider.vendors.polyv import (
+    CHANNEL_LIVE_STATUS_PATH,
     CHANNEL_SIMPLE_LIST_PATH,
     GROUP_PACKAGE_LIST_PATH,
     TRANSMIT_ASSOCIATIONS_PATH,
@@ -451,6 +452,13 @@ BAD_INPUTS: list[tuple[str, Callable[[PolyvClient], Any], str]] = [
     ("501 names", lambda c: c.create_transmit_channels(T, [f"n{i}" for i in range(501)]), "names"),
     ("non-str name", lambda c: c.create_transmit_channels(T, ["a", 7]), "names[1]"),  # type: ignore[list-item]
     ("bad transmit id", lambda c: c.list_transmit_receivers("31513 18"), "channel_id"),
+    ("statuses of a str", lambda c: c.get_channel_live_statuses("3151318,3151319"), "channel_ids"),  # type: ignore[arg-type]
+    (
+        "statuses, bad 31st id",
+        lambda c: c.get_channel_live_statuses([str(3_000_000 + n) for n in range(30)] + ["31513 18"]),
+        "channel_ids[30]",
+    ),
+    ("statuses, None id", lambda c: c.get_channel_live_statuses(["3151318", None]), "channel_ids[1]"),  # type: ignore[list-item]
 ]
 
 
@@ -595,3 +603,48 @@ def test_channel_live_status_takes_at_most_20_channels(simulator: SimulatorServe
     simulator.polyv.go_live(sim.DEMO_CHANNEL_ID)
     statuses = client(simulator).get_channel_live_status([sim.DEMO_CHANNEL_ID, sim.DEMO_TRANSMIT_CHANNEL_ID])
     assert statuses == {sim.DEMO_CHANNEL_ID: "live", sim.DEMO_TRANSMIT_CHANNEL_ID: "end"}
+
+
+# -- batch live status: any number of channels, 20 per call ------------------------------------
+def test_live_statuses_of_45_channels_in_three_calls(simulator: SimulatorServer) -> None:
+    ids = [simulator.polyv.add_channel(f"Hall {n}") for n in range(45)]
+    for channel_id in ids[::3]:
+        simulator.polyv.go_live(channel_id)
+    simulator.polyv.end_live(ids[3])
+    statuses = client(simulator).get_channel_live_statuses(ids + ids[:7])  # duplicates asked once
+    assert list(statuses) == ids
+    assert {c for c, s in statuses.items() if s == "live"} == set(ids[::3]) - {ids[3]}
+    assert set(statuses.values()) == {"live", "end"}
+    calls = simulator.requests_to(CHANNEL_LIVE_STATUS_PATH, "POST")
+    assert [r.status for r in calls] == [200, 200, 200]
+    sizes = [len(ids) for ids in simulator.polyv.live_status_calls]
+    assert sizes == [20, 20, 5]
+
+
+def test_live_statuses_of_no_channel_send_nothing(simulator: SimulatorServer) -> None:
+    assert client(simulator).get_channel_live_statuses([]) == {}
+    assert len(simulator.requests) == 0
+
+
+def test_live_statuses_throttled_call_is_resent(simulator: SimulatorServer) -> None:
+    simulator.polyv.throttle(1)
+    ids = [simulator.polyv.add_channel(f"Hall {n}") for n in range(21)]
+    simulator.polyv.go_live(ids[20])
+    statuses = client(simulator).get_channel_live_statuses(ids)
+    assert statuses[ids[20]] == "live" and len(statuses) == 21
+    assert len(simulator.requests_to(CHANNEL_LIVE_STATUS_PATH, "POST")) == 3
+
+
+def test_live_statuses_error_carries_no_secret(simulator: SimulatorServer) -> None:
+    wrong = "wrong-app-secret-for-live-status-01"
+    bad = PolyvClient(simulator.base_url, sim.DEMO_APP_ID, wrong, retry=FAST)
+    with pytest.raises(LiveApiAuthError) as info:
+        bad.get_channel_live_statuses([sim.DEMO_CHANNEL_ID])
+    assert_no_secret_in(str(info.value) + repr(info.value), wrong, sim.DEMO_APP_SECRET)
+
+
+def test_hook_get_channel_live_statuses(sim_connections: SimulatorServer) -> None:
+    from airflow_live_provider.hooks.polyv import PolyvHook
+
+    sim_connections.polyv.go_live(sim.DEMO_CHANNEL_ID)
+    assert PolyvHook().get_channel_live_statuses([sim.DEMO_CHANNEL_ID]) == {sim.DEMO_CHANNEL_ID: "live"}

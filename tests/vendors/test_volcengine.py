@@ -15,6 +15,7 @@ from airflow_live_provider.exceptions import (
     LiveApiError,
     LiveApiInputError,
     LiveApiRateLimitError,
+    LiveApiResponseError,
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.simulator import SimRequest, SimResponse, SimulatorServer
@@ -27,7 +28,9 @@ from airflow_live_provider.simulator.volcengine import (
     DEMO_VHOST,
 )
 from airflow_live_provider.transport import RetryPolicy
+from airflow_live_provider.vendors import volcengine as volcengine_module
 from airflow_live_provider.vendors.volcengine import (
+    OnlineStream,
     VolcengineLiveClient,
     canonical_query,
     describe_auth_body,
@@ -309,6 +312,17 @@ BAD_INPUTS: list[tuple[str, Callable[[VolcengineLiveClient], object]]] = [
     ("stream", lambda c: c.describe_live_stream_state(vhost=DEMO_VHOST, app="live", stream="s\n")),
     ("app", lambda c: c.describe_live_stream_state(domain=DEMO_VHOST, app="my app", stream="s")),
     ("vhost", lambda c: c.describe_live_stream_state(vhost="live\x00.example.com", app="a", stream="s")),
+    ("vhost", lambda c: c.iter_online_streams(vhost="https://live.demo.example.com")),
+    ("domain", lambda c: c.iter_online_streams(domain="push demo.example.com")),
+    ("app", lambda c: c.iter_online_streams(vhost=DEMO_VHOST, app="a" * 31)),
+    ("stream", lambda c: c.iter_online_streams(app="live", stream="s/1")),
+    ("stream", lambda c: c.iter_online_streams(app="live", stream="s" * 101)),
+    ("app", lambda c: c.iter_online_streams(vhost=DEMO_VHOST, stream="s1")),
+    ("vhost/domain", lambda c: c.iter_online_streams(vhost=DEMO_VHOST, domain="push.demo.example.com")),
+    ("page_size", lambda c: c.iter_online_streams(page_size=0)),
+    ("page_size", lambda c: c.iter_online_streams(page_size=1001)),
+    ("page_size", lambda c: c.iter_online_streams(page_size=True)),
+    ("page_size", lambda c: c.iter_online_streams(page_size="10\n")),  # type: ignore[arg-type]
 ]
 
 
@@ -403,3 +417,212 @@ def test_a_changed_query_breaks_the_signature(simulator: SimulatorServer) -> Non
 
     response = requests.get(simulator.base_url + "/", params=tampered, headers=request.headers, timeout=5)
     assert response.status_code == 401 and "SignatureDoesNotMatch" in response.text
+
+
+# -- DescribeLiveStreamInfoByPage: iter_online_streams ------------------------------------------
+LIST_ACTION = "DescribeLiveStreamInfoByPage"
+
+
+def list_requests(server: SimulatorServer) -> list[Any]:
+    return [r for r in server.requests if r.query.get("Action") == LIST_ACTION]
+
+
+def test_online_streams_2500_in_three_pages_of_1000(simulator: SimulatorServer) -> None:
+    """2,500 online streams cost 3 requests (the 3rd page is short, so the last): IDs are the
+    vendor's int64 values exactly (above 2**53), one stream per online stream, none twice."""
+    started = {
+        f"s{n}": simulator.volcengine.start_session(DEMO_VHOST, DEMO_APP, f"s{n}") for n in range(2500)
+    }
+    simulator.volcengine.set_stream(DEMO_VHOST, DEMO_APP, "offline-one", state="offline")
+    streams = list(make_client(simulator).iter_online_streams(vhost=DEMO_VHOST))
+    assert len(streams) == 2500
+    assert {s.stream: f"{s.stream_id}@{s.session_start_time}" for s in streams} == started
+    assert all(int(s.stream_id) > 2**53 for s in streams)
+    assert {(s.vhost, s.domain, s.app, s.source_type) for s in streams} == {
+        (DEMO_VHOST, "push.demo.example.com", DEMO_APP, "push")
+    }
+    pages = list_requests(simulator)
+    assert [(r.method, r.status, r.query["PageNum"], r.query["PageSize"]) for r in pages] == [
+        ("GET", 200, str(n), "1000") for n in (1, 2, 3)
+    ]
+
+
+def test_online_streams_filters_are_sent_and_applied(simulator: SimulatorServer) -> None:
+    sim = simulator.volcengine
+    sim.add_vhost("other.example.com", push_domains=["push.other.example.com"], pull_domains=[])
+    for vhost, app, stream in [
+        (DEMO_VHOST, "live", "a"),
+        (DEMO_VHOST, "live", "b"),
+        (DEMO_VHOST, "conf", "a"),
+        ("other.example.com", "live", "a"),
+    ]:
+        sim.start_session(vhost, app, stream)
+    sim.set_stream(DEMO_VHOST, "live", "forbidden-one", state="forbidden")
+    sim.set_stream(DEMO_VHOST, "live", "later", online_in=3600)
+    client = make_client(simulator)
+
+    def listed(**filters: Any) -> list[tuple[str, str, str]]:
+        return [(s.vhost, s.app, s.stream) for s in client.iter_online_streams(**filters)]
+
+    assert listed(vhost=DEMO_VHOST, app="live") == [(DEMO_VHOST, "live", "a"), (DEMO_VHOST, "live", "b")]
+    assert listed(vhost=DEMO_VHOST) == [
+        (DEMO_VHOST, "conf", "a"),
+        (DEMO_VHOST, "live", "a"),
+        (DEMO_VHOST, "live", "b"),
+    ]
+    assert listed(domain="push.other.example.com") == [("other.example.com", "live", "a")]
+    assert listed(app="live", stream="a") == [(DEMO_VHOST, "live", "a"), ("other.example.com", "live", "a")]
+    assert len(listed()) == 4
+    sent = list_requests(simulator)[0].query
+    assert {k: sent[k] for k in ("Vhost", "App", "PageNum", "PageSize")} == {
+        "Vhost": DEMO_VHOST,
+        "App": "live",
+        "PageNum": "1",
+        "PageSize": "1000",
+    }
+    assert "Domain" not in sent and "Stream" not in sent
+
+
+def test_online_streams_sessions_start_stop_start(simulator: SimulatorServer) -> None:
+    """A stopped stream is no longer listed; a new session is a new ID (the watcher's identity)."""
+    client = make_client(simulator)
+    first = simulator.volcengine.start_session(DEMO_VHOST, DEMO_APP, "keynote")
+    [seen] = client.iter_online_streams(vhost=DEMO_VHOST, app=DEMO_APP)
+    assert f"{seen.stream_id}@{seen.session_start_time}" == first
+    simulator.volcengine.stop_session(DEMO_VHOST, DEMO_APP, "keynote")
+    assert list(client.iter_online_streams(vhost=DEMO_VHOST, app=DEMO_APP)) == []
+    second = simulator.volcengine.start_session(DEMO_VHOST, DEMO_APP, "keynote")
+    [again] = client.iter_online_streams(vhost=DEMO_VHOST, app=DEMO_APP)
+    assert f"{again.stream_id}@{again.session_start_time}" == second
+    assert again.stream_id != seen.stream_id
+
+
+def test_online_streams_throttled_pages_are_retried(simulator: SimulatorServer) -> None:
+    """The simulator answers 429 FlowLimitExceeded over its quota; the client waits and resends."""
+    for n in range(3):
+        simulator.volcengine.start_session(DEMO_VHOST, DEMO_APP, f"s{n}")
+    simulator.volcengine.quotas[LIST_ACTION] = (20.0, 1.0)
+    streams = list(make_client(simulator, rate_limits={}).iter_online_streams(page_size=1))
+    assert [s.stream for s in streams] == ["s0", "s1", "s2"]
+    statuses = [r.status for r in list_requests(simulator)]
+    assert 429 in statuses, "the simulator quota did not throttle"
+    assert statuses.count(200) == 4  # 3 full pages of 1, then an empty (short) one
+
+    with pytest.raises(LiveApiRateLimitError) as info:
+        simulator.volcengine.quotas[LIST_ACTION] = (0.01, 1.0)
+        client = make_client(simulator, retry=ONCE, rate_limits={})
+        list(client.iter_online_streams(page_size=1))
+    assert info.value.code == "FlowLimitExceeded" and info.value.http_status == 429
+
+
+def test_online_streams_share_the_10_per_second_bucket(simulator: SimulatorServer) -> None:
+    """The client spaces the action to 10/s per access key, so the simulator's own 10/s quota
+    (bucket of 10) never answers 429, even for two clients at once."""
+    for n in range(6):
+        simulator.volcengine.start_session(DEMO_VHOST, DEMO_APP, f"s{n}")
+    first, second = make_client(simulator), make_client(simulator)
+    assert first.limiter_for(LIST_ACTION) is second.limiter_for(LIST_ACTION)
+    for client in (first, second):
+        assert len(list(client.iter_online_streams(page_size=1))) == 6  # 7 requests each
+    statuses = [r.status for r in list_requests(simulator)]
+    assert statuses == [200] * 14
+    busiest = simulator.max_requests_in_window(lambda r: r.query.get("Action") == LIST_ACTION, 1.0)
+    print(f"DescribeLiveStreamInfoByPage: at most {busiest} requests in any 1 s window")
+    assert busiest <= 12  # 10/s spacing; a generous bound for a noisy machine
+
+
+def _hostile(simulator: SimulatorServer, page: Callable[[int, int], Any]) -> None:
+    """The gateway answers ``Result = page(PageNum, PageSize)`` to every request."""
+
+    def handler(req: SimRequest) -> SimResponse:
+        result = page(int(req.query["PageNum"]), int(req.query["PageSize"]))
+        return SimResponse(200, {"ResponseMetadata": {"RequestId": "rid-hostile"}, "Result": result})
+
+    simulator.routes[("GET", "/")] = handler
+
+
+def _item(n: int, **changes: Any) -> dict[str, Any]:
+    item = {
+        "ID": 1000 + n,
+        "Vhost": DEMO_VHOST,
+        "Domain": "push.demo.example.com",
+        "App": DEMO_APP,
+        "Stream": f"s{n}",
+        "SessionStartTime": "2026-12-01T10:00:00.000Z",
+        "SourceType": "push",
+    }
+    item.update(changes)
+    return {k: v for k, v in item.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    ("result", "says"),
+    [
+        ({"StreamInfoList": "s1,s2"}, "Result.StreamInfoList is a string, not a list"),
+        ({"StreamInfoList": {"Stream": "s1"}}, "Result.StreamInfoList is an object, not a list"),
+        ({"StreamInfoList": [_item(0), "s1"]}, "Result.StreamInfoList[1] is a string, not an object"),
+        ({"StreamInfoList": [_item(0, Stream=...)]}, "Result.StreamInfoList[0].Stream is null"),
+        ({"StreamInfoList": [_item(0, App="")]}, "Result.StreamInfoList[0].App is an empty string"),
+        ({"StreamInfoList": [_item(0, ID=None)]}, "Result.StreamInfoList[0].ID is null"),
+        ({"StreamInfoList": [_item(0, ID=1.5)]}, "Result.StreamInfoList[0].ID is a number"),
+        (
+            {"StreamInfoList": [_item(0, SessionStartTime=DEMO_SECRET_ACCESS_KEY)]},
+            "SessionStartTime is a string, not an RFC 3339 time",
+        ),
+        ({"StreamInfoList": [_item(0, Domain=7)]}, "Result.StreamInfoList[0].Domain is a number"),
+        ({"StreamInfoList": [_item(n) for n in range(3)]}, "page 1 holds 3 streams, more than 2"),
+    ],
+)
+def test_online_streams_hostile_answer_is_refused(
+    simulator: SimulatorServer, result: dict[str, Any], says: str
+) -> None:
+    _hostile(simulator, lambda number, size: result)
+    with pytest.raises(LiveApiResponseError) as info:
+        list(make_client(simulator).iter_online_streams(page_size=2))
+    assert says in str(info.value)
+    assert_no_secret_in(str(info.value), DEMO_SECRET_ACCESS_KEY)
+
+
+def test_online_streams_a_bad_page_yields_none_of_its_items(simulator: SimulatorServer) -> None:
+    pages = {1: [_item(0), _item(1)], 2: [_item(2), _item(3, Vhost=None)]}
+    _hostile(simulator, lambda number, size: {"StreamInfoList": pages[number]})
+    seen: list[str] = []
+    with pytest.raises(LiveApiResponseError, match=r"StreamInfoList\[1\]\.Vhost"):
+        for stream in make_client(simulator).iter_online_streams(page_size=2):
+            seen.append(stream.stream)
+    assert seen == ["s0", "s1"]
+
+
+def test_online_streams_a_repeated_page_stops_paging(simulator: SimulatorServer) -> None:
+    _hostile(simulator, lambda number, size: {"StreamInfoList": [_item(0), _item(1)]})
+    with pytest.raises(LiveApiResponseError, match="page 2 repeats page 1"):
+        list(make_client(simulator).iter_online_streams(page_size=2))
+    assert len(simulator.requests) == 2
+
+
+def test_online_streams_endless_pages_stop_at_the_maximum(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full pages forever (each different): the page guard ends it, it does not page for hours."""
+    monkeypatch.setattr(volcengine_module, "MAX_ONLINE_STREAM_PAGES", 5)
+    _hostile(simulator, lambda number, size: {"StreamInfoList": [_item(number)]})
+    with pytest.raises(LiveApiResponseError, match="more than 5 pages"):
+        list(make_client(simulator).iter_online_streams(page_size=1))
+    assert len(simulator.requests) == 5
+
+
+def test_online_streams_vendor_error_carries_no_secret(simulator: SimulatorServer) -> None:
+    wrong = "SK-wrong-secret-for-listing-0001"
+    with pytest.raises(LiveApiAuthError) as info:
+        list(make_client(simulator, sk=wrong).iter_online_streams(vhost=DEMO_VHOST))
+    assert info.value.code == "SignatureDoesNotMatch"
+    assert_no_secret_in(str(info.value) + repr(info.value), wrong, DEMO_SECRET_ACCESS_KEY)
+    assert len(simulator.requests) == 1
+
+
+def test_hook_iter_online_streams(sim_connections: SimulatorServer) -> None:
+    from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+
+    sim_connections.volcengine.start_session(DEMO_VHOST, DEMO_APP, "hooked")
+    [stream] = VolcengineLiveHook().iter_online_streams(vhost=DEMO_VHOST, app=DEMO_APP)
+    assert isinstance(stream, OnlineStream) and stream.stream == "hooked"
