@@ -82,6 +82,10 @@ class PolyvHook(LiveBaseHook[PolyvClient]):
         """``{channelId: "live" | "end"}`` for up to 20 channels."""
         return self.client.get_channel_live_status(channel_ids)
 
+    def get_channel_live_statuses(self, channel_ids: Sequence[str | int]) -> dict[str, str]:
+        """``{channelId: "live" | "end"}`` for any number of channels, 20 per call."""
+        return self.client.get_channel_live_statuses(channel_ids)
+
     def list_transmit_receivers(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, name}]`` of a transmit channel's receive channels."""
         return self.client.list_transmit_receivers(channel_id)

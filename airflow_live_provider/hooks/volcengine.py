@@ -7,11 +7,18 @@ Connection: login = Access Key ID, password = Secret Access Key, extras ``region
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
-from airflow_live_provider.vendors.volcengine import DEFAULT_REGION, DEFAULT_VERSION, VolcengineLiveClient
+from airflow_live_provider.vendors.volcengine import (
+    DEFAULT_REGION,
+    DEFAULT_VERSION,
+    MAX_ONLINE_STREAMS_PAGE_SIZE,
+    OnlineStream,
+    VolcengineLiveClient,
+)
 
 #: Volcengine region names: cn-north-1, cn-beijing, ap-singapore-1 ("cn north" would only surface
 #: later as SignatureDoesNotMatch).
@@ -89,6 +96,20 @@ class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
     ) -> dict[str, Any]:
         """``{"stream_state": "online" | "offline" | "forbidden", "type": ...}`` of one stream."""
         return self.client.describe_live_stream_state(vhost=vhost, domain=domain, app=app, stream=stream)
+
+    def iter_online_streams(
+        self,
+        *,
+        vhost: str | None = None,
+        domain: str | None = None,
+        app: str | None = None,
+        stream: str | None = None,
+        page_size: int = MAX_ONLINE_STREAMS_PAGE_SIZE,
+    ) -> Iterator[OnlineStream]:
+        """Every online stream (DescribeLiveStreamInfoByPage, paged, 10 requests/s per key)."""
+        return self.client.iter_online_streams(
+            vhost=vhost, domain=domain, app=app, stream=stream, page_size=page_size
+        )
 
     def call(
         self,

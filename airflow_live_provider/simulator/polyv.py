@@ -177,6 +177,10 @@ class PolyvSimulator(VendorSimulator):
         """The channel's live status turns from ``end`` to ``live`` after ``in_seconds``."""
         self.live_at[channel_id] = self.server.now() + in_seconds
 
+    def end_live(self, channel_id: str) -> None:
+        """The channel's live status is ``end`` again (until the next :meth:`go_live`)."""
+        self.live_at.pop(channel_id, None)
+
     def add_receivers(self, transmit_id: str, names: Iterable[str]) -> list[str]:
         """Receivers created directly (as if made earlier, e.g. in the Polyv console)."""
         ids = [self.add_channel(name, channel_type="receive") for name in names]

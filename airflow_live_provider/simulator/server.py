@@ -15,7 +15,8 @@ import struct
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -65,6 +66,8 @@ class LoggedRequest:
     path: str
     query: dict[str, str]
     status: int | str
+    #: ``time.monotonic()`` when it was answered (requests-per-interval counts).
+    at: float = field(default_factory=time.monotonic)
 
 
 class FaultInjector:
@@ -215,6 +218,20 @@ class SimulatorServer:
     def requests_to(self, path: str, method: str | None = None) -> list[LoggedRequest]:
         with self._log_lock:
             return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
+
+    def max_requests_in_window(
+        self, predicate: Callable[[LoggedRequest], bool], window_seconds: float
+    ) -> int:
+        """The most logged requests matching ``predicate`` within any ``window_seconds`` (a
+        half-open interval): the "requests per interval" a quota is about."""
+        with self._log_lock:
+            times = sorted(r.at for r in self.requests if predicate(r))
+        best = first = 0
+        for last, at in enumerate(times):
+            while at - times[first] >= window_seconds:
+                first += 1
+            best = max(best, last - first + 1)
+        return best
 
     def clear_requests(self) -> None:
         with self._log_lock:

@@ -57,10 +57,16 @@ QUOTAS: dict[str, tuple[float, float]] = {
     "DescribeAuth": (10.0, 10.0),
     "GeneratePushURL": (25.0, 25.0),
     "DescribeLiveStreamState": (10.0, 10.0),
+    "DescribeLiveStreamInfoByPage": (10.0, 10.0),
 }
 DEFAULT_VALID_DURATION = 604800
 #: Actions called with GET and query parameters (the rest are POST with a JSON body).
-GET_ACTIONS = frozenset({"DescribeLiveStreamState"})
+GET_ACTIONS = frozenset({"DescribeLiveStreamState", "DescribeLiveStreamInfoByPage"})
+#: DescribeLiveStreamInfoByPage's PageSize range (docs 6469/1126841).
+MAX_ONLINE_PAGE_SIZE = 1000
+#: Session IDs are int64 (Java SDK ``StreamInfoList.ID`` is a Long); ours start above 2**53 so a
+#: client reading JSON numbers as doubles would round them and fail its tests.
+FIRST_SESSION_ID = 7_300_000_000_000_000_001
 
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -90,15 +96,36 @@ class Vhost:
 @dataclass
 class StreamPlan:
     """What DescribeLiveStreamState answers for one stream: ``state`` until ``online_at`` (epoch
-    seconds on the simulator clock), ``online`` from then on. ``forbidden`` never changes."""
+    seconds on the simulator clock), ``online`` from then on. ``forbidden`` never changes.
+
+    An online stream is one push session: ``session_id`` (int64) and its start (``started_at``
+    for ``state="online"``, else ``online_at``) are what DescribeLiveStreamInfoByPage lists."""
 
     state: str = "offline"
     online_at: float | None = None
+    session_id: int = 0
+    started_at: float = 0.0
+    domain: str = ""
 
     def state_at(self, now: float) -> str:
         if self.state != "forbidden" and self.online_at is not None and now >= self.online_at:
             return "online"
         return self.state
+
+    def online_since(self, now: float) -> float | None:
+        """When the current session started, or None when the stream is not online at ``now``."""
+        if self.state == "online":
+            return self.started_at
+        if self.state_at(now) == "online":
+            return self.online_at
+        return None
+
+
+def rfc3339_millis(epoch: float) -> str:
+    """``2026-12-01T10:50:44.123Z``: SessionStartTime's form (RFC 3339, UTC, milliseconds)."""
+    millis = int(round(epoch * 1000))
+    seconds, ms = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
 class _Refused(Exception):
@@ -120,6 +147,7 @@ class VolcengineSimulator(VendorSimulator):
         self.quotas = dict(QUOTAS)
         #: (vhost, app, stream) -> its plan; streams not listed are offline.
         self.streams: dict[tuple[str, str, str], StreamPlan] = {}
+        self._next_session_id = FIRST_SESSION_ID
 
     # -- set-up helpers for tests and the demo ----------------------------------------------
     def add_credentials(
@@ -151,8 +179,39 @@ class VolcengineSimulator(VendorSimulator):
         """Control a stream: ``state`` now (online/offline/forbidden), online ``online_in`` s later."""
         if state not in ("online", "offline", "forbidden"):
             raise ValueError(f"unknown stream state {state!r}")
-        online_at = None if online_in is None else self.server.now() + online_in
-        self.streams[(vhost, app, stream)] = StreamPlan(state, online_at)
+        now = self.server.now()
+        online_at = None if online_in is None else now + online_in
+        with self._lock:
+            self.streams[(vhost, app, stream)] = StreamPlan(
+                state, online_at, self._new_session_id(), now, self._push_domain(vhost)
+            )
+
+    def start_session(self, vhost: str, app: str, stream: str, *, domain: str | None = None) -> str:
+        """A push session starts now: DescribeLiveStreamState answers ``online`` and
+        DescribeLiveStreamInfoByPage lists the stream with a fresh ``ID`` and ``SessionStartTime``
+        (also after a stop, or when it was already online: a new push replaces the old one).
+        Returns ``"<ID>@<SessionStartTime>"``, the ``session_id`` an event carries."""
+        now = self.server.now()
+        with self._lock:
+            plan = StreamPlan("online", None, self._new_session_id(), now, domain or self._push_domain(vhost))
+            self.streams[(vhost, app, stream)] = plan
+        return f"{plan.session_id}@{rfc3339_millis(now)}"
+
+    def stop_session(self, vhost: str, app: str, stream: str) -> None:
+        """The push stops: the stream is offline (and no longer listed) until the next session."""
+        with self._lock:
+            plan = self.streams.get((vhost, app, stream))
+            domain = plan.domain if plan is not None else self._push_domain(vhost)
+            self.streams[(vhost, app, stream)] = StreamPlan("offline", None, 0, 0.0, domain)
+
+    def _new_session_id(self) -> int:
+        session_id = self._next_session_id
+        self._next_session_id += 1
+        return session_id
+
+    def _push_domain(self, vhost: str) -> str:
+        known = self.vhosts.get(vhost)
+        return known.push_domains[0] if known is not None and known.push_domains else vhost
 
     def secrets(self) -> list[str]:
         found = [secret for secret, _ in self.credentials.values()]
@@ -195,6 +254,7 @@ class VolcengineSimulator(VendorSimulator):
             ("GeneratePushURL", "2023-01-01"): self._generate_push_url,
             ("ListDomainDetail", "2023-01-01"): self._list_domain_detail,
             ("DescribeLiveStreamState", "2023-01-01"): self._describe_live_stream_state,
+            ("DescribeLiveStreamInfoByPage", "2023-01-01"): self._describe_live_stream_info_by_page,
         }
         try:
             access_key_id = self._authenticate(req)
@@ -328,6 +388,61 @@ class VolcengineSimulator(VendorSimulator):
         plan = self.streams.get((vhost.name, body["App"], body["Stream"]), StreamPlan())
         return {"stream_state": plan.state_at(self.server.now()), "type": "push"}
 
+    def _describe_live_stream_info_by_page(self, body: dict[str, Any], version: str) -> dict[str, Any]:
+        """The ONLINE streams, filtered (strict match, or ``QueryType=fuzzy``: App/Stream contain the
+        value) and paged. Sorted by vhost, app, stream so pages do not overlap."""
+        for name in ("PageNum", "PageSize"):
+            if body.get(name) in (None, ""):
+                raise _Refused(400, "MissingParameter", f"The parameter {name} is required")
+        page_num, page_size = _int_param(body, "PageNum"), _int_param(body, "PageSize")
+        if page_num < 1:
+            raise _Refused(400, "InvalidParameter", "PageNum must be at least 1")
+        if not 1 <= page_size <= MAX_ONLINE_PAGE_SIZE:
+            raise _Refused(400, "InvalidParameter", f"PageSize must be 1 to {MAX_ONLINE_PAGE_SIZE}")
+        choices = {
+            "StreamType": ("origin", "trans"),
+            "SourceType": ("push", "relay"),
+            "QueryType": ("strict", "fuzzy"),
+        }
+        for name, allowed in choices.items():
+            if body.get(name) not in (None, "", *allowed):
+                raise _Refused(400, "InvalidParameter", f"{name} must be one of {', '.join(allowed)}")
+        fuzzy = body.get("QueryType") == "fuzzy"
+
+        def matches(wanted: Any, actual: str, *, fuzzy_ok: bool) -> bool:
+            if wanted in (None, ""):
+                return True
+            return str(wanted) in actual if fuzzy and fuzzy_ok else wanted == actual
+
+        now = self.server.now()
+        with self._lock:
+            plans = sorted(self.streams.items())
+        listed: list[dict[str, Any]] = []
+        for (vhost, app, stream), plan in plans:
+            since = plan.online_since(now)
+            if since is None or body.get("StreamType") == "trans" or body.get("SourceType") == "relay":
+                continue
+            if not (
+                matches(body.get("Vhost"), vhost, fuzzy_ok=False)
+                and matches(body.get("Domain"), plan.domain, fuzzy_ok=False)
+                and matches(body.get("App"), app, fuzzy_ok=True)
+                and matches(body.get("Stream"), stream, fuzzy_ok=True)
+            ):
+                continue
+            listed.append(
+                {
+                    "ID": plan.session_id,
+                    "Vhost": vhost,
+                    "Domain": plan.domain,
+                    "App": app,
+                    "Stream": stream,
+                    "SessionStartTime": rfc3339_millis(since),
+                    "SourceType": "push",
+                }
+            )
+        start = (page_num - 1) * page_size
+        return {"StreamInfoList": listed[start : start + page_size], "RoughCount": len(listed)}
+
     def _describe_auth(self, body: dict[str, Any], version: str) -> dict[str, Any]:
         scene = body.get("SceneType")
         if not scene:
@@ -428,3 +543,13 @@ class VolcengineSimulator(VendorSimulator):
         ]
         start = (max(page_num, 1) - 1) * page_size
         return {"Total": len(domains), "DomainList": domains[start : start + page_size]}
+
+
+def _int_param(body: dict[str, Any], name: str) -> int:
+    """A whole-number parameter (GET parameters arrive as text)."""
+    value = body.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        return int(value)
+    raise _Refused(400, "InvalidParameter", f"{name} must be an integer")

@@ -618,6 +618,22 @@ class PolyvClient:
             raise bad_answer(VENDOR, call, f"no status for channel(s) {missing}")
         return {c: found[c] for c in ids}
 
+    def get_channel_live_statuses(self, channel_ids: Sequence[str | int]) -> dict[str, str]:
+        """``{channelId: "live" | "end"}`` for any number of channels, in calls of at most 20
+        (:meth:`get_channel_live_status`, each paced by :func:`bulk_calls_limiter`): every ID is
+        checked before the first call, duplicates are asked once. No IDs, no call."""
+        if isinstance(channel_ids, str | int) or not isinstance(channel_ids, Sequence | set | frozenset):
+            raise LiveApiInputError(
+                "channel_ids", "must be a list of channel IDs such as ['3151318']", vendor=VENDOR
+            )
+        ids = list(
+            dict.fromkeys(validate_channel_id(c, f"channel_ids[{i}]") for i, c in enumerate(channel_ids))
+        )
+        statuses: dict[str, str] = {}
+        for chunk in _chunks(ids, MAX_CHANNELS_PER_STATUS_CALL):
+            statuses.update(self.get_channel_live_status(chunk))
+        return statuses
+
     def get_transmit_associations(self, channel_id: str | int) -> list[dict[str, Any]]:
         """``[{channelId, receiveChannelId}]`` of one transmit channel (IDs only; ``receiveChannelId``
         checked and returned as text). ``data`` null or empty means no receivers."""

@@ -16,7 +16,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -40,6 +41,7 @@ from airflow_live_provider.validation import host_name, setting_text, whole_numb
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_bool,
+    expect_id,
     expect_list,
     expect_text,
     kind,
@@ -64,6 +66,7 @@ ACTION_RATE_LIMITS: dict[str, float] = {
     "GeneratePushURL": 25.0,
     "GeneratePlayURL": 25.0,
     "DescribeLiveStreamState": 10.0,
+    "DescribeLiveStreamInfoByPage": 10.0,
 }
 #: A quota is per user (access key), not per client: every client of this process with the same
 #: access key shares one bucket per action (many sensors in one triggerer stay under 10/s).
@@ -79,6 +82,12 @@ AUTH_ERROR_CODES = frozenset(
 THROTTLE_ERROR_CODES = frozenset({"FlowLimitExceeded", "AccountFlowLimitExceeded"})
 #: Server-side codes worth another attempt even if the HTTP status were unusual.
 RETRYABLE_ERROR_CODES = frozenset({"InternalError", "InternalServiceTimeout", "ServiceUnavailableTemp"})
+
+#: DescribeLiveStreamInfoByPage (docs 6469/1126841 "查询在线流列表"): PageSize 1..1000.
+MAX_ONLINE_STREAMS_PAGE_SIZE = 1000
+#: Ours: more pages than this is an impossible answer (10,000,000 online streams at 1,000 a
+#: page), not a reason to page for hours.
+MAX_ONLINE_STREAM_PAGES = 10_000
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would let a final newline through
 _ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -437,6 +446,66 @@ class VolcengineLiveClient:
             )
         return result
 
+    def iter_online_streams(
+        self,
+        *,
+        vhost: str | None = None,
+        domain: str | None = None,
+        app: str | None = None,
+        stream: str | None = None,
+        page_size: int = MAX_ONLINE_STREAMS_PAGE_SIZE,
+    ) -> Iterator[OnlineStream]:
+        """Every ONLINE stream (optionally of one vhost, domain, app or stream), one
+        DescribeLiveStreamInfoByPage page at a time: N watched streams cost ``ceil(N / page_size)``
+        requests, not N.
+
+        DescribeLiveStreamInfoByPage (docs 6469/1126841 "查询在线流列表"; Java SDK
+        ``live.v20230101.DescribeLiveStreamInfoByPageResResult``): signed GET, 2023-01-01,
+        ``PageNum`` >= 1, ``PageSize`` 1..1000, 10 requests/s per user (shared bucket), no
+        ``HasMore``: a page shorter than ``PageSize`` is the last. Inputs are checked here, before
+        any request; page N+1 is fetched once page N is consumed. A page longer than asked, a page
+        repeating the previous one or more than :data:`MAX_ONLINE_STREAM_PAGES` pages is a
+        :class:`LiveApiResponseError` (a hostile answer cannot make this page forever).
+        """
+        query = online_streams_query(vhost=vhost, domain=domain, app=app, stream=stream)
+        size = whole_number(
+            page_size,
+            "page_size",
+            vendor=VENDOR,
+            low=1,
+            high=MAX_ONLINE_STREAMS_PAGE_SIZE,
+            example="1000",
+            what="page size",
+        )
+        return self._iter_online_stream_pages(query, size)
+
+    def _iter_online_stream_pages(self, query: dict[str, str], size: int) -> Iterator[OnlineStream]:
+        call = "DescribeLiveStreamInfoByPage"
+        previous: list[Any] | None = None
+        for page_num in range(1, MAX_ONLINE_STREAM_PAGES + 1):
+            result = self.call(
+                call,
+                version=DEFAULT_VERSION,
+                method="GET",
+                query={**query, "PageNum": page_num, "PageSize": size},
+            )
+            raw = result.get("StreamInfoList")
+            items = [] if raw is None else expect_list(raw, VENDOR, call, "Result.StreamInfoList")
+            if len(items) > size:
+                raise bad_answer(
+                    VENDOR, call, f"page {page_num} holds {len(items)} streams, more than {size}"
+                )
+            if items and items == previous:
+                raise bad_answer(VENDOR, call, f"page {page_num} repeats page {page_num - 1}; stopped paging")
+            streams = [online_stream(item, f"Result.StreamInfoList[{i}]") for i, item in enumerate(items)]
+            yield from streams
+            if len(items) < size:
+                return
+            previous = items
+        raise bad_answer(
+            VENDOR, call, f"more than {MAX_ONLINE_STREAM_PAGES} pages of online streams; stopped paging"
+        )
+
     def generate_push_url(
         self,
         vhost: str,
@@ -468,6 +537,46 @@ class VolcengineLiveClient:
         if expiry is not None:
             body["ExpiredTime"] = expiry
         return check_push_urls(self.call("GeneratePushURL", body, version=DEFAULT_VERSION))
+
+
+@dataclass(frozen=True)
+class OnlineStream:
+    """One online stream as DescribeLiveStreamInfoByPage lists it. ``stream_id`` is the vendor's
+    int64 ``ID`` as text (a JSON reader using doubles would round it); ``session_start_time`` is
+    its RFC 3339 ``SessionStartTime``: together they tell one push session from the next."""
+
+    vhost: str
+    domain: str
+    app: str
+    stream: str
+    stream_id: str
+    session_start_time: str | None
+    source_type: str | None
+
+
+def online_stream(item: Mapping[str, Any], where: str) -> OnlineStream:
+    """One ``StreamInfoList`` item checked against the documented shape (names, ID, RFC 3339)."""
+    call = "DescribeLiveStreamInfoByPage"
+    start = item.get("SessionStartTime")
+    if start in (None, ""):
+        start = None
+    elif not isinstance(start, str) or not _RFC3339.fullmatch(start):
+        raise bad_answer(VENDOR, call, f"{where}.SessionStartTime is {kind(start)}, not an RFC 3339 time")
+    source = item.get("SourceType")
+    if source not in (None, "") and not isinstance(source, str):
+        raise bad_answer(VENDOR, call, f"{where}.SourceType is {kind(source)}, not text")
+    domain = item.get("Domain")
+    if domain is not None and not isinstance(domain, str):
+        raise bad_answer(VENDOR, call, f"{where}.Domain is {kind(domain)}, not text")
+    return OnlineStream(
+        vhost=expect_text(item.get("Vhost"), VENDOR, call, f"{where}.Vhost"),
+        domain=domain or "",
+        app=expect_text(item.get("App"), VENDOR, call, f"{where}.App"),
+        stream=expect_text(item.get("Stream"), VENDOR, call, f"{where}.Stream"),
+        stream_id=expect_id(item.get("ID"), VENDOR, call, f"{where}.ID"),
+        session_start_time=start,
+        source_type=source or None,
+    )
 
 
 def check_auth_list(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -601,6 +710,22 @@ def stream_state_query(
     return query | {"App": validate_app(app), "Stream": validate_stream(stream)}
 
 
+def online_streams_query(
+    *, vhost: Any = None, domain: Any = None, app: Any = None, stream: Any = None
+) -> dict[str, str]:
+    """Validated DescribeLiveStreamInfoByPage filters: each optional, all combinable (strict match)."""
+    query: dict[str, str] = {}
+    if vhost not in (None, ""):
+        query["Vhost"] = _host_name(vhost, "vhost", "domain space (Vhost)")
+    if domain not in (None, ""):
+        query["Domain"] = _host_name(domain, "domain", "push/pull domain")
+    if app not in (None, ""):
+        query["App"] = validate_app(app)
+    if stream not in (None, ""):
+        query["Stream"] = validate_stream(stream)
+    return query
+
+
 def parse_response(
     response: requests.Response, action: str, *, secrets: Iterable[str | None] = ()
 ) -> tuple[dict[str, Any], str | None]:
@@ -650,3 +775,7 @@ def parse_response(
     if status in (401, 403):
         raise LiveApiAuthError(text, retryable=False, **common)
     raise LiveApiError(text, retryable=retryable, **common)
+
+
+#: The name issue 22's design contract uses for the same client.
+VolcengineClient = VolcengineLiveClient
