@@ -374,3 +374,49 @@ def test_backoff_doubles_with_jitter_up_to_a_cap_and_errors_that_retrying_cannot
     denied = LiveApiError("forbidden", vendor="v", retryable=False)
     assert next_pause(denied, 1.0, 1.0) == 10.0
     assert next_pause(denied, 30.0, 30.0) == MAX_BACKOFF_SECONDS
+
+
+def test_airflow_shared_stream_manager_runs_one_poll_for_the_group(sim: SimulatorServer) -> None:
+    """With the triggerer's own SharedStreamManager: three watchers of one vhost/app subscribe,
+    one listing per poll serves them, and the watcher of the live stream fires."""
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    sim.volcengine.start_session(VHOST, APP, "keynote")
+    triggers = [as_triggerer(volc(s), MemoryStore()) for s in ("keynote", "quiet", "other")]
+
+    seen = [0, 0, 0]  # snapshots each trigger received
+
+    async def main() -> list[dict[str, Any]]:
+        manager = SharedStreamManager()
+        fired: list[dict[str, Any]] = []
+
+        async def consume(trigger_id: int, trigger: StreamSessionTrigger) -> None:
+            key = trigger.shared_stream_key()
+            shared = manager.subscribe(trigger_id=trigger_id, trigger=trigger, key=key)
+
+            async def counted() -> Any:
+                async for item in shared:
+                    seen[trigger_id] += 1
+                    yield item
+
+            try:
+                async for event in trigger.filter_shared_stream(counted()):
+                    fired.append(event.payload)
+            finally:
+                await manager.unsubscribe(trigger_id, key)
+
+        tasks = [asyncio.create_task(consume(i, t)) for i, t in enumerate(triggers)]
+        for _ in range(2000):  # until 3 polls were made (bounded: 20 s at most)
+            if min(seen) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await manager.stop_all()
+        return fired
+
+    fired = asyncio.run(main())
+    assert [(e["kind"], e["target"]["stream"]) for e in fired] == [("started", "keynote")]
+    # One listing per poll for the three (3 per poll if each polled on its own).
+    assert len(listings(sim)) <= max(seen) + 1
