@@ -7,10 +7,12 @@ or the deadline passes. See :mod:`airflow_live_provider.triggers.base`.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.stream_sessions import OFFLINE, UNKNOWN, Seen, WatchState
 from airflow_live_provider.triggers.base import LiveWatchTrigger
 from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
@@ -44,6 +46,9 @@ class PolyvChannelLiveTrigger(LiveWatchTrigger):
         return self.client().get_channel_live_status([self.channel_id])[self.channel_id]
 
 
+log = logging.getLogger(__name__)
+#: Channels per batch live-status call (Polyv's documented maximum).
+MAX_CHANNELS_PER_POLL_CALL = 20
 #: The channels each Polyv group watches: joined and left by its triggers, read by its poll.
 _WATCHED: dict[tuple[Any, ...], Counter[str]] = {}
 
@@ -95,8 +100,8 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
 
     @classmethod
     def poll_kwargs(cls, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The group's kwargs plus the channels its triggers watch now."""
-        return {**kwargs, "_channels": sorted(_WATCHED.get(cls.group_key(kwargs), ()))}
+        """The group's kwargs plus the channels its triggers watch now, in numeric order."""
+        return {**kwargs, "_channels": sorted(_WATCHED.get(cls.group_key(kwargs), ()), key=int)}
 
     def watching(self) -> None:
         _WATCHED.setdefault(self.shared_stream_key(), Counter())[self.channel_id] += 1
@@ -120,9 +125,27 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
 
     @classmethod
     def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
-        """``{channel id: "live" | "end"}`` for the channels the group watched when the poll began."""
-        channels = kwargs["_channels"]
-        return client.get_channel_live_statuses(channels) if channels else {}
+        """``{channel id: "live" | "end"}`` for the channels the group watched when the poll began.
+
+        Asked 20 at a time so that a batch Polyv refuses for good (a deleted channel: 403
+        "illegal channel id") leaves only its own 20 channels unknown; throttling or a server
+        error stops the poll (retrying the other batches now would only add to the load).
+        """
+        channels: list[str] = kwargs["_channels"]
+        statuses: dict[str, str] = {}
+        refused: LiveApiError | None = None
+        for start in range(0, len(channels), MAX_CHANNELS_PER_POLL_CALL):
+            batch = channels[start : start + MAX_CHANNELS_PER_POLL_CALL]
+            try:
+                statuses.update(client.get_channel_live_statuses(batch))
+            except LiveApiError as exc:
+                if exc.retryable:
+                    raise
+                refused = exc
+                log.warning("Polyv channels %s..%s unknown this poll: %s", batch[0], batch[-1], exc)
+        if refused is not None and not statuses:
+            raise refused
+        return statuses
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
         status = snapshot.result.get(self.channel_id)

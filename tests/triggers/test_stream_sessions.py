@@ -420,3 +420,18 @@ def test_airflow_shared_stream_manager_runs_one_poll_for_the_group(sim: Simulato
     assert [(e["kind"], e["target"]["stream"]) for e in fired] == [("started", "keynote")]
     # One listing per poll for the three (3 per poll if each polled on its own).
     assert len(listings(sim)) <= max(seen) + 1
+
+
+def test_a_deleted_polyv_channel_blinds_only_its_own_batch(sim: SimulatorServer) -> None:
+    """Polyv refuses a whole call naming a channel it does not know (403, not retryable): the
+    other batches of the poll still answer, and their channels' sessions are reported."""
+    channels = [sim.polyv.add_channel(f"Watched {n}") for n in range(40)]
+    ghost = "1"  # in the first batch of 20 (ids are polled in numeric order), with channels[:19]
+    live = [channels[5], channels[-1]]
+    events, snapshots = watch(
+        [polyv(c) for c in [ghost, *channels]], [lambda: [sim.polyv.go_live(c) for c in live], None]
+    )
+    assert all(s.error is None for s in snapshots)
+    assert any(r.status == 403 for r in sim.requests_to(POLYV_STATUS_PATH))
+    fired = {c: kinds(e) for c, e in zip([ghost, *channels], events, strict=True) if e}
+    assert fired == {channels[-1]: ["started"]}  # channels[5] shares the ghost's batch: unknown
