@@ -12,6 +12,11 @@ The ``polyv`` scheme is registered with Airflow (``asset-uris`` in the provider 
 :func:`sanitize_polyv_uri` normalises and checks every ``polyv://`` URI, so ``Asset("polyv://...")``
 written by hand is the very asset the operator updates (the asset's name is its URI, Airflow's
 default) or is refused with the reason; :func:`create_asset` is the factory.
+
+Stream sessions as events: ``volclive://<vhost>/<app>/<stream>`` (a Volcengine stream; the scheme
+cannot hold ``_``) and ``polyv://<conn id>/channels/<id>`` (a Polyv channel) are assets watched by
+the session triggers; :func:`volcengine_stream_asset` and :func:`polyv_channel_asset` build each
+with its watcher in one line. The trigger classes are imported when a helper is called, not here.
 """
 
 from __future__ import annotations
@@ -29,9 +34,15 @@ if TYPE_CHECKING:
 
 SNAPSHOT_ASSET_GROUP = "polyv"
 POLYV_SCHEME = "polyv"
-#: What follows ``polyv://<conn id>/``: the provider's data products.
+#: What follows ``polyv://<conn id>/``: the provider's data products, or ``channels/<id>``.
 SNAPSHOTS_PRODUCT = "sub-account-snapshots"
 POLYV_PRODUCTS = (SNAPSHOTS_PRODUCT,)
+CHANNELS_PATH = "channels"
+_CHANNEL_ID = re.compile(r"[0-9]{1,32}")  # ASCII digits, as the Polyv client accepts them
+VOLCLIVE_SCHEME = "volclive"
+STREAM_ASSET_GROUP = "live-streams"
+#: The watcher's name on each stream or channel asset.
+SESSIONS_WATCHER = "sessions"
 #: Airflow's rule for connection ids (letters, digits, '_', '-', '.'; at most 250).
 _CONN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,250}")
 
@@ -81,7 +92,10 @@ def sanitize_polyv_uri(uri: SplitResult) -> SplitResult:
     emits, saying what a valid URI looks like.
     """
     shown = uri.geturl()
-    expected = f"use {POLYV_SCHEME}://<connection id>/{SNAPSHOTS_PRODUCT}"
+    expected = (
+        f"use {POLYV_SCHEME}://<connection id>/{SNAPSHOTS_PRODUCT} or "
+        f"{POLYV_SCHEME}://<connection id>/{CHANNELS_PATH}/<channel id>"
+    )
     if not uri.netloc:
         raise LiveApiInputError("uri", f"{shown!r} names no connection; {expected}")
     if not _CONN_ID.fullmatch(uri.netloc):
@@ -92,7 +106,14 @@ def sanitize_polyv_uri(uri: SplitResult) -> SplitResult:
         )
     if uri.query:
         raise LiveApiInputError("uri", f"{shown!r} has a query string; {expected}")
-    product = "/".join(part for part in uri.path.split("/") if part)
+    parts = [part for part in uri.path.split("/") if part]
+    product = "/".join(parts)
+    if len(parts) == 2 and parts[0] == CHANNELS_PATH:
+        if not _CHANNEL_ID.fullmatch(parts[1]):
+            raise LiveApiInputError(
+                "uri", f"{shown!r}: {parts[1]!r} is not a Polyv channel id (digits); {expected}"
+            )
+        return uri._replace(path=f"/{product}")
     if product not in POLYV_PRODUCTS:
         raise LiveApiInputError(
             "uri", f"{shown!r}: {product or '(nothing)'!r} is not a Polyv data product; {expected}"
@@ -111,3 +132,115 @@ def snapshot_event_extra(
         "totals": dict(totals),
         "below_threshold_count": below_threshold_count,
     }
+
+
+# -- stream sessions ------------------------------------------------------------------------------
+def volclive_uri(vhost: str, app: str, stream: str) -> str:
+    """``volclive://<vhost>/<app>/<stream>``, as the URI handler normalises it (vhost lowercased)."""
+    return f"{VOLCLIVE_SCHEME}://{vhost.lower()}/{app}/{stream}"
+
+
+def polyv_channel_uri(polyv_conn_id: str, channel_id: str | int) -> str:
+    return f"{POLYV_SCHEME}://{polyv_conn_id}/{CHANNELS_PATH}/{channel_id}"
+
+
+def sanitize_volclive_uri(uri: SplitResult) -> SplitResult:
+    """Airflow's ``asset-uris`` handler for ``volclive://<vhost>/<app>/<stream>``.
+
+    The vhost is a DNS name (lowercased), the app 1-30 and the stream 1-100 characters of
+    ``[A-Za-z0-9_.-]`` (Volcengine's rules, checked by the client's own validators); exactly three
+    parts, no user, port or query.
+    """
+    from airflow_live_provider.vendors.volcengine import validate_app, validate_host_name, validate_stream
+
+    shown = uri.geturl()
+    expected = (
+        f"use {VOLCLIVE_SCHEME}://<vhost>/<app>/<stream>, e.g. volclive://live.example.com/live/keynote"
+    )
+
+    def refuse(problem: str) -> LiveApiInputError:
+        return LiveApiInputError("uri", f"{shown!r} {problem}; {expected}")
+
+    if not uri.netloc:
+        raise refuse("names no vhost")
+    if uri.query:
+        raise refuse("has a query string")
+    parts = [part for part in uri.path.split("/") if part]
+    if len(parts) != 2:
+        raise refuse(f"has {len(parts) + 1} parts, not 3 (vhost, app, stream)")
+    try:
+        vhost = validate_host_name(uri.netloc).lower()
+        app = validate_app(parts[0])
+        stream = validate_stream(parts[1])
+    except LiveApiInputError as exc:
+        raise refuse(f"is not a stream: {exc.problem}") from None
+    return uri._replace(netloc=vhost, path=f"/{app}/{stream}")
+
+
+def create_volclive_asset(*, vhost: str, app: str, stream: str, extra: dict[str, Any] | None = None) -> Asset:
+    """The ``asset-uris`` factory for ``volclive`` (no watcher: see :func:`volcengine_stream_asset`)."""
+    uri = volclive_uri(vhost, app, stream)
+    return Asset(uri=uri, name=uri, group=STREAM_ASSET_GROUP, extra=extra or {})
+
+
+def volcengine_stream_asset(
+    vhost: str,
+    app: str,
+    stream: str,
+    *,
+    volcengine_conn_id: str = "volcengine_live_default",
+    poll_interval: float = 30,
+    offline_grace_seconds: float = 60,
+) -> Asset:
+    """A Volcengine stream as an asset whose events are its sessions starting and ending.
+
+    ``schedule=AssetAny(volcengine_stream_asset("live.example.com", "live", "keynote"), ...)``.
+    Named by its URI, with one watcher (``sessions``); bad names are refused here, before parse ends.
+    """
+    from airflow.sdk import AssetWatcher
+
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
+
+    trigger = VolcengineStreamSessionTrigger(
+        vhost=vhost,
+        app=app,
+        stream=stream,
+        volcengine_conn_id=volcengine_conn_id,
+        poll_interval=poll_interval,
+        offline_grace_seconds=offline_grace_seconds,
+    )
+    uri = trigger.asset_uri()
+    return Asset(
+        uri=uri,
+        name=uri,
+        group=STREAM_ASSET_GROUP,
+        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
+    )
+
+
+def polyv_channel_asset(
+    channel_id: str | int,
+    *,
+    polyv_conn_id: str = "polyv_default",
+    poll_interval: float = 30,
+    offline_grace_seconds: float = 60,
+) -> Asset:
+    """A Polyv channel as an asset whose events are its sessions starting and ending (see
+    :func:`volcengine_stream_asset`)."""
+    from airflow.sdk import AssetWatcher
+
+    from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
+
+    trigger = PolyvChannelSessionTrigger(
+        channel_id=str(channel_id) if isinstance(channel_id, int) else channel_id,
+        polyv_conn_id=polyv_conn_id,
+        poll_interval=poll_interval,
+        offline_grace_seconds=offline_grace_seconds,
+    )
+    uri = trigger.asset_uri()
+    return Asset(
+        uri=uri,
+        name=uri,
+        group=STREAM_ASSET_GROUP,
+        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
+    )

@@ -195,6 +195,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_live_provider.triggers.volcengine",
                     "airflow_live_provider.triggers.polyv",
+                    "airflow_live_provider.triggers.stream_sessions",
                 ],
             }
         ],
@@ -203,7 +204,12 @@ def get_provider_info() -> dict[str, Any]:
                 "schemes": ["polyv"],
                 "handler": "airflow_live_provider.assets.sanitize_polyv_uri",
                 "factory": "airflow_live_provider.assets.create_asset",
-            }
+            },
+            {
+                "schemes": ["volclive"],
+                "handler": "airflow_live_provider.assets.sanitize_volclive_uri",
+                "factory": "airflow_live_provider.assets.create_volclive_asset",
+            },
         ],
         "extra-links": [
             "airflow_live_provider.links.console.PolyvChannelLink",

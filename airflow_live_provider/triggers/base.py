@@ -18,13 +18,79 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+T = TypeVar("T")
+
 #: The longest pause between polls after throttling or a transient failure.
 MAX_BACKOFF_SECONDS = 60.0
+
+
+class ClientSlot:
+    """One vendor client, built on first use by ``make`` (in a worker thread), closed once.
+
+    :meth:`close` closes it at once when no call is running, else the running call (see
+    :meth:`run`) closes it when it returns: closing a session under a call would let it open a
+    fresh pool. Once closed, :meth:`get` refuses instead of opening a new session. Built outside
+    the lock (reading a connection may take a while) so :meth:`close` never waits on it from the
+    event loop.
+    """
+
+    def __init__(self, make: Callable[[], Any], *, owner: object) -> None:
+        self._make = make
+        self._owner = owner
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._calls = 0  # calls running in worker threads (one may outlive a cancelled wait)
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self._owner}: the trigger has finished")
+            if self._client is not None:
+                return self._client
+        client = self._make()
+        with self._lock:
+            if self._closed or self._client is not None:  # finished, or another call won the race
+                keep = None if self._closed else self._client
+            else:
+                self._client = keep = client
+        if keep is not client:
+            client.close()
+        if keep is None:
+            raise RuntimeError(f"{self._owner}: the trigger has finished")
+        return keep
+
+    def run(self, call: Callable[[], T]) -> T:
+        """``call()`` (which uses :meth:`get`), counted so that :meth:`close` waits for it."""
+        with self._lock:
+            self._calls += 1
+        try:
+            return call()
+        finally:
+            with self._lock:
+                self._calls -= 1
+                client = self._take_if_idle()
+            if client is not None:
+                client.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            client = self._take_if_idle()
+        if client is not None:
+            client.close()
+
+    def _take_if_idle(self) -> Any:
+        """The client to close now (under the lock): closed and no call running."""
+        if not self._closed or self._calls:
+            return None
+        client, self._client = self._client, None
+        return client
 
 
 def watch_outcome(
@@ -64,10 +130,7 @@ class LiveWatchTrigger(BaseTrigger):
         super().__init__()
         self.deadline = float(deadline)
         self.poke_interval = float(poke_interval)
-        self._client: Any = None
-        self._client_lock = threading.Lock()
-        self._closed = False
-        self._polls = 0  # polls running in worker threads (one may outlive a deadline's wait)
+        self._slot = ClientSlot(self.make_client, owner=self)
 
     def target_kwargs(self) -> dict[str, Any]:
         """The subclass's own constructor arguments (what it watches, with which connection)."""
@@ -82,54 +145,16 @@ class LiveWatchTrigger(BaseTrigger):
         raise NotImplementedError
 
     def client(self) -> Any:
-        """The trigger's vendor client, built on first use. Built outside the lock (reading the
-        connection may take a while) so :meth:`close` never waits on it from the event loop."""
-        with self._client_lock:
-            if self._closed:
-                raise RuntimeError(f"{self}: the trigger has finished")
-            if self._client is not None:
-                return self._client
-        client = self.make_client()
-        with self._client_lock:
-            if self._closed or self._client is not None:  # finished, or another poll won the race
-                keep = None if self._closed else self._client
-            else:
-                self._client = keep = client
-        if keep is not client:
-            client.close()
-        if keep is None:
-            raise RuntimeError(f"{self}: the trigger has finished")
-        return keep
+        """The trigger's vendor client, built on first use (see :class:`ClientSlot`)."""
+        return self._slot.get()
 
     def close(self) -> None:
-        """Close the vendor client's HTTP session, or have the poll still running in a worker
-        thread close it when it returns (closing under it would let it open a fresh pool).
-        Later polls fail instead of opening a new session."""
-        with self._client_lock:
-            self._closed = True
-            client = self._take_client_if_idle()
-        if client is not None:
-            client.close()
-
-    def _take_client_if_idle(self) -> Any:
-        """The client to close now (under the lock): closed and no poll running."""
-        if not self._closed or self._polls:
-            return None
-        client, self._client = self._client, None
-        return client
+        """Close the vendor client now, or when the poll still running in a worker thread returns."""
+        self._slot.close()
 
     def _poll_once(self) -> str:
         """:meth:`poll`, counted, so that :meth:`close` knows whether one is still running."""
-        with self._client_lock:
-            self._polls += 1
-        try:
-            return self.poll()
-        finally:
-            with self._client_lock:
-                self._polls -= 1
-                client = self._take_client_if_idle()
-            if client is not None:
-                client.close()
+        return self._slot.run(self.poll)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         kwargs = {**self.target_kwargs(), "deadline": self.deadline, "poke_interval": self.poke_interval}

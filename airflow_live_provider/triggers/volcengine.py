@@ -1,4 +1,5 @@
-"""Wait in the triggerer for a Volcengine Live stream to go online (DescribeLiveStreamState).
+"""Wait in the triggerer for a Volcengine Live stream to go online (DescribeLiveStreamState),
+and watch a stream's sessions for an asset watcher (DescribeLiveStreamInfoByPage).
 
 Polls share the access key's process-wide 10 requests/s bucket, so many triggers in one
 triggerer stay under the vendor's quota. See :mod:`airflow_live_provider.triggers.base`.
@@ -6,10 +7,13 @@ triggerer stay under the vendor's quota. See :mod:`airflow_live_provider.trigger
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_live_provider.stream_sessions import OFFLINE, Seen, WatchState
 from airflow_live_provider.triggers.base import LiveWatchTrigger
+from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,99 @@ class VolcengineStreamStateTrigger(LiveWatchTrigger):
             vhost=target.vhost, domain=target.domain, app=target.app, stream=target.stream
         )
         return str(result["stream_state"])
+
+
+class VolcengineStreamSessionTrigger(StreamSessionTrigger):
+    """Session events of one stream (``vhost``/``app``/``stream``), for an asset watcher.
+
+    A group is (connection, vhost, app, poll interval): one DescribeLiveStreamInfoByPage listing
+    of the app's ONLINE streams per poll (1,000 a page) serves every watcher of the group, so N
+    watched streams cost ``ceil(online streams / 1000)`` requests per poll, whatever N. The
+    session id is ``<ID>@<SessionStartTime>``; a stream not listed is offline.
+    """
+
+    vendor = "volcengine"
+
+    def __init__(
+        self,
+        *,
+        vhost: str,
+        app: str,
+        stream: str,
+        volcengine_conn_id: str = "volcengine_live_default",
+        poll_interval: float = 30,
+        offline_grace_seconds: float = 60,
+    ) -> None:
+        from airflow_live_provider.vendors.volcengine import validate_app, validate_host_name, validate_stream
+
+        super().__init__(
+            conn_id=volcengine_conn_id,
+            poll_interval=poll_interval,
+            offline_grace_seconds=offline_grace_seconds,
+        )
+        self.vhost = validate_host_name(vhost).lower()
+        self.app = validate_app(app)
+        self.stream = validate_stream(stream)
+        self.volcengine_conn_id = volcengine_conn_id
+
+    def __str__(self) -> str:
+        return f"stream {self.app}/{self.stream} on vhost {self.vhost!r}"
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {
+            "vhost": self.vhost,
+            "app": self.app,
+            "stream": self.stream,
+            "volcengine_conn_id": self.volcengine_conn_id,
+        }
+
+    def target(self) -> dict[str, Any]:
+        return {"vhost": self.vhost, "app": self.app, "stream": self.stream}
+
+    def asset_uri(self) -> str:
+        from airflow_live_provider.assets import volclive_uri
+
+        return volclive_uri(self.vhost, self.app, self.stream)
+
+    @classmethod
+    def group_key(cls, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (
+            cls.vendor,
+            kwargs["volcengine_conn_id"],
+            kwargs["vhost"],
+            kwargs["app"],
+            float(kwargs["poll_interval"]),
+        )
+
+    @classmethod
+    def make_client(cls, kwargs: Mapping[str, Any]) -> Any:
+        from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+
+        return VolcengineLiveHook(volcengine_conn_id=kwargs["volcengine_conn_id"]).client
+
+    @classmethod
+    def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """``{stream name: [OnlineStream, ...]}`` of the group's vhost/app."""
+        online: dict[str, list[Any]] = {}
+        for item in client.iter_online_streams(vhost=kwargs["vhost"], app=kwargs["app"]):
+            if item.app == kwargs["app"]:
+                online.setdefault(item.stream, []).append(item)
+        return online
+
+    def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
+        listed = snapshot.result.get(self.stream, [])
+        if not listed:
+            return OFFLINE
+        sessions = {session_id(item): item for item in listed}
+        # Listed more than once (another domain): keep the session already seen, else the newest.
+        if state is not None and state.session_id in sessions:
+            chosen = state.session_id
+        else:
+            chosen = max(sessions, key=lambda s: (sessions[s].session_start_time or "", s))
+        return Seen(live=True, session_id=chosen, started_at=sessions[chosen].session_start_time)
+
+
+def session_id(item: Any) -> str:
+    """``<ID>@<SessionStartTime>`` of an online stream (the ID alone without a start time)."""
+    start = item.session_start_time
+    return f"{item.stream_id}@{start}" if start else str(item.stream_id)

@@ -1,0 +1,273 @@
+"""Stream sessions as Airflow events: asset-watcher triggers that fire on "started" and "ended".
+
+A watcher keeps running after it fires (Airflow's design), so these triggers fire on *changes*
+(:func:`airflow_live_provider.stream_sessions.observe`), never on a state.
+
+**One poll per group.** Watchers of the same group share one poll loop in the triggerer
+(``shared_stream_key`` / ``open_shared_stream`` / ``filter_shared_stream``, Airflow 3.3): one
+Volcengine online-stream listing per vhost/app, one batch of Polyv live statuses (20 channels a
+call) per connection. The poll runs the provider's own sync client in a worker thread
+(``asyncio.to_thread``), built from the hook on the first poll and closed when the loop ends. A
+failed poll is *unknown* to every watcher (never offline); retryable errors back off with jitter,
+others are logged and retried slowly; no vendor error leaves the loop (it would end every
+watcher of the group).
+
+**State** lives in the asset state store (``self.asset_state_store``, injected by the triggerer),
+read once when the watcher starts and written after each event it yields, so a triggerer restart
+mid-session fires nothing again. Without a store (``run()`` outside a triggerer) it is kept in
+memory. Events are at-least-once: a consumer dedupes by (asset_uri, kind, session_id or
+started_at).
+
+The vendor triggers live beside their live-watch triggers (:mod:`.volcengine`, :mod:`.polyv`) and
+are importable from here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
+from airflow_live_provider.stream_sessions import ENDED, UNKNOWN, Seen, WatchState, observe
+from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS, ClientSlot
+
+if TYPE_CHECKING:
+    from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
+
+__all__ = [
+    "PollSnapshot",
+    "PolyvChannelSessionTrigger",
+    "StreamSessionTrigger",
+    "VolcengineStreamSessionTrigger",
+]
+
+log = logging.getLogger(__name__)
+
+#: The asset state store key holding a watcher's :class:`WatchState` (JSON).
+STATE_KEY = "stream_session"
+#: A poll that failed for a reason retrying soon cannot fix waits this many poll intervals.
+SLOW_RETRY_INTERVALS = 10
+
+
+@dataclass(frozen=True)
+class PollSnapshot:
+    """One shared poll's answer, fanned out to every watcher of the group.
+
+    ``result`` is the vendor's answer (None when the poll failed: ``error`` says why, and every
+    watcher takes it as unknown).
+    """
+
+    observed_at: datetime
+    result: Any = None
+    error: str | None = None
+
+
+def positive_seconds(value: Any, field: str, *, allow_zero: bool = False) -> float:
+    """A number of seconds (> 0, or >= 0 with ``allow_zero``), refused clearly otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise LiveApiInputError(field, f"must be a number of seconds such as 30, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise LiveApiInputError(
+            field, f"must be {'0 or more' if allow_zero else 'more than 0'}, got {value!r}"
+        )
+    return float(value)
+
+
+def next_pause(exc: LiveApiError, previous: float, poll_interval: float) -> float:
+    """How long to wait after a failed poll: retryable errors double the pause (with jitter, at
+    most :data:`MAX_BACKOFF_SECONDS` or one poll interval if longer, at least the vendor's
+    Retry-After); other errors wait :data:`SLOW_RETRY_INTERVALS` poll intervals within that cap."""
+    cap = max(MAX_BACKOFF_SECONDS, poll_interval)
+    if exc.retryable:
+        ceiling = min(cap, max(previous, poll_interval) * 2)
+        pause = random.uniform(ceiling / 2, ceiling)
+    else:
+        pause = min(cap, poll_interval * SLOW_RETRY_INTERVALS)
+    return max(pause, exc.retry_after or 0.0)
+
+
+class StreamSessionTrigger(BaseEventTrigger):
+    """Fire one event when a watched stream's session starts and one when it ends.
+
+    Subclasses say what they watch (:meth:`target_kwargs`, :meth:`target`, :meth:`asset_uri`),
+    how a group is keyed (:meth:`group_key`), how a poll is made (:meth:`make_client`,
+    :meth:`fetch`) and what it says about their own stream (:meth:`seen`).
+    """
+
+    vendor: ClassVar[str]
+
+    def __init__(self, *, conn_id: str, poll_interval: float = 30, offline_grace_seconds: float = 60) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.poll_interval = positive_seconds(poll_interval, "poll_interval")
+        self.offline_grace_seconds = positive_seconds(
+            offline_grace_seconds, "offline_grace_seconds", allow_zero=True
+        )
+        self._memory: dict[str, Any] = {}  # the state when there is no asset state store
+
+    # -- what a subclass says ------------------------------------------------------------------
+    def target_kwargs(self) -> dict[str, Any]:
+        """The constructor arguments naming what is watched, with which connection."""
+        raise NotImplementedError
+
+    def target(self) -> dict[str, Any]:
+        """What the events carry as ``target``."""
+        raise NotImplementedError
+
+    def asset_uri(self) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def group_key(cls, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The shared poll's key, from serialized kwargs (only the fields a poll depends on)."""
+        raise NotImplementedError
+
+    @classmethod
+    def make_client(cls, kwargs: Mapping[str, Any]) -> Any:
+        """A vendor client (with ``close()``) from the group's connection; runs in a worker thread."""
+        raise NotImplementedError
+
+    @classmethod
+    def poll_kwargs(cls, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What the next :meth:`fetch` gets (read in the event loop before each poll)."""
+        return kwargs
+
+    @classmethod
+    def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> Any:
+        """One poll for the whole group (sync: runs in a worker thread)."""
+        raise NotImplementedError
+
+    def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
+        """What ``snapshot`` says about this trigger's stream (UNKNOWN when it cannot tell)."""
+        raise NotImplementedError
+
+    def watching(self) -> None:
+        """Called when this trigger starts consuming its group's polls (before any await)."""
+
+    def done_watching(self) -> None:
+        """Called when it stops."""
+
+    # -- Airflow's trigger API -----------------------------------------------------------------
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        kwargs = {
+            **self.target_kwargs(),
+            "poll_interval": self.poll_interval,
+            "offline_grace_seconds": self.offline_grace_seconds,
+        }
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
+
+    def shared_stream_key(self) -> tuple[Any, ...]:
+        return self.group_key(self.serialize()[1])
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[PollSnapshot]:
+        """Poll forever, one request batch per interval for the whole group; never raises for a
+        vendor error (a failed poll is yielded as unknown and retried later)."""
+        poll_interval = float(kwargs["poll_interval"])
+        name = f"{cls.__name__} group {cls.group_key(kwargs)!r}"
+        slot = ClientSlot(lambda: cls.make_client(kwargs), owner=name)
+        pause = poll_interval
+        try:
+            while True:
+                poll = cls.poll_kwargs(kwargs)  # in the event loop, as the group is now
+                try:
+                    result = await asyncio.to_thread(slot.run, lambda poll=poll: cls.fetch(slot.get(), poll))
+                except LiveApiError as exc:
+                    pause = next_pause(exc, pause, poll_interval)
+                    log.warning("%s: poll failed (%s); next poll in %.1f s", name, exc, pause)
+                    yield PollSnapshot(datetime.now(UTC), error=str(exc))
+                except Exception as exc:  # a missing connection, a bug: retried slowly, never raised
+                    pause = min(max(MAX_BACKOFF_SECONDS, poll_interval), poll_interval * SLOW_RETRY_INTERVALS)
+                    log.warning(
+                        "%s: poll failed (%s: %s); next poll in %.1f s", name, type(exc).__name__, exc, pause
+                    )
+                    yield PollSnapshot(datetime.now(UTC), error=type(exc).__name__)
+                else:
+                    pause = poll_interval
+                    yield PollSnapshot(datetime.now(UTC), result=result)
+                await asyncio.sleep(pause)
+        finally:
+            slot.close()  # now, or when a poll still running in its worker thread returns
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        self.watching()  # before any await: the group's next poll includes this trigger
+        try:
+            state = await self._load_state()
+            identity = {
+                "vendor": self.vendor,
+                "conn_id": self.conn_id,
+                "asset_uri": self.asset_uri(),
+                "target": self.target(),
+            }
+            async for snapshot in shared_stream:
+                if not isinstance(snapshot, PollSnapshot):
+                    continue
+                seen = UNKNOWN if snapshot.error is not None else self.seen(snapshot, state)
+                state, payloads = observe(
+                    state, seen, snapshot.observed_at, self.offline_grace_seconds, identity=identity
+                )
+                for index, payload in enumerate(payloads):
+                    self.log.info("%s: session %s (%s)", self, payload["kind"], payload["session_id"])
+                    yield TriggerEvent(payload)
+                    # Stored after the event is taken: at-least-once. Between an "ended" and the
+                    # "started" of the next session, the stream is offline.
+                    last = index == len(payloads) - 1
+                    await self._save_state(state if last or payload["kind"] != ENDED else WatchState())
+        finally:
+            self.done_watching()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Without a shared stream: this trigger's own poll loop (same events)."""
+        _, kwargs = self.serialize()
+        polls = cast("AsyncGenerator[PollSnapshot, None]", type(self).open_shared_stream(kwargs))
+        async with aclosing(polls):
+            events = cast("AsyncGenerator[TriggerEvent, None]", self.filter_shared_stream(polls))
+            async with aclosing(events):
+                async for event in events:
+                    yield event
+
+    # -- state ---------------------------------------------------------------------------------
+    async def _load_state(self) -> WatchState | None:
+        store = self.asset_state_store
+        if store is None:
+            return WatchState.from_json(self._memory.get(STATE_KEY))
+        try:
+            stored = await store.aget(STATE_KEY)
+        except Exception as exc:  # e.g. one trigger watching several assets: no single accessor
+            self.log.warning("%s: asset state not read (%s); starting as offline", self, exc)
+            return None
+        return WatchState.from_json(stored)
+
+    async def _save_state(self, state: WatchState) -> None:
+        store = self.asset_state_store
+        if store is None:
+            self._memory[STATE_KEY] = state.to_json()
+            return
+        try:
+            await store.aset(STATE_KEY, state.to_json())
+        except Exception as exc:
+            self._memory[STATE_KEY] = state.to_json()
+            self.log.warning("%s: asset state not written (%s)", self, exc)
+
+
+def __getattr__(name: str) -> Any:
+    """The vendor triggers, importable from here (they live beside their live-watch triggers)."""
+    if name == "VolcengineStreamSessionTrigger":
+        from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
+
+        return VolcengineStreamSessionTrigger
+    if name == "PolyvChannelSessionTrigger":
+        from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
+
+        return PolyvChannelSessionTrigger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
