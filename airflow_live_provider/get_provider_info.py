@@ -246,6 +246,22 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "512",
                         "default": "256",
                     },
+                    "session_poll_seconds": {
+                        "description": "How often the sample DAG live_stream_sessions' watchers poll "
+                        "their vendor (one shared poll per connection and Volcengine vhost/app).",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "15",
+                        "default": "30",
+                    },
+                    "session_offline_grace_seconds": {
+                        "description": "How long a stream watched by live_stream_sessions must stay "
+                        "offline before its session has ended (a shorter drop continues it).",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "120",
+                        "default": "60",
+                    },
                 },
             }
         },

@@ -31,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -62,6 +63,16 @@ EVENT_DAG = "live_event"
 EVENT_A_IN = 420
 #: Where the event runs write (the cluster's [live_provider] output_root + run_sheets).
 SHEETS = "default/run_sheets"
+#: Stream sessions (issue #22): the sample DAG scheduled on the sample calendar's streams, whose
+#: daily-demo stream is event B's here, and a DAG watching LOAD_STREAMS streams of one vhost/app.
+SESSIONS_DAG = "live_stream_sessions"
+SESSION_STREAM = "daily-demo"
+LOAD_DAG = "stream_watch_load"
+LOAD_APP = "load"
+LOAD_STREAMS = 500
+SESSION_POLL_SECONDS = 5
+SESSION_GRACE_SECONDS = 10
+DESCRIBE_ONLINE = "DescribeLiveStreamInfoByPage"
 GET_TOKEN_BATCH = "/openapi/v1/SaasLive/getTokenBatch"
 WATCH_TOKEN = "/live/v3/channel/watch/get-watch-api-token"
 
@@ -286,8 +297,11 @@ def run() -> int:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db,
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{ports['redis']}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:{ports['pg']}/airflow",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(cluster_dags()),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # Session watchers poll every 5 s and call a stream ended after 10 s offline.
+            "AIRFLOW__LIVE_PROVIDER__SESSION_POLL_SECONDS": str(SESSION_POLL_SECONDS),
+            "AIRFLOW__LIVE_PROVIDER__SESSION_OFFLINE_GRACE_SECONDS": str(SESSION_GRACE_SECONDS),
             # The Live events page (a provider plugin) is mounted only with eager discovery.
             "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
             # Metrics on, every service to one UDP listener of this script (workers and triggerer).
@@ -348,7 +362,7 @@ def run() -> int:
         token = http("POST", f"{api}/auth/token", body={"username": "admin", "password": password})[
             "access_token"
         ]
-        for dag_id in ("polyv_subaccount_snapshot", PLANNER, TREND_DAG, EVENT_DAG):
+        for dag_id in ("polyv_subaccount_snapshot", PLANNER, TREND_DAG, EVENT_DAG, SESSIONS_DAG, LOAD_DAG):
             wait_for(
                 f"DAG {dag_id}", lambda d=dag_id: http("GET", f"{api}/api/v2/dags/{d}", token), timeout=180
             )
@@ -389,22 +403,26 @@ def run() -> int:
 
         events = [
             event("Event A", a_start, "stream-a", grace=1),
-            event("Event B", a_start.add(seconds=30), "stream-b"),
+            event("Event B", a_start.add(seconds=30), SESSION_STREAM),
         ]
         events += [event(f"ISDP only {n:02d}", a_start.add(seconds=3 * n)) for n in range(1, 21)]
         starts = {e["name"]: pendulum.parse(e["start"]) for e in events}
         s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps({"events": events}).encode())
-        # B's stream goes live 20 s before its start; A's never does.
-        sim.volcengine.set_stream(
-            volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "stream-b", online_in=EVENT_A_IN + 10
+        # B's stream goes live 20 s before its start (a session starts); A's never does.
+        session_start = threading.Timer(
+            EVENT_A_IN + 10,
+            sim.volcengine.start_session,
+            (volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, SESSION_STREAM),
         )
+        session_start.start()
         outputs = f"s3://aws_default@{BUCKET}"
         # The planner finds the calendar through its Variable (set for every service below), so
         # its own hourly run, started when it is unpaused, plans the same instances as the two
         # triggered runs: three planner runs, one live_event run per instance all the same.
         planner_conf: dict[str, Any] = {}
         # The trend DAG is not triggered: the scheduler runs it when the snapshot's asset event lands.
-        for dag_id in (TREND_DAG, "polyv_subaccount_snapshot", PLANNER):
+        # Unpausing the session DAGs makes their assets' watchers start in the triggerer.
+        for dag_id in (TREND_DAG, "polyv_subaccount_snapshot", PLANNER, SESSIONS_DAG, LOAD_DAG):
             http("PATCH", f"{api}/api/v2/dags/{dag_id}?update_mask=is_paused", token, {"is_paused": False})
 
         def trigger(dag_id: str, conf: dict[str, Any]) -> str:
@@ -456,6 +474,16 @@ def run() -> int:
             return None
 
         dag_runs = wait_for("every DAG run to finish", all_runs_done, timeout=EVENT_A_IN + RUN_TIMEOUT)
+        session_report = stream_sessions(
+            sim,
+            cluster,
+            lambda: dag_runs_of(SESSIONS_DAG),
+            lambda: asset_events(api, token),
+            failures,
+            restart=lambda: cluster.start(
+                "triggerer", [airflow, "triggerer"], main_env, log_name="triggerer-3"
+            ),
+        )
         per_worker: dict[str, int] = {}
         event_runs = {r["dag_run_id"]: r for r in dag_runs if r["dag_id"] == EVENT_DAG}
         for dag_run in dag_runs:
@@ -545,6 +573,19 @@ def run() -> int:
                     failures.append(
                         f"{folder}: a token is not valid at the start {start}: {entry['validUntil']}"
                     )
+        b_sessions = (latest.get("event-b") or {}).get("sessions") or []
+        if len(b_sessions) != 1 or not (b_sessions[0].get("durationSeconds") or 0) > 0:
+            failures.append(f"event B's run sheet does not hold its one stream session: {b_sessions}")
+        session_lines = [
+            json.loads(line)
+            for k in keys
+            if k.startswith(f"{SHEETS}/sessions/") and k.endswith(".jsonl")
+            for line in s3.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode().splitlines()
+        ]
+        if sorted(r["kind"] for r in session_lines) != ["ended", "started"]:
+            failures.append(
+                f"sessions JSON Lines hold {[r['kind'] for r in session_lines]}, not started+ended"
+            )
         go_live_a = ((latest.get("event-a") or {}).get("steps") or {}).get("go_live") or {}
         if go_live_a.get("status") != "failed" or "stream-a" not in str(go_live_a.get("error")):
             failures.append(f"event A's run sheet does not name its stream as not live: {go_live_a}")
@@ -605,6 +646,7 @@ def run() -> int:
             f" metrics: {requests_counted} requests counted = {received} received ({polls_counted} polls)"
         )
         summary += f" live-events page: {len(list_html)} B list, sheet {'ok' if sheet_html else 'MISSING'}"
+        summary += f" {session_report}"
         if failures:
             log("FAILED: " + summary)
             for failure in failures:
@@ -657,6 +699,111 @@ class StatsdListener:
         self.sock.close()
 
 
+LOAD_DAG_FILE = f'''"""{LOAD_STREAMS} watched streams on one connection, vhost and app: one shared poll."""
+import pendulum
+from airflow.sdk import DAG, AssetAny, task
+
+from airflow_live_provider.assets import volcengine_stream_asset
+
+STREAMS = [
+    volcengine_stream_asset(
+        "live.demo.example.com", "{LOAD_APP}", f"load-{{n:03d}}", poll_interval={SESSION_POLL_SECONDS}
+    )
+    for n in range({LOAD_STREAMS})
+]
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+with DAG("{LOAD_DAG}", schedule=AssetAny(*STREAMS), start_date=START, catchup=False):
+
+    @task
+    def noted() -> None:
+        print("a load stream changed")
+
+    noted()
+'''
+
+
+def cluster_dags() -> Path:
+    """The sample DAGs (and their calendar) as they are in the repository, plus the load DAG."""
+    folder = WORK / "dags"
+    folder.mkdir(exist_ok=True)
+    for source in (ROOT / "dags").iterdir():
+        if source.suffix in (".py", ".json"):
+            shutil.copy2(source, folder / source.name)
+    (folder / f"{LOAD_DAG}.py").write_text(LOAD_DAG_FILE)
+    return folder
+
+
+def asset_events(api: str, token: str) -> list[dict[str, Any]]:
+    """Every asset event of the session stream's asset, oldest first."""
+    uri = f"volclive://live.demo.example.com/live/{SESSION_STREAM}"
+    assets = http("GET", f"{api}/api/v2/assets?uri_pattern={SESSION_STREAM}&limit=100", token)["assets"]
+    ids = [a["id"] for a in assets if a["uri"] == uri]
+    if not ids:
+        return []
+    found = http("GET", f"{api}/api/v2/assets/events?asset_id={ids[0]}&limit=100&order_by=timestamp", token)
+    return list(found["asset_events"])
+
+
+def stream_sessions(
+    sim: Any,
+    cluster: Any,
+    session_runs: Any,
+    session_events: Any,
+    failures: list[str],
+    *,
+    restart: Any,
+) -> str:
+    """Issue #22 on the cluster: event B's stream went live (a session started) during its event.
+    Exactly one asset event and one ``live_stream_sessions`` run for it; the triggerer killed and
+    restarted mid-session adds none; stopping the stream makes exactly one "ended" event and run;
+    the 500 load streams cost one listing per poll, within Volcengine's 10 requests/s."""
+
+    def finished(count: int) -> list[dict[str, Any]] | None:
+        runs = session_runs()
+        return runs if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    wait_for("the 'started' run of live_stream_sessions", lambda: finished(1), timeout=180)
+    cluster.kill("triggerer")
+    time.sleep(3)
+    restart()
+    # Its watchers come back on the new triggerer (dead one noticed after 15 s) and poll a few times.
+    time.sleep(15 + SESSION_GRACE_SECONDS + 6 * SESSION_POLL_SECONDS)
+    during = session_runs()
+    sim.volcengine.stop_session("live.demo.example.com", "live", SESSION_STREAM)
+    runs = wait_for("the 'ended' run of live_stream_sessions", lambda: finished(2), timeout=180)
+    time.sleep(3 * SESSION_POLL_SECONDS)  # nothing more may come
+    runs = session_runs()
+    events = session_events()
+    kinds = [((e.get("extra") or {}).get("payload") or {}).get("kind") for e in events]
+    if len(during) != 1:
+        failures.append(f"{len(during)} live_stream_sessions runs during the session (one expected)")
+    if kinds != ["started", "ended"]:
+        failures.append(f"the session stream's asset events are {kinds}, not one started then one ended")
+    if [r["run_type"] for r in runs] != ["asset_triggered"] * 2 or any(r["state"] != "success" for r in runs):
+        failures.append(f"live_stream_sessions runs: {[(r['run_type'], r['state']) for r in runs]}")
+    payloads = [(e.get("extra") or {}).get("payload") or {} for e in events]
+    if len({p.get("session_id") for p in payloads}) != 1:
+        failures.append(
+            f"started and ended name different sessions: {[p.get('session_id') for p in payloads]}"
+        )
+    window = 10
+    busiest = sim.max_requests_in_window(
+        lambda r: r.query.get("Action") == DESCRIBE_ONLINE and r.query.get("App") == LOAD_APP, window
+    )
+    load_polls = sum(
+        1 for r in sim.requests if r.query.get("Action") == DESCRIBE_ONLINE and r.query.get("App") == LOAD_APP
+    )
+    if not load_polls or busiest > 10 * window:
+        failures.append(
+            f"{LOAD_STREAMS} watched streams: {load_polls} polls, busiest {window} s held {busiest}"
+        )
+    return (
+        f"sessions: {len(runs)} runs, asset events {kinds}, none during the triggerer restart; "
+        f"{LOAD_STREAMS} watched streams: {load_polls} listings in all, at most {busiest} in any {window} s "
+        f"(quota {10 * window})"
+    )
+
+
 def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, str]:
     """Problems with the Live events page, its list HTML and B's sheet HTML."""
     problems: list[str] = []
@@ -677,7 +824,12 @@ def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, 
     if status != 200 or "Event B" not in list_html or "ISDP only 20" not in list_html:
         problems.append(f"Live events list: HTTP {status}, events listed: {'Event B' in list_html}")
     status, headers, sheet_html = get(f"/live-events/runs/{b_run}/sheet", token)
-    if status != 200 or "no-store" not in headers.get("cache-control", "") or "join tokens" not in sheet_html:
+    if (
+        status != 200
+        or "no-store" not in headers.get("cache-control", "")
+        or "join tokens" not in sheet_html
+        or "Stream sessions" not in sheet_html
+    ):
         problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('cache-control')}")
         sheet_html = ""
     for path, expected in (

@@ -19,6 +19,11 @@
    scheduler would run them at their moments). Print where the snapshot, the report, the trend
    page and the events' run sheets and pages were written. The simulator stops when the script
    ends.
+5. Stream sessions: the go-live event's stream is live; its session watcher (the trigger
+   ``live_stream_sessions`` is scheduled on, run here in this process since no triggerer runs in
+   the demo) fires "started"; the stream then stops and it fires "ended". Each event is handed to
+   ``airflow dags test live_stream_sessions`` as a replay (``conf`` ``{"events": [...]}``): two
+   runs, two lines in the sessions JSON Lines, the session on the event's run sheet.
 
 Running it again keeps ``.demo/`` (delete it for a clean start, ``make clean`` does): the new
 snapshot report then shows the change since the previous one. The simulator's state lives in
@@ -175,6 +180,8 @@ def main() -> int:
             )
             if result.returncode != 0:
                 failed.append(f"live_event {run_id}")
+        session_runs = stream_session_runs(server, airflow, env)
+        failed += [f"live_stream_sessions ({kind})" for kind, ok in session_runs if not ok]
     output = home / "live_provider"
     snapshot = newest(output / "snapshots", "polyv_subaccounts_*.jsonl")
     report = newest(output / "snapshots", "polyv_subaccounts_*.html")
@@ -189,8 +196,14 @@ def main() -> int:
         sheet = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
         jit = {v: (sheet.get(v) or {}).get("justInTime", {}).get("status") for v in ("polyv", "isdp")}
         print(f"run sheet       : {page.with_suffix('.json')}  (+ .html; just in time: {jit})")
+    sessions = sorted((output / "run_sheets" / "sessions").glob("*.jsonl"))
+    for path in sessions:
+        print(f"stream sessions : {path}  ({len(path.read_text().splitlines())} lines)")
+    print(f"session runs    : {', '.join(kind for kind, _ in session_runs)} (two live_stream_sessions runs)")
     print("run sheets hold push URLs and tokens: keep them private.")
-    if failed or not (snapshot and report and trend and len(pages) == 2):
+    if failed or not (
+        snapshot and report and trend and len(pages) == 2 and sessions and len(session_runs) == 2
+    ):
         print(f"demo FAILED: {', '.join(failed) or 'an output is missing'}", file=sys.stderr)
         return 1
     print("simulator stopped; open the HTML report and the trend page in a browser.")
@@ -200,6 +213,46 @@ def main() -> int:
         "AIRFLOW_HOME; it prints the admin password)."
     )
     return 0
+
+
+def stream_session_runs(server: Any, airflow: str, env: dict[str, str]) -> list[tuple[str, bool]]:
+    """The go-live stream's session as two ``live_stream_sessions`` runs: its watcher fires
+    "started" (the stream is live), the stream stops, it fires "ended"."""
+    import asyncio
+    from contextlib import aclosing
+
+    from airflow_live_provider.simulator import volcengine
+    from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
+
+    trigger = VolcengineStreamSessionTrigger(
+        vhost=volcengine.DEMO_VHOST,
+        app=volcengine.DEMO_APP,
+        stream="go-live",
+        poll_interval=1,
+        offline_grace_seconds=3,
+    )
+    runs: list[tuple[str, bool]] = []
+
+    async def watch() -> None:
+        async with aclosing(trigger.run()) as events:
+            async for event in events:
+                kind = event.payload["kind"]
+                print(
+                    f"\n=== session watcher fired {kind!r}: "
+                    "airflow dags test live_stream_sessions -c <event> ==="
+                )
+                conf = json.dumps({"events": [event.payload]})
+                result = subprocess.run(
+                    [airflow, "dags", "test", "live_stream_sessions", "-c", conf], env=env
+                )
+                runs.append((kind, result.returncode == 0))
+                if kind == "ended":
+                    return
+                server.volcengine.stop_session(volcengine.DEMO_VHOST, volcengine.DEMO_APP, "go-live")
+                print("(the stream stops pushing: the watcher fires 'ended' once it stays offline 3 s)")
+
+    asyncio.run(asyncio.wait_for(watch(), timeout=300))
+    return runs
 
 
 UI_PORT = 8080

@@ -129,7 +129,17 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert trend["tasks"] == ["trend"] and trend["timetable"] == "AssetTriggeredTimetable"
     assert trend["schedule_assets"] == snapshot["outlets"]["snapshot"]
     assert trend["schedule_assets"] == ["polyv://polyv_group_default/sub-account-snapshots"]
-    for dag in (snapshot, pre, trend, event):  # every param has a title in the trigger form
+    # The session DAG: scheduled on the sample calendar's streams, any of them (read at parse from
+    # the local calendar file, never a Variable: the lookups above are trapped).
+    sessions = report["dags"]["live_stream_sessions"]
+    assert sessions["tasks"] == ["record"] and sessions["timetable"] == "AssetTriggeredTimetable"
+    assert sessions["schedule"].startswith("AssetAny(") and sessions["max_active_runs"] == 1
+    assert sessions["schedule_assets"] == [
+        "volclive://live.demo.example.com/live/daily-demo",
+        "volclive://live.demo.example.com/live/launch-keynote",
+        "polyv://polyv_default/channels/3151318",
+    ]
+    for dag in (snapshot, pre, trend, event, sessions):  # every param has a title in the trigger form
         assert all(dag["param_titles"].values()), dag["param_titles"]
 
 
@@ -391,6 +401,64 @@ def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock
 
 # -- a user's DAG with the go-live sensor, deferred -------------------------------------------------
 SENSOR_DAGS = Path(__file__).resolve().parent / "sensor_dags"
+
+
+def test_a_stream_session_as_two_runs_of_the_sessions_dag(
+    airflow_home: Path, server: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watched stream starts and stops pushing; its watcher's two events are handed to
+    ``live_stream_sessions`` (as a replay: ``dags test`` runs no triggerer; the cluster test proves
+    the asset path). The session lands once in the JSON Lines and on its event's run sheet,
+    however often the events are replayed."""
+    import asyncio
+    from contextlib import aclosing
+
+    from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
+
+    # An event on the sample's daily-demo stream, started ten minutes ago (the calendar the
+    # planner reads: the Variable); the session starts now, within its window.
+    calendar = tmp_path / "calendar.json"
+    start = pendulum.now("UTC").subtract(minutes=10).replace(microsecond=0)
+    stream = {"vhost": volc_sim.DEMO_VHOST, "app": volc_sim.DEMO_APP, "stream": "daily-demo"}
+    calendar.write_text(
+        json.dumps({"events": [{"name": "Session check", "start": start.isoformat(), "volcengine": stream}]})
+    )
+    env = {"AIRFLOW_VAR_LIVE_EVENTS_CALENDAR": str(calendar)}
+    for name, value in server.connection_env().items():  # the watcher runs in this process
+        monkeypatch.setenv(name, value)
+    trigger = VolcengineStreamSessionTrigger(**stream, poll_interval=0.2, offline_grace_seconds=0)
+    server.volcengine.start_session(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "daily-demo")
+
+    async def two_events() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        async with aclosing(trigger.run()) as watched:
+            async for event in watched:
+                events.append(event.payload)
+                if len(events) == 2:
+                    break
+                server.volcengine.stop_session(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "daily-demo")
+        return events
+
+    started, ended = asyncio.run(asyncio.wait_for(two_events(), timeout=60))
+    assert (started["kind"], ended["kind"]) == ("started", "ended")
+    runs = [[started], [ended], [started, ended]]  # the third: a replay of both, nothing new
+    outputs = [
+        dags_test(airflow_home, server, "live_stream_sessions", "-c", json.dumps({"events": e}), **env)
+        for e in runs
+    ]
+    folder = airflow_home / "live_provider" / "run_sheets"
+    lines = [
+        json.loads(x) for f in sorted(folder.glob("sessions/*.jsonl")) for x in f.read_text().splitlines()
+    ]
+    session = started["session_id"]
+    assert [(r["kind"], r["sessionId"]) for r in lines] == [("started", session), ("ended", session)]
+    assert lines[1]["stream"] == "volclive://live.demo.example.com/live/daily-demo"
+    assert lines[1]["durationSeconds"] > 0
+    sheet = json.loads((folder / "session-check" / "latest.json").read_text())
+    keys = ("stream", "sessionId", "started", "ended", "durationSeconds")
+    assert sheet["sessions"] == [{k: lines[1][k] for k in keys}]
+    assert "Stream sessions" in (folder / "session-check" / "latest.html").read_text()
+    assert_no_secret_outside_run_sheets(airflow_home, server, *outputs)
 
 
 @pytest.fixture(scope="module")
