@@ -116,14 +116,24 @@ def airflow_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
 TIME_BOUND_STEPS = "^(polyv_tokens|isdp_tokens|go_live|summary)$"
 
 
-def planned_event_runs(home: Path) -> list[tuple[str, dict[str, Any]]]:
-    """The ``live_event`` runs the planner started (run id, conf), from the demo's SQLite DB."""
+def last_run_row(home: Path) -> int:
+    """The newest DAG run's row id in the demo's SQLite DB (0 in a new one)."""
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        return int(db.execute("SELECT coalesce(max(id), 0) FROM dag_run").fetchone()[0])
+
+
+def planned_event_runs(home: Path, after: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """The ``live_event`` runs the planner started (run id, conf) since row ``after`` (so a demo
+    run again over its home replays only this time's plan), from the demo's SQLite DB."""
     import sqlite3
 
     with sqlite3.connect(home / "airflow.db") as db:
         rows = db.execute(
             "SELECT run_id, conf FROM dag_run WHERE dag_id = 'live_event' AND run_id LIKE 'event__%' "
-            "ORDER BY id"
+            "AND id > ? ORDER BY id",
+            (after,),
         ).fetchall()
     seen = sorted({run_id: conf for run_id, conf in rows}.items())
     return [(run_id, json.loads(conf) if isinstance(conf, str | bytes) else conf) for run_id, conf in seen]
@@ -151,11 +161,13 @@ def main() -> int:
         )
         print(f"AIRFLOW_HOME={home}: airflow db migrate ...", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        before_plan = 0
         for step, dag_id in enumerate(DAGS):
             if step == 1:  # between the two snapshots
                 for index, used in DEMO_USAGE:
                     server.polyv.use_resources(index, **used)
             if dag_id == "live_event_preprovision":  # times relative to this DAG's run
+                before_plan = last_run_row(home)
                 text = json.dumps(demo_calendar(pendulum.now("UTC")), indent=2) + "\n"
                 calendar.write_text(text, encoding="utf-8")
                 # The go-live event's stream starts pushing 20 s from now: its go-live watch sees
@@ -169,7 +181,7 @@ def main() -> int:
             result = subprocess.run([airflow, "dags", "test", dag_id], env=env)
             if result.returncode != 0:
                 failed.append(dag_id)
-        for run_id, conf in planned_event_runs(home):
+        for run_id, conf in planned_event_runs(home, before_plan):
             soon = pendulum.parse(conf["event"]["start"]) < pendulum.now("UTC").add(minutes=10)
             args = [] if soon else ["--mark-success-pattern", TIME_BOUND_STEPS]
             print(f"\n=== planned run {run_id}: airflow dags test live_event -c <its conf> {' '.join(args)}")
@@ -224,6 +236,7 @@ def stream_session_runs(server: Any, airflow: str, env: dict[str, str]) -> list[
     from airflow_live_provider.simulator import volcengine
     from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
 
+    os.environ.update(server.connection_env())  # the watcher runs in this process
     trigger = VolcengineStreamSessionTrigger(
         vhost=volcengine.DEMO_VHOST,
         app=volcengine.DEMO_APP,
