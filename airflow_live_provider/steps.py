@@ -4,7 +4,7 @@ Each step takes a hook, makes the vendor calls, masks every credential it receiv
 log and returns the credentials with their validity (``validFrom``/``validUntil``, UTC, the one
 output format). Callers decide where the credentials go; nothing here writes files or XCom.
 
-Layering: operators and :mod:`airflow_live_provider.preprovision` call these; these call hooks.
+Layering: operators and :mod:`airflow_live_provider.events.timeline` call these; these call hooks.
 Hooks are imported for type checking only, so importing this module stays cheap at parse time.
 """
 

@@ -49,9 +49,9 @@ def calendar(now: Any) -> list[dict[str, Any]]:
 def main() -> None:
     import pendulum
 
-    from airflow_live_provider.events import parse_calendar
-    from airflow_live_provider.planner import plan_event_runs
-    from airflow_live_provider.run_sheets import steps_for
+    from airflow_live_provider.events.calendar import parse_calendar
+    from airflow_live_provider.events.planner import plan_event_runs
+    from airflow_live_provider.events.run_sheets import steps_for
 
     header(f"Planning {INSTANCES:,} event instances (one live_event run each)")
     now = pendulum.now("UTC")

@@ -27,8 +27,8 @@ from _common import header  # noqa: E402
 
 from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX  # noqa: E402
 from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets  # noqa: E402
+from airflow_live_provider.reports.trend import build_trend, render_trend_html  # noqa: E402
 from airflow_live_provider.simulator import SimulatorServer  # noqa: E402
-from airflow_live_provider.trends import build_trend, render_trend_html  # noqa: E402
 
 START = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 

@@ -72,8 +72,12 @@ with DAG(
         """Load and validate the calendar; one ``{trigger_run_id, conf}`` per instance without a run."""
         from airflow.sdk import Variable, conf
 
-        from airflow_live_provider.events import lead_window, load_calendar, next_start
-        from airflow_live_provider.planner import plan_event_runs, read_calendar_text, without_existing_runs
+        from airflow_live_provider.events.calendar import lead_window, load_calendar, next_start
+        from airflow_live_provider.events.planner import (
+            plan_event_runs,
+            read_calendar_text,
+            without_existing_runs,
+        )
 
         params = params or {}
         location = (

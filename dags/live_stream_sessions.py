@@ -22,7 +22,7 @@ import pendulum
 from airflow.sdk import DAG, AssetAny, Param, conf, task
 
 from airflow_live_provider.assets import polyv_channel_asset, volcengine_stream_asset
-from airflow_live_provider.session_records import watched_streams
+from airflow_live_provider.events.session_records import watched_streams
 
 CALENDAR = Path(__file__).with_name("live_events.json")
 CALENDAR_VARIABLE = "live_events_calendar"
@@ -71,7 +71,7 @@ with DAG(
         """The run's session events on record (JSON Lines, and ended sessions on their run sheets)."""
         from airflow.sdk import Variable
 
-        from airflow_live_provider.session_records import record_sessions, session_events
+        from airflow_live_provider.events.session_records import record_sessions, session_events
 
         params = params or {}
         events = session_events(triggering_asset_events, getattr(dag_run, "conf", None))

@@ -62,7 +62,7 @@ with DAG(
         """Read the snapshots, write the page, return the summary."""
         from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
         from airflow_live_provider.outputs import handed_off, write_text
-        from airflow_live_provider.trends import (
+        from airflow_live_provider.reports.trend import (
             build_trend,
             render_trend_html,
             snapshot_names,

@@ -121,7 +121,11 @@ with DAG(
         from contextlib import ExitStack
 
         from airflow_live_provider.outputs import handed_off, write_text
-        from airflow_live_provider.reporting import RESOURCE_FIELDS, build_report, previous_snapshot_name
+        from airflow_live_provider.reports.snapshot_report import (
+            RESOURCE_FIELDS,
+            build_report,
+            previous_snapshot_name,
+        )
 
         params = params or {}
         path = handed_off(summary["path"])
@@ -164,7 +168,7 @@ with DAG(
         """Fail or warn when accounts are below the thresholds; returns how many are."""
         import logging
 
-        from airflow_live_provider.reporting import label
+        from airflow_live_provider.reports.snapshot_report import label
 
         mode = (params or {}).get("alert_mode", "warn")
         below = int(result["below_threshold_count"])

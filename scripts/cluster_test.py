@@ -844,7 +844,7 @@ def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, 
 
 def secrets_in_play(sim: Any, sheets: list[dict[str, Any]]) -> list[str]:
     """Every credential the simulator holds or issued, and every secret the run sheets carry."""
-    from airflow_live_provider.run_sheets import sheet_secrets
+    from airflow_live_provider.events.run_sheets import sheet_secrets
 
     found = set(sim.secrets())
     for sheet in sheets:

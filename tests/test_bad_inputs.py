@@ -15,7 +15,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import lead_window, parse_calendar
+from airflow_live_provider.events.calendar import lead_window, parse_calendar
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.hooks.isdp import IsdpHook
 from airflow_live_provider.hooks.polyv import PolyvHook

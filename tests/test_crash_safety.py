@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
-from airflow_live_provider.reporting import previous_snapshot_name
+from airflow_live_provider.reports.snapshot_report import previous_snapshot_name
+from airflow_live_provider.reports.trend import snapshot_names
 from airflow_live_provider.simulator import SimulatorServer
-from airflow_live_provider.trends import snapshot_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = """

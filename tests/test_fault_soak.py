@@ -16,15 +16,15 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import parse_calendar
-from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.planner import definition_hash
-from airflow_live_provider.preprovision import (
+from airflow_live_provider.events.calendar import parse_calendar
+from airflow_live_provider.events.planner import definition_hash
+from airflow_live_provider.events.timeline import (
     event_run,
     issue_credentials,
     provision_push,
     provision_receivers,
 )
+from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
 from airflow_live_provider.simulator import FAULT_KINDS, SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim

@@ -291,9 +291,9 @@ def test_an_event_run_reports_how_early_its_tokens_came_and_how_late_its_stream(
     """The event steps emit the gauges: seconds from issuing to the start, start to online."""
     import pendulum
 
-    from airflow_live_provider.events import parse_calendar
-    from airflow_live_provider.planner import definition_hash
-    from airflow_live_provider.preprovision import event_run, issue_credentials, record_go_live
+    from airflow_live_provider.events.calendar import parse_calendar
+    from airflow_live_provider.events.planner import definition_hash
+    from airflow_live_provider.events.timeline import event_run, issue_credentials, record_go_live
     from airflow_live_provider.simulator import isdp as isdp_sim
 
     start = pendulum.now("UTC").add(seconds=60)

@@ -4,7 +4,7 @@ Every operator reads its instance from the run's ``conf`` (the planner puts it t
 serves every instance and the Grid shows one run per instance. Waiting for a moment uses Airflow's
 own :class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` (no worker slot is
 held); watching a stream uses this provider's trigger. The logic lives in
-:mod:`airflow_live_provider.preprovision`; these operators only decide when to run it.
+:mod:`airflow_live_provider.events.timeline`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
 """
@@ -20,11 +20,11 @@ from airflow.sdk import BaseOperator
 from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
 
 if TYPE_CHECKING:
-    from airflow_live_provider.preprovision import EventRun
+    from airflow_live_provider.events.timeline import EventRun
 
 
 def _event_run(context: Any) -> EventRun:
-    from airflow_live_provider.preprovision import event_run
+    from airflow_live_provider.events.timeline import event_run
 
     dag_run = context.get("dag_run")
     return event_run(getattr(dag_run, "conf", None), context.get("run_id"))
@@ -59,8 +59,8 @@ class EventProvisionOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.preprovision import provision_push, provision_receivers
-        from airflow_live_provider.run_sheets import steps_for
+        from airflow_live_provider.events.run_sheets import steps_for
+        from airflow_live_provider.events.timeline import provision_push, provision_receivers
 
         run = _event_run(context)
         if self.step not in steps_for(run.event):
@@ -107,14 +107,14 @@ class EventCredentialsOperator(BaseOperator):
     def _issue_or_wait(self, context: Any) -> dict[str, Any]:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        from airflow_live_provider.outputs import utc_iso
-        from airflow_live_provider.preprovision import (
+        from airflow_live_provider.events.run_sheets import steps_for
+        from airflow_live_provider.events.timeline import (
             JIT_STEP,
             already_issued,
             credential_moment,
             issue_credentials,
         )
-        from airflow_live_provider.run_sheets import steps_for
+        from airflow_live_provider.outputs import utc_iso
 
         run = _event_run(context)
         if JIT_STEP[self.vendor] not in steps_for(run.event):
@@ -159,8 +159,8 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
         from airflow.sdk.exceptions import AirflowFailException
 
+        from airflow_live_provider.events.timeline import ensure_current, record_go_live
         from airflow_live_provider.outputs import utc_iso
-        from airflow_live_provider.preprovision import ensure_current, record_go_live
 
         run = self._load(context)
         opens, closes = self._window()
@@ -191,8 +191,8 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
+        from airflow_live_provider.events.timeline import record_go_live
         from airflow_live_provider.outputs import utc_iso
-        from airflow_live_provider.preprovision import record_go_live
 
         assert self._run is not None
         try:
@@ -206,7 +206,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         return result
 
     def _load(self, context: Any) -> EventRun:
-        from airflow_live_provider.run_sheets import steps_for
+        from airflow_live_provider.events.run_sheets import steps_for
 
         run = _event_run(context)
         if "go_live" not in steps_for(run.event):
@@ -217,7 +217,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         return run
 
     def _window(self) -> tuple[datetime, datetime]:
-        from airflow_live_provider.events import go_live_window
+        from airflow_live_provider.events.calendar import go_live_window
 
         assert self._run is not None
         window = go_live_window(self._run.event)
@@ -243,6 +243,6 @@ class EventSummaryOperator(BaseOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.preprovision import summarize
+        from airflow_live_provider.events.timeline import summarize
 
         return summarize(_event_run(context))

@@ -21,7 +21,7 @@ from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.links.console import PolyvChannelLink
 
 if TYPE_CHECKING:  # imported in execute(): DAG files import this module at every parse
-    from airflow_live_provider.reporting import SnapshotSummary
+    from airflow_live_provider.reports.snapshot_report import SnapshotSummary
 
 WRITE_BATCH = 100
 
@@ -174,7 +174,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         from airflow_live_provider.hooks.polyv import PolyvHook
         from airflow_live_provider.outputs import open_for_write, utc_iso, writable_output
         from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
-        from airflow_live_provider.reporting import RESOURCE_FIELDS, SnapshotSummary
+        from airflow_live_provider.reports.snapshot_report import RESOURCE_FIELDS, SnapshotSummary
         from airflow_live_provider.vendors.polyv import validate_emails, validate_page_size
 
         thresholds = {

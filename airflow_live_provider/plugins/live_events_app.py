@@ -26,12 +26,9 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from airflow_live_provider.events import event_end, event_slug, go_live_window, jit_moments
-from airflow_live_provider.html_pages import document
-from airflow_live_provider.outputs import parse_time, utc_iso
-from airflow_live_provider.planner import EVENT_DAG_ID
-from airflow_live_provider.plugins.live_events import URL_PREFIX
-from airflow_live_provider.run_sheets import (
+from airflow_live_provider.events.calendar import event_end, event_slug, go_live_window, jit_moments
+from airflow_live_provider.events.planner import EVENT_DAG_ID
+from airflow_live_provider.events.run_sheets import (
     STEP_LABELS,
     RunSheetUnreadable,
     event_folder,
@@ -40,7 +37,10 @@ from airflow_live_provider.run_sheets import (
     sheet_uri,
     steps_for,
 )
-from airflow_live_provider.run_sheets import _local as local_time
+from airflow_live_provider.events.run_sheets import _local as local_time
+from airflow_live_provider.outputs import parse_time, utc_iso
+from airflow_live_provider.plugins.live_events import URL_PREFIX
+from airflow_live_provider.reports.pages import document
 
 #: The tasks of a ``live_event`` run, in the order the page shows them.
 TASKS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "summary")

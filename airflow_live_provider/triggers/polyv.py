@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen, WatchState
 from airflow_live_provider.exceptions import LiveApiError
-from airflow_live_provider.stream_sessions import OFFLINE, UNKNOWN, Seen, WatchState
 from airflow_live_provider.triggers.base import LiveWatchTrigger
 from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
 

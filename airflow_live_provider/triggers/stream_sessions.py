@@ -1,7 +1,7 @@
 """Stream sessions as Airflow events: asset-watcher triggers that fire on "started" and "ended".
 
 A watcher keeps running after it fires (Airflow's design), so these triggers fire on *changes*
-(:func:`airflow_live_provider.stream_sessions.observe`), never on a state.
+(:func:`airflow_live_provider.events.sessions.observe`), never on a state.
 
 **One poll per group.** Watchers of the same group share one poll loop in the triggerer
 (``shared_stream_key`` / ``open_shared_stream`` / ``filter_shared_stream``, Airflow 3.3): one
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from airflow_live_provider.events.sessions import ENDED, UNKNOWN, Seen, WatchState, observe
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.stream_sessions import ENDED, UNKNOWN, Seen, WatchState, observe
 from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS, ClientSlot
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_live_provider.stream_sessions import OFFLINE, Seen, WatchState
+from airflow_live_provider.events.sessions import OFFLINE, Seen, WatchState
 from airflow_live_provider.triggers.base import LiveWatchTrigger
 from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
 

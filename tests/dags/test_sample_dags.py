@@ -21,8 +21,8 @@ from typing import Any
 import pendulum
 import pytest
 
+from airflow_live_provider.events.run_sheets import sheet_secrets
 from airflow_live_provider.redaction import SECRET_KEYS
-from airflow_live_provider.run_sheets import sheet_secrets
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim

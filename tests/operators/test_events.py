@@ -20,15 +20,15 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
-from airflow_live_provider.events import parse_calendar
+from airflow_live_provider.events.calendar import parse_calendar
+from airflow_live_provider.events.planner import definition_hash
+from airflow_live_provider.events.run_sheets import sheet_secrets
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
     EventProvisionOperator,
     EventSummaryOperator,
 )
-from airflow_live_provider.planner import definition_hash
-from airflow_live_provider.run_sheets import sheet_secrets
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim

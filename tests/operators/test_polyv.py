@@ -371,7 +371,7 @@ def test_snapshot_summary_is_the_reports_summary(sim_connections: SimulatorServe
     and every threshold parameter in the one resource table is an operator argument."""
     import inspect
 
-    from airflow_live_provider.reporting import RESOURCE_FIELDS, summarize
+    from airflow_live_provider.reports.snapshot_report import RESOURCE_FIELDS, summarize
 
     params = set(inspect.signature(PolyvSubAccountSnapshotOperator.__init__).parameters)
     assert {spec.param for spec in RESOURCE_FIELDS.values()} <= params

@@ -27,10 +27,10 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import load_calendar
+from airflow_live_provider.events.calendar import load_calendar
+from airflow_live_provider.events.planner import plan_event_runs
+from airflow_live_provider.events.run_sheets import compose_sheet, event_folder, write_sheet
 from airflow_live_provider.outputs import parse_time, utc_iso
-from airflow_live_provider.planner import plan_event_runs
-from airflow_live_provider.run_sheets import compose_sheet, event_folder, write_sheet
 from tests.helpers import assert_no_secret_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_live_provider.reporting import (
+from airflow_live_provider.reports.snapshot_report import (
     LIST_CAP,
     build_report,
     compare,
@@ -154,7 +154,7 @@ def test_html_report_is_self_contained_and_escaped() -> None:
 
 
 def test_svg_bars_scale_to_largest_value() -> None:
-    from airflow_live_provider.reporting import AccountValue
+    from airflow_live_provider.reports.snapshot_report import AccountValue
 
     svg = svg_bar_chart(
         [AccountValue("a@x", "1", 10), AccountValue("b@x", "2", 40), AccountValue("c@x", "3", 0)],

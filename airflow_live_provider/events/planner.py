@@ -22,7 +22,7 @@ from typing import Any
 
 import pendulum
 
-from airflow_live_provider.events import (
+from airflow_live_provider.events.calendar import (
     GO_LIVE_WATCH_BEFORE,
     event_end,
     event_slug,

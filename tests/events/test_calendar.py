@@ -9,7 +9,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import (
+from airflow_live_provider.events.calendar import (
     event_slug,
     jit_moments,
     load_calendar,
@@ -55,7 +55,7 @@ def test_valid_calendar_is_normalised() -> None:
 def test_the_shipped_sample_calendar_is_valid() -> None:
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "dags" / "live_events.json"
+    path = Path(__file__).resolve().parents[2] / "dags" / "live_events.json"
     events = load_calendar(path.read_text(), source=str(path))
     assert len(events) >= 1
 
@@ -221,7 +221,7 @@ def test_sample_calendar_has_an_event_in_the_window_any_day() -> None:
     """A newcomer who unpauses the DAG today sees provisioning: the daily series is always in."""
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "dags" / "live_events.json"
+    path = Path(__file__).resolve().parents[2] / "dags" / "live_events.json"
     events = load_calendar(path.read_text(), source=str(path))
     for days in (0, 1, 100, 400):
         now = pendulum.now("UTC").add(days=days)

@@ -15,7 +15,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import (
+from airflow_live_provider.events.calendar import (
     event_slug,
     next_start,
     parse_calendar,

@@ -16,10 +16,10 @@ import pendulum
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from airflow_live_provider.events import parse_calendar
-from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.planner import definition_hash
-from airflow_live_provider.preprovision import (
+from airflow_live_provider.events.calendar import parse_calendar
+from airflow_live_provider.events.planner import definition_hash
+from airflow_live_provider.events.run_sheets import RunSheetUnreadable, event_folder, sheet_secrets, step_uri
+from airflow_live_provider.events.timeline import (
     EventRun,
     event_run,
     issue_credentials,
@@ -27,7 +27,7 @@ from airflow_live_provider.preprovision import (
     provision_receivers,
     summarize,
 )
-from airflow_live_provider.run_sheets import RunSheetUnreadable, event_folder, sheet_secrets, step_uri
+from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
@@ -336,7 +336,7 @@ def test_a_changed_or_removed_instance_issues_nothing_and_says_so(
 
 
 def render_page(sheet: dict[str, Any]) -> str:
-    from airflow_live_provider.run_sheets import render_html
+    from airflow_live_provider.events.run_sheets import render_html
 
     return render_html(sheet)
 

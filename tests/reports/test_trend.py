@@ -14,9 +14,8 @@ import pytest
 
 from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
-from airflow_live_provider.reporting import iter_rows
-from airflow_live_provider.simulator import SimulatorServer
-from airflow_live_provider.trends import (
+from airflow_live_provider.reports.snapshot_report import iter_rows
+from airflow_live_provider.reports.trend import (
     DAY_SECONDS,
     TrendBuilder,
     build_trend,
@@ -25,6 +24,7 @@ from airflow_live_provider.trends import (
     snapshot_names,
     trend_summary,
 )
+from airflow_live_provider.simulator import SimulatorServer
 from tests.helpers import assert_no_secret_in
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

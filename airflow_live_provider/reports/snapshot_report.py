@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow_live_provider.html_pages import (
+from airflow_live_provider.reports.pages import (
     BAD_COLOUR,
     FINE_COLOUR,
     document,

@@ -27,9 +27,8 @@ from typing import Any
 
 import pendulum
 
-from airflow_live_provider.events import event_end, event_slug
+from airflow_live_provider.events.calendar import event_end, event_slug
 from airflow_live_provider.exceptions import LiveApiError
-from airflow_live_provider.html_pages import document
 from airflow_live_provider.outputs import (
     default_output_root,
     output_path,
@@ -39,6 +38,7 @@ from airflow_live_provider.outputs import (
     write_json,
     write_text,
 )
+from airflow_live_provider.reports.pages import document
 
 LATEST = "latest"
 #: ``justInTime.status`` values.
@@ -210,7 +210,7 @@ def compose_sheet(
 
 def _jit(event: dict[str, Any], vendor: str, record: dict[str, Any] | None) -> dict[str, Any]:
     """A just-in-time vendor section: what it is for, its credentials once issued, else when."""
-    from airflow_live_provider.events import jit_moments
+    from airflow_live_provider.events.calendar import jit_moments
 
     if vendor == "polyv":
         polyv = event["polyv"]
@@ -254,7 +254,7 @@ def publish(folder: str, run_id: str | None, event: dict[str, Any], *, latest: b
     return written
 
 
-# -- the HTML page (head, viewport and base style from html_pages; this page's own look here) ------
+# -- the HTML page (head, viewport and base style from reports.pages; this page's own look here) ---
 _CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:16px;color:#1d2733;
 background:#f5f7fa;max-width:760px}

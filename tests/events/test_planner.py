@@ -12,14 +12,14 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_live_provider.events import parse_calendar
-from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.planner import (
+from airflow_live_provider.events.calendar import parse_calendar
+from airflow_live_provider.events.planner import (
     current_definition,
     definition_hash,
     event_from_conf,
     plan_event_runs,
 )
+from airflow_live_provider.exceptions import LiveApiInputError
 
 NOW = pendulum.datetime(2026, 12, 1, 10, 0, tz="UTC")
 AIRFLOW_RUN_ID = re.compile(r"^[A-Za-z0-9_.~:+-]+$")  # [scheduler] allowed_run_id_pattern

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from airflow_live_provider.events.run_sheets import RunSheetUnreadable
+from airflow_live_provider.events.session_records import record_sessions, session_events, watched_streams
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.run_sheets import RunSheetUnreadable
-from airflow_live_provider.session_records import record_sessions, session_events, watched_streams
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_CALENDAR = ROOT / "dags" / "live_events.json"
 VOLC_URI = "volclive://live.demo.example.com/live/daily-demo"
 TARGET = {"vhost": "live.demo.example.com", "app": "live", "stream": "daily-demo"}

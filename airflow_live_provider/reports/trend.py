@@ -22,7 +22,7 @@ non-number, NaN/Infinity is unknown). Only measured steps count:
 - *group*: remaining and rate summed over the accounts of the latest snapshot whose latest value
   is known and that have a measured rate; the others are counted and named on the page.
 
-Airflow-free (the DAG hands it openers), like :mod:`airflow_live_provider.reporting`.
+Airflow-free (the DAG hands it openers), like :mod:`airflow_live_provider.reports.snapshot_report`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from airflow_live_provider.html_pages import (
+from airflow_live_provider.reports.pages import (
     FINE_COLOUR,
     document,
     esc,
@@ -45,7 +45,14 @@ from airflow_live_provider.html_pages import (
     fmt_time,
     table,
 )
-from airflow_live_provider.reporting import LIST_CAP, RESOURCE_FIELDS, iter_rows, label, number, parse_time
+from airflow_live_provider.reports.snapshot_report import (
+    LIST_CAP,
+    RESOURCE_FIELDS,
+    iter_rows,
+    label,
+    number,
+    parse_time,
+)
 
 #: Resources that are used up over time (concurrency is a cap, not a stock).
 CONSUMABLE = tuple(name for name, spec in RESOURCE_FIELDS.items() if spec.consumable)

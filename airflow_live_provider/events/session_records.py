@@ -159,10 +159,10 @@ def sessions_file(output_dir: str, started: str) -> str:
 
 def _read_lines(uri: str) -> list[dict[str, Any]]:
     """The records of a sessions file; none when it does not exist. Any other failure raises
-    (:class:`~airflow_live_provider.run_sheets.RunSheetUnreadable`): rewriting the file from what
+    (:class:`~airflow_live_provider.events.run_sheets.RunSheetUnreadable`): rewriting the file from what
     could not be read would lose its sessions."""
+    from airflow_live_provider.events.run_sheets import RunSheetUnreadable
     from airflow_live_provider.outputs import output_path
-    from airflow_live_provider.run_sheets import RunSheetUnreadable
 
     try:
         text = output_path(uri, "output_dir").read_text(encoding="utf-8")
@@ -225,7 +225,7 @@ def matching_instance(events: list[dict[str, Any]], record: Mapping[str, Any]) -
     :data:`MATCH_MARGIN` of the instance's window; the nearest start wins."""
     import pendulum
 
-    from airflow_live_provider.events import event_end, occurrences
+    from airflow_live_provider.events.calendar import event_end, occurrences
     from airflow_live_provider.outputs import parse_time
 
     started = pendulum.instance(parse_time(record["started"]))
@@ -249,8 +249,8 @@ def sheet_entry(record: Mapping[str, Any]) -> dict[str, Any]:
 def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[str, Any]) -> str | None:
     """Write an ended session into its instance's run sheet and republish it; the run id, or None
     when no instance of the calendar is on that stream at that time."""
-    from airflow_live_provider.planner import instance_run_id
-    from airflow_live_provider.run_sheets import SESSIONS, event_folder, publish, read_step, write_step
+    from airflow_live_provider.events.planner import instance_run_id
+    from airflow_live_provider.events.run_sheets import SESSIONS, event_folder, publish, read_step, write_step
 
     instance = matching_instance(events, record)
     if instance is None:
@@ -272,8 +272,8 @@ def record_sessions(
 ) -> dict[str, Any]:
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
+    from airflow_live_provider.events.run_sheets import sheets_root
     from airflow_live_provider.outputs import utc_iso
-    from airflow_live_provider.run_sheets import sheets_root
 
     output_dir = sheets_root(output_dir)
     now = utc_iso()
@@ -282,8 +282,8 @@ def record_sessions(
     sheets: list[dict[str, Any]] = []
     ended = [r for r in records if r["kind"] == "ended"]
     if ended and calendar:
-        from airflow_live_provider.events import load_calendar
-        from airflow_live_provider.planner import read_calendar_text
+        from airflow_live_provider.events.calendar import load_calendar
+        from airflow_live_provider.events.planner import read_calendar_text
 
         try:
             calendar_events = load_calendar(read_calendar_text(calendar), source=calendar)

@@ -1,6 +1,6 @@
 """The steps of one event instance's run (DAG ``live_event``), each on the instance's own clock.
 
-The planner (:mod:`airflow_live_provider.planner`) starts one run per instance; its tasks call:
+The planner (:mod:`airflow_live_provider.events.planner`) starts one run per instance; its tasks call:
 
 - :func:`provision_push` (Volcengine push auth, then push URLs valid through the end) and
   :func:`provision_receivers` (Polyv receive channels, idempotent), as soon as the run starts;
@@ -28,11 +28,9 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from airflow_live_provider.events import event_end, jit_moments
-from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
-from airflow_live_provider.planner import current_definition, definition_hash, event_from_conf
-from airflow_live_provider.run_sheets import (
+from airflow_live_provider.events.calendar import event_end, jit_moments
+from airflow_live_provider.events.planner import current_definition, definition_hash, event_from_conf
+from airflow_live_provider.events.run_sheets import (
     DONE,
     FAILED,
     JIT_KEY,
@@ -46,6 +44,8 @@ from airflow_live_provider.run_sheets import (
     steps_for,
     write_step,
 )
+from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
+from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
 
 #: Push URLs generated ahead stay valid this long after the event's end (overruns happen).
 PUSH_URL_GRACE = timedelta(hours=1)

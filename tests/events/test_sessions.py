@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from airflow_live_provider.stream_sessions import OFFLINE, UNKNOWN, Seen, WatchState, observe
+from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen, WatchState, observe
 
 T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
 GRACE = 60.0
