@@ -151,7 +151,7 @@ def sanitize_volclive_uri(uri: SplitResult) -> SplitResult:
     ``[A-Za-z0-9_.-]`` (Volcengine's rules, checked by the client's own validators); exactly three
     parts, no user, port or query.
     """
-    from airflow_live_provider.vendors.volcengine import validate_app, validate_host_name, validate_stream
+    from airflow_live_provider.vendors.names import validate_app, validate_host_name, validate_stream
 
     shown = uri.geturl()
     expected = (

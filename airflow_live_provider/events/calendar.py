@@ -47,6 +47,7 @@ import pendulum
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.validation import did_you_mean
 from airflow_live_provider.vendors import isdp as isdp_api
+from airflow_live_provider.vendors import names as vendor_names
 from airflow_live_provider.vendors import polyv as polyv_api
 from airflow_live_provider.vendors import volcengine as volc_api
 
@@ -256,14 +257,17 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         spot = f"{where}.volcengine"
         domain = volc.get("domain")
         event["volcengine"] = {
-            "vhost": _check(spot, "vhost", volc_api.validate_host_name, _present(volc, "vhost", spot)),
-            "app": _check(spot, "app", volc_api.validate_app, _present(volc, "app", spot)),
-            "stream": _check(spot, "stream", volc_api.validate_stream, _present(volc, "stream", spot)),
+            "vhost": _check(spot, "vhost", vendor_names.validate_host_name, _present(volc, "vhost", spot)),
+            "app": _check(spot, "app", vendor_names.validate_app, _present(volc, "app", spot)),
+            "stream": _check(spot, "stream", vendor_names.validate_stream, _present(volc, "stream", spot)),
             "domain": (
                 None
                 if domain in (None, "")
                 else _check(
-                    spot, "domain", lambda v: volc_api.validate_host_name(v, "domain", "push domain"), domain
+                    spot,
+                    "domain",
+                    lambda v: vendor_names.validate_host_name(v, "domain", "push domain"),
+                    domain,
                 )
             ),
             "valid_duration": _check(
@@ -280,12 +284,12 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         watch = polyv.get("watch_channel_id")
         event["polyv"] = {
             "channel_id": _check(
-                spot, "channel_id", polyv_api.validate_channel_id, _present(polyv, "channel_id", spot)
+                spot, "channel_id", vendor_names.validate_channel_id, _present(polyv, "channel_id", spot)
             ),
             "watch_channel_id": (
                 None
                 if watch in (None, "")
-                else _check(spot, "watch_channel_id", polyv_api.validate_channel_id, watch)
+                else _check(spot, "watch_channel_id", vendor_names.validate_channel_id, watch)
             ),
             "receive_channel_names": (
                 []

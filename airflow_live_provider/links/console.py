@@ -34,7 +34,7 @@ CONSOLE_URLS = {
 def polyv_channel_url(channel_id: Any) -> str:
     """The channel's page in the Polyv console, or "" when ``channel_id`` is not a channel ID."""
     from airflow_live_provider.exceptions import LiveApiInputError
-    from airflow_live_provider.vendors.polyv import validate_channel_id
+    from airflow_live_provider.vendors.names import validate_channel_id
 
     try:
         channel = validate_channel_id(channel_id)
@@ -47,7 +47,7 @@ def volcengine_stream_url(*, vhost: Any, domain: Any, app: Any, stream: Any) -> 
     """The stream in the Volcengine Live console, or "" unless app, stream and a vhost or domain
     are valid names."""
     from airflow_live_provider.exceptions import LiveApiInputError
-    from airflow_live_provider.vendors.volcengine import validate_app, validate_host_name, validate_stream
+    from airflow_live_provider.vendors.names import validate_app, validate_host_name, validate_stream
 
     try:
         where = (

@@ -58,7 +58,8 @@ class PolyvWatchTokenOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
         from airflow_live_provider.outputs import writable_output, write_json
-        from airflow_live_provider.vendors.polyv import normalize_viewers, validate_channel_id
+        from airflow_live_provider.vendors.names import validate_channel_id
+        from airflow_live_provider.vendors.polyv import normalize_viewers
 
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
@@ -280,7 +281,8 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.vendors.polyv import validate_channel_id, validate_names
+        from airflow_live_provider.vendors.names import validate_channel_id
+        from airflow_live_provider.vendors.polyv import validate_names
 
         channel_id = validate_channel_id(self.channel_id)
         names = validate_names(self.names)

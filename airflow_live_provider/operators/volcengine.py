@@ -136,12 +136,8 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         # Everything is checked before the vendor is called (the client re-checks the rest).
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
-        from airflow_live_provider.vendors.volcengine import (
-            validate_app,
-            validate_expired_time,
-            validate_stream,
-            validate_valid_duration,
-        )
+        from airflow_live_provider.vendors.names import validate_app, validate_stream
+        from airflow_live_provider.vendors.volcengine import validate_expired_time, validate_valid_duration
 
         validate_app(self.app)
         validate_stream(self.stream)

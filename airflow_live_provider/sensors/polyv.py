@@ -29,7 +29,7 @@ class PolyvChannelLiveSensor(LiveWatchSensor):
         self.polyv_conn_id = polyv_conn_id
 
     def validate(self) -> None:
-        from airflow_live_provider.vendors.polyv import validate_channel_id
+        from airflow_live_provider.vendors.names import validate_channel_id
 
         self.channel_id = validate_channel_id(self.channel_id)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen, WatchState
 from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.triggers.base import LiveWatchTrigger
 from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
+
+if TYPE_CHECKING:
+    from airflow_live_provider.events.sessions import Seen, WatchState
 
 
 class PolyvChannelLiveTrigger(LiveWatchTrigger):
@@ -72,7 +74,7 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
         poll_interval: float = 30,
         offline_grace_seconds: float = 60,
     ) -> None:
-        from airflow_live_provider.vendors.polyv import validate_channel_id
+        from airflow_live_provider.vendors.names import validate_channel_id
 
         super().__init__(
             conn_id=polyv_conn_id, poll_interval=poll_interval, offline_grace_seconds=offline_grace_seconds
@@ -148,6 +150,8 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
         return statuses
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
+        from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
+
         status = snapshot.result.get(self.channel_id)
         if status is None:  # joined after this poll began
             return UNKNOWN

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_live_provider.events.sessions import OFFLINE, Seen, WatchState
 from airflow_live_provider.triggers.base import LiveWatchTrigger
 from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
+
+if TYPE_CHECKING:
+    from airflow_live_provider.events.sessions import Seen, WatchState
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class VolcengineStreamSessionTrigger(StreamSessionTrigger):
         poll_interval: float = 30,
         offline_grace_seconds: float = 60,
     ) -> None:
-        from airflow_live_provider.vendors.volcengine import validate_app, validate_host_name, validate_stream
+        from airflow_live_provider.vendors.names import validate_app, validate_host_name, validate_stream
 
         super().__init__(
             conn_id=volcengine_conn_id,
@@ -148,6 +150,8 @@ class VolcengineStreamSessionTrigger(StreamSessionTrigger):
         return online
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
+        from airflow_live_provider.events.sessions import OFFLINE, Seen
+
         listed = snapshot.result.get(self.stream, [])
         if not listed:
             return OFFLINE

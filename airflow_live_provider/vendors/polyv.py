@@ -36,6 +36,7 @@ from airflow_live_provider.transport import (
     json_body,
 )
 from airflow_live_provider.validation import email_address, plain_text, setting_text, whole_number
+from airflow_live_provider.vendors.names import validate_channel_id
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_count,
@@ -233,27 +234,6 @@ def parse_response(response: requests.Response, what: str) -> tuple[Any, str | N
 
 
 # -- input validation (before any request) -------------------------------------------------------
-def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted,
-    as given: a trailing line break or space is refused, not stripped, and ``"３６００"`` (non-ASCII
-    digits) is refused, not converted."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        shown = "nothing" if value is None else f"a {type(value).__name__}"
-        raise LiveApiInputError(
-            field,
-            f"must be a channel ID as text or a whole number, such as '2094979', got {shown}",
-            vendor=VENDOR,
-        )
-    text = plain_text(
-        value, field, vendor=VENDOR, what="Polyv channel ID (digits)", max_len=32, allow_int=True
-    )
-    if not text.isdigit() or not text.isascii():
-        raise LiveApiInputError(
-            field, f"{text!r} is not a channel ID: use digits only, e.g. '2094979'", vendor=VENDOR
-        )
-    return text
-
-
 def _optional_text(value: Any, field: str, max_len: int = 255) -> str | None:
     if value is None or value == "":
         return None

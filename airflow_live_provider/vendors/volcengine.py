@@ -37,7 +37,14 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import host_name, setting_text, whole_number
+from airflow_live_provider.validation import setting_text, whole_number
+from airflow_live_provider.vendors.names import (
+    validate_app,
+    validate_stream,
+)
+from airflow_live_provider.vendors.names import (
+    volcengine_host_name as _host_name,
+)
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_bool,
@@ -89,7 +96,6 @@ MAX_ONLINE_STREAMS_PAGE_SIZE = 1000
 #: page), not a reason to page for hours.
 MAX_ONLINE_STREAM_PAGES = 10_000
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would let a final newline through
 _ACTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -184,41 +190,6 @@ def format_x_date(epoch_seconds: float) -> str:
 
 
 # -- input validation (before any request) -------------------------------------------------------
-def _name(value: Any, field: str, max_len: int, what: str) -> str:
-    if not isinstance(value, str):
-        shown = "nothing" if value is None else f"a {type(value).__name__}"
-        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=VENDOR)
-    if not value.strip():
-        raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VENDOR)
-    if len(value) > max_len or not _NAME_RE.fullmatch(value):
-        raise LiveApiInputError(
-            field,
-            f"{value!r} is not a valid {what}: use 1-{max_len} characters of letters, digits, '_', '-', '.'",
-            vendor=VENDOR,
-        )
-    return value
-
-
-def validate_app(app: Any, field: str = "app") -> str:
-    """App names: 1-30 of ``[A-Za-z0-9_.-]`` (DescribeAuth / GeneratePushURL docs)."""
-    return _name(app, field, 30, "application name")
-
-
-def validate_stream(stream: Any, field: str = "stream") -> str:
-    """Stream names: 1-100 of ``[A-Za-z0-9_.-]`` (GeneratePushURL docs)."""
-    return _name(stream, field, 100, "stream name")
-
-
-def _host_name(value: Any, field: str, what: str) -> str:
-    """A bare DNS name (no scheme, port, path, wildcard or ';'): 253 characters at most."""
-    return host_name(value, field, vendor=VENDOR, what=what, allow_ip=False)
-
-
-def validate_host_name(value: Any, field: str = "vhost", what: str = "domain space (Vhost)") -> str:
-    """A bare host name (vhost or push domain): no scheme, path, port or spaces."""
-    return _host_name(value, field, what)
-
-
 def validate_scene_type(scene_type: Any) -> str:
     if scene_type not in SCENE_TYPES:
         raise LiveApiInputError(
@@ -783,7 +754,3 @@ def parse_response(
     if status in (401, 403):
         raise LiveApiAuthError(text, retryable=False, **common)
     raise LiveApiError(text, retryable=retryable, **common)
-
-
-#: The name issue 22's design contract uses for the same client.
-VolcengineClient = VolcengineLiveClient
