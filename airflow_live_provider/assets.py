@@ -183,6 +183,19 @@ def create_volclive_asset(*, vhost: str, app: str, stream: str, extra: dict[str,
     return Asset(uri=uri, name=uri, group=STREAM_ASSET_GROUP, extra=extra or {})
 
 
+def watched_asset(trigger: Any) -> Asset:
+    """The asset a session trigger watches: named by its URI, with the trigger as its one watcher."""
+    from airflow.sdk import AssetWatcher
+
+    uri = trigger.asset_uri()
+    return Asset(
+        uri=uri,
+        name=uri,
+        group=STREAM_ASSET_GROUP,
+        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
+    )
+
+
 def volcengine_stream_asset(
     vhost: str,
     app: str,
@@ -197,8 +210,6 @@ def volcengine_stream_asset(
     ``schedule=AssetAny(volcengine_stream_asset("live.example.com", "live", "keynote"), ...)``.
     Named by its URI, with one watcher (``sessions``); bad names are refused here, before parse ends.
     """
-    from airflow.sdk import AssetWatcher
-
     from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
 
     trigger = VolcengineStreamSessionTrigger(
@@ -209,13 +220,7 @@ def volcengine_stream_asset(
         poll_interval=poll_interval,
         offline_grace_seconds=offline_grace_seconds,
     )
-    uri = trigger.asset_uri()
-    return Asset(
-        uri=uri,
-        name=uri,
-        group=STREAM_ASSET_GROUP,
-        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
-    )
+    return watched_asset(trigger)
 
 
 def polyv_channel_asset(
@@ -227,8 +232,6 @@ def polyv_channel_asset(
 ) -> Asset:
     """A Polyv channel as an asset whose events are its sessions starting and ending (see
     :func:`volcengine_stream_asset`)."""
-    from airflow.sdk import AssetWatcher
-
     from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
 
     trigger = PolyvChannelSessionTrigger(
@@ -237,10 +240,4 @@ def polyv_channel_asset(
         poll_interval=poll_interval,
         offline_grace_seconds=offline_grace_seconds,
     )
-    uri = trigger.asset_uri()
-    return Asset(
-        uri=uri,
-        name=uri,
-        group=STREAM_ASSET_GROUP,
-        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
-    )
+    return watched_asset(trigger)

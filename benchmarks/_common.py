@@ -5,6 +5,7 @@ Benchmarks print figures; they never assert. Run them all with ``make bench``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import platform
@@ -106,3 +107,11 @@ def machine() -> str:
 
 def header(title: str) -> None:
     print(f"\n== {title} ==  ({machine()})", flush=True)
+
+
+async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
+    """How late 50 ms sleeps wake up until ``stop``: a blocked event loop shows as lag."""
+    while not stop.is_set():
+        started = time.monotonic()
+        await asyncio.sleep(0.05)
+        lags.append(time.monotonic() - started - 0.05)

@@ -14,18 +14,11 @@ import statistics
 import time
 from collections import Counter
 
-from _common import header, simulator_with_connections
+from _common import header, loop_lag, simulator_with_connections
 
 TRIGGERS = 200
 WATCH_SECONDS = 20.0
 POKE_INTERVAL = 2.0
-
-
-async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
-    while not stop.is_set():
-        started = time.monotonic()
-        await asyncio.sleep(0.05)
-        lags.append(time.monotonic() - started - 0.05)
 
 
 async def watch(server_streams: int) -> tuple[list[str], list[float], float]:

@@ -17,20 +17,13 @@ import statistics
 import time
 from typing import Any
 
-from _common import header, simulator_with_connections
+from _common import header, loop_lag, simulator_with_connections
 
 VOLC_WATCHERS = 2_000
 VOLC_ONLINE = 10_000
 POLYV_WATCHERS = 500
 POLLS = 5
 POLL_INTERVAL = 1.0
-
-
-async def loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
-    while not stop.is_set():
-        started = time.monotonic()
-        await asyncio.sleep(0.05)
-        lags.append(time.monotonic() - started - 0.05)
 
 
 async def run_group(triggers: list[Any], polls: int) -> tuple[list[dict[str, Any]], list[float]]:
