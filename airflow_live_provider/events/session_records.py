@@ -248,15 +248,31 @@ def sheet_entry(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[str, Any]) -> str | None:
     """Write an ended session into its instance's run sheet and republish it; the run id, or None
-    when no instance of the calendar is on that stream at that time."""
+    when no instance of the calendar is on that stream at that time.
+
+    The run is the one whose sheet is the instance's ``latest.json`` (a run started by hand has
+    its own run id, and republishing under the planner's id would replace that sheet with an
+    empty one); without one, the planner's run id for the instance.
+    """
     from airflow_live_provider.events.planner import instance_run_id
-    from airflow_live_provider.events.run_sheets import SESSIONS, event_folder, publish, read_step, write_step
+    from airflow_live_provider.events.run_sheets import (
+        SESSIONS,
+        event_folder,
+        latest_uri,
+        publish,
+        read_sheet,
+        read_step,
+        write_step,
+    )
+    from airflow_live_provider.outputs import parse_time, utc_iso
 
     instance = matching_instance(events, record)
     if instance is None:
         return None
-    run_id = instance_run_id(instance)
     folder = event_folder(output_dir, instance)
+    latest = read_sheet(latest_uri(folder)) or {}
+    same_instance = latest.get("startUtc") == utc_iso(parse_time(instance["start"]))
+    run_id = str(latest["runId"]) if same_instance and latest.get("runId") else instance_run_id(instance)
     held = (read_step(folder, run_id, SESSIONS) or {}).get("sessions") or []
     entry = sheet_entry(record)
     key = (entry["stream"], entry["sessionId"] or entry["started"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pendulum
 import pytest
 
 from airflow_live_provider.events.run_sheets import RunSheetUnreadable
@@ -146,3 +148,34 @@ def test_an_unreadable_sessions_file_is_never_rewritten(tmp_path: Path) -> None:
             run_id="r",
         )
     assert month.read_text() == before
+
+
+def test_a_session_goes_on_the_sheet_of_the_run_that_has_it_not_over_it(tmp_path: Path) -> None:
+    """The instance's run was started by hand (its own run id, not the planner's): the session is
+    added to that run's sheet, which keeps its steps, instead of a new empty sheet taking
+    ``latest``."""
+    from airflow_live_provider.events.calendar import load_calendar, occurrences
+    from airflow_live_provider.events.run_sheets import event_folder, publish, write_step
+    from airflow_live_provider.outputs import parse_time
+
+    events = load_calendar(SAMPLE_CALENDAR.read_text())
+    start = pendulum.instance(parse_time("2026-12-01T12:00:00Z"))
+    [instance] = [
+        i for e in events for i in occurrences(e, start, start + timedelta(minutes=1)) if e.get("volcengine")
+    ]
+    folder = event_folder(str(tmp_path), instance)
+    write_step(folder, "manual__by-hand", "volcengine", {"status": "done", "result": {"push": {}}})
+    publish(folder, "manual__by-hand", instance)
+
+    ended = volc_event("ended", "2026-12-01T11:58:30Z", "2026-12-01T12:40:00Z")
+    summary = record_sessions(
+        session_events({}, {"events": [ended]}),
+        output_dir=str(tmp_path),
+        calendar=str(SAMPLE_CALENDAR),
+        run_id="r",
+    )
+    assert summary["sheets"][0]["event_run_id"] == "manual__by-hand"
+    latest = json.loads(Path(folder.removeprefix("file://"), "latest.json").read_text())
+    assert latest["runId"] == "manual__by-hand"
+    assert latest["steps"]["volcengine"]["status"] == "done"  # not "waiting": the run's own records
+    assert [s["sessionId"] for s in latest["sessions"]] == ["7@1"]
