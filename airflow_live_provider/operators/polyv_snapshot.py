@@ -127,15 +127,21 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         # keeps e-mails, ids, statuses and numbers), so they need no log masking.
         # On a failure open_for_write publishes nothing: the final name keeps the previous
         # snapshot (if any), never half of this one.
+        # One encoder for every row (json.dumps builds one per call when given options).
+        encode = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False).encode
         with open_for_write(path) as fh:
             lines: list[str] = []  # one write per page-sized batch: cheaper on fsspec files
             for account in accounts:
                 row = dict(account) if self.include_secrets else strip_secrets(account, SECRET_KEYS)
                 row["snapshotTime"] = snapshot_time
-                for key, value in row.items():  # NaN/Infinity are not JSON: kept as text
-                    if isinstance(value, float) and not math.isfinite(value):
-                        row[key] = str(value)
-                lines.append(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False) + "\n")
+                try:
+                    line = encode(row)
+                except ValueError:  # NaN/Infinity are not JSON: kept as text (looked for only then)
+                    for key, value in row.items():
+                        if isinstance(value, float) and not math.isfinite(value):
+                            row[key] = str(value)
+                    line = encode(row)
+                lines.append(line + "\n")
                 summary.add(row)
                 if len(lines) >= WRITE_BATCH:
                     fh.write("".join(lines))
