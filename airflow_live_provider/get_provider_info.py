@@ -174,6 +174,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Live Streaming",
                 "python-modules": [
                     "airflow_live_provider.operators.polyv",
+                    "airflow_live_provider.operators.polyv_snapshot",
                     "airflow_live_provider.operators.volcengine",
                     "airflow_live_provider.operators.isdp",
                     "airflow_live_provider.operators.events",

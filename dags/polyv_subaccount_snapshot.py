@@ -21,7 +21,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
-from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
+from airflow_live_provider.operators.polyv_snapshot import PolyvSubAccountSnapshotOperator
 
 with DAG(
     dag_id="polyv_subaccount_snapshot",

@@ -63,6 +63,14 @@ class AccountValue:
 def number(value: Any) -> float | None:
     """A resource value as a finite float; None for blanks, booleans, anything not numeric and
     NaN/Infinity (which would poison every total they were added to)."""
+    kind = type(value)  # the common cases first (called per resource per account)
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or value is None or value == "":
         return None
     try:
@@ -135,6 +143,7 @@ class SnapshotSummary:
         if self._track_status:
             self.status_by_id[user_id or email] = status
         below: list[str] = []
+        totals, heaps, limits, top_n = self.totals, self._heaps, self._limits, self._top_n  # per row
         for name in RESOURCE_FIELDS:
             raw = row.get(name)
             value = number(raw)
@@ -142,14 +151,16 @@ class SnapshotSummary:
                 if raw not in (None, ""):
                     self._unusable(user_id or email, name, raw)
                 continue
-            self.totals[name] += value
-            heap = self._heaps[name]
-            item = (-value, -seq, email, user_id)
-            if len(heap) < self._top_n:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
-            if name in self._limits and value < self._limits[name]:
+            totals[name] += value
+            heap = heaps[name]
+            if len(heap) < top_n:
+                heapq.heappush(heap, (-value, -seq, email, user_id))
+            elif -value >= heap[0][0]:  # else it cannot displace the highest kept (most rows)
+                item = (-value, -seq, email, user_id)
+                if item > heap[0]:
+                    heapq.heapreplace(heap, item)
+            limit = limits.get(name)
+            if limit is not None and value < limit:
                 below.append(name)
         if below:
             self.below_threshold_count += 1
@@ -243,7 +254,7 @@ def parse_time(value: Any) -> datetime | None:
     Raises ValueError (or OverflowError/OSError for absurd numbers) on anything else."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):  # noqa: UP038  # a tuple: no union built per call
         number = float(value)
         return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=UTC)
     if isinstance(value, str):

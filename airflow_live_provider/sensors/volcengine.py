@@ -8,7 +8,6 @@ Succeeds when the stream is ``online``; fails at once when it is ``forbidden``; 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.links.console import VolcengineStreamLink
@@ -66,4 +65,4 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
         )
 
     def result(self) -> dict[str, Any]:
-        return {"stream_state": "online", **asdict(self.make_trigger(0).target)}
+        return {"stream_state": "online", **self.make_trigger(0).target._asdict()}

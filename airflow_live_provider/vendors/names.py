@@ -6,7 +6,6 @@ of a DAG file): the vendor clients import these, never the other way round.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from airflow_live_provider.exceptions import LiveApiInputError
@@ -14,7 +13,9 @@ from airflow_live_provider.validation import host_name, plain_text
 
 VOLCENGINE = "volcengine"
 POLYV = "polyv"
-_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would let a final newline through
+#: What Volcengine app and stream names are made of. A set, not a regex: compiling one cost 0.1 ms
+#: of every parse of a DAG that builds session watchers.
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 # -- Volcengine Live -----------------------------------------------------------------------------
@@ -24,7 +25,7 @@ def _name(value: Any, field: str, max_len: int, what: str) -> str:
         raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=VOLCENGINE)
     if not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=VOLCENGINE)
-    if len(value) > max_len or not _NAME_RE.fullmatch(value):
+    if len(value) > max_len or not _NAME_CHARS.issuperset(value):
         raise LiveApiInputError(
             field,
             f"{value!r} is not a valid {what}: use 1-{max_len} characters of letters, digits, '_', '-', '.'",
