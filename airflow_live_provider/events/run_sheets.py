@@ -79,16 +79,24 @@ class RunSheetUnreadable(LiveApiError):
         )
 
 
+def read_record_text(uri: str) -> str | None:
+    """The text of a file written earlier, or None only when there is none; any other failure
+    (each store has its own errors) raises :class:`RunSheetUnreadable`: what cannot be read must
+    not be taken for "nothing yet" and overwritten."""
+    try:
+        return output_path(uri, "output_dir").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise RunSheetUnreadable(uri, f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+
 def read_sheet(uri: str) -> dict[str, Any] | None:
     """A JSON document written earlier, or None only when there is none; any other failure
     (storage error, half-readable or foreign content) raises :class:`RunSheetUnreadable`."""
-    path = output_path(uri, "output_dir")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_record_text(uri)
+    if text is None:
         return None
-    except Exception as exc:  # each store has its own errors
-        raise RunSheetUnreadable(uri, f"{type(exc).__name__}: {str(exc)[:200]}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -161,15 +161,11 @@ def _read_lines(uri: str) -> list[dict[str, Any]]:
     """The records of a sessions file; none when it does not exist. Any other failure raises
     (:class:`~airflow_live_provider.events.run_sheets.RunSheetUnreadable`): rewriting the file from what
     could not be read would lose its sessions."""
-    from airflow_live_provider.events.run_sheets import RunSheetUnreadable
-    from airflow_live_provider.outputs import output_path
+    from airflow_live_provider.events.run_sheets import RunSheetUnreadable, read_record_text
 
-    try:
-        text = output_path(uri, "output_dir").read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_record_text(uri)
+    if text is None:
         return []
-    except Exception as exc:  # each store has its own errors
-        raise RunSheetUnreadable(uri, f"{type(exc).__name__}: {str(exc)[:200]}") from None
     records = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
