@@ -110,7 +110,15 @@ def test_a_run_id_never_climbs_out_of_its_folder() -> None:
     for text in ("..", ".", "../../etc", ".hidden", "a/b", "run/../.."):
         segment = path_segment(text)
         assert "/" not in segment and not segment.startswith("."), (text, segment)
-    assert path_segment("..") == "run" and path_segment("manual__2026") == "manual__2026"
+    assert path_segment("..").startswith("run~") and path_segment("manual__2026") == "manual__2026"
+
+
+def test_two_run_ids_never_share_a_folder() -> None:
+    """Airflow accepts ':', '~', '+' in run ids: their safe forms must stay apart (they were all 'a_b')."""
+    texts = ["a:b", "a~b", "a+b", "a_b", "a__b", "_a_b", "a_b_", "a/b", "a b"]
+    segments = [path_segment(text) for text in texts]
+    assert len(set(segments)) == len(texts), segments
+    assert path_segment("a_b") == "a_b"  # an already safe id keeps its folder (existing run sheets)
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ class EventCredentialsOperator(BaseOperator):
         if JIT_STEP[self.vendor] not in steps_for(run.event):
             _skip(f"event {run.name!r} has no {self.vendor} credentials to issue")
         moment = credential_moment(run, self.vendor)
-        if already_issued(run, self.vendor) is None and datetime.now(UTC) < moment:
+        if not already_issued(run, self.vendor) and datetime.now(UTC) < moment:
             self.log.info("event %r: waiting in the triggerer until %s", run.name, utc_iso(moment))
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
         summary = issue_credentials(
@@ -159,10 +159,14 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.events.timeline import ensure_current, record_go_live
+        from airflow_live_provider.events.timeline import check_current, record_go_live, reuse_go_live
         from airflow_live_provider.outputs import utc_iso
 
         run = self._load(context)
+        check_current(run, "go_live")
+        if reuse_go_live(run):  # a clear, a retry or an edit's new run: live already, nothing to watch
+            self.log.info("event %r: the stream was live already; nothing to watch", run.name)
+            return None
         opens, closes = self._window()
         now = datetime.now(UTC)
         if now >= closes:
@@ -172,7 +176,6 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
             )
             record_go_live(run, "missed", error=message)
             raise AirflowFailException(message)
-        ensure_current(run, "go_live")
         if now < opens:
             self.log.info("event %r: waiting in the triggerer until %s to watch the stream", run.name, opens)
             self.defer(trigger=DateTimeTrigger(moment=opens), method_name="watch")
@@ -191,7 +194,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_live_provider.events.timeline import record_go_live
+        from airflow_live_provider.events.timeline import check_current, record_go_live, refresh_current
         from airflow_live_provider.outputs import utc_iso
 
         assert self._run is not None
@@ -200,8 +203,11 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         except TaskDeferred:
             raise
         except Exception as exc:
+            # Not live by the end of a window that an edit moved, or of a cancelled event: no failure.
+            check_current(self._run, "go_live")
             record_go_live(self._run, "failed", error=str(exc))
             raise
+        refresh_current(self._run)
         record_go_live(self._run, "done", live_at=utc_iso())
         return result
 
