@@ -198,6 +198,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_live_provider.triggers.polyv",
                     "airflow_live_provider.triggers.stream_sessions",
                     "airflow_live_provider.triggers.calendar",
+                    "airflow_live_provider.triggers.event_moment",
                 ],
             }
         ],

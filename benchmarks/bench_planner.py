@@ -118,7 +118,8 @@ def at_scale(instances: int = 5_000) -> None:
         f"{len(planned):,} instances: validate + plan + chunk {elapsed:.2f} s; {len(chunks)} chunk(s) of "
         f"<= {PLAN_CHUNK} (mapped task instances; [core] max_map_length 1,024); XCom moved "
         f"{moved / 2**20:.1f} MB ({moved / len(planned):.0f} bytes per instance, linear in N); one "
-        f"mapped task per instance pulling the whole list would move {whole * (len(planned) + 1) / 2**30:.1f} GB "
+        f"mapped task per instance pulling the whole list would move "
+        f"{whole * (len(planned) + 1) / 2**30:.1f} GB "
         f"(N², and refused past 1,024)"
     )
 

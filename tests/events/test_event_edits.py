@@ -166,6 +166,11 @@ def test_an_event_moved_earlier_waits_for_its_new_moment_and_gets_tokens_valid_a
     assert pendulum.parse(entry["validFrom"]) <= new_start <= pendulum.parse(entry["validUntil"])
     with pytest.raises(AirflowSkipException):  # the old run wakes at its old moment: nothing
         issue_credentials(old, "isdp")
+    # ... or rather at once: its wait watches the calendar and wakes it early, and it skips
+    # instead of waiting again.
+    assert type(deferred.value.trigger).__name__ == "EventMomentTrigger"
+    with pytest.raises(AirflowSkipException, match="was changed in the calendar"):
+        op.resume(context_of(old), event={"status": "changed"})
     assert calls(sim_connections, GET_TOKEN_BATCH_PATH) == 1
 
 
