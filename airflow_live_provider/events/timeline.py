@@ -504,9 +504,7 @@ def go_live_held(run: EventRun) -> dict[str, Any] | None:
     (any run's watch): a clear, a retry or an edit's new run does not watch, nor miss, again."""
     held = read_issued(run.folder, "go_live")
     window = go_live_window(run.event)
-    volc = run.event.get("volcengine") or {}
-    basis = {k: volc.get(k) for k in ("vhost", "app", "stream")}
-    if not held or window is None or held.get("basis") != basis:
+    if not held or window is None or held.get("basis") != _stream(run):
         return None
     live_at = (held.get("result") or {}).get("liveAt")
     return held if isinstance(live_at, str) and parse_time(live_at) >= window[0] else None
@@ -525,12 +523,16 @@ def record_go_live(
         record["liveAt"] = live_at
         record["secondsAfterStart"] = (parse_time(live_at) - run.start).total_seconds()
         record_go_live_delay(record["secondsAfterStart"])
-        volc = run.event["volcengine"]
-        _keep(run, "go_live", {k: volc.get(k) for k in ("vhost", "app", "stream")}, {"liveAt": live_at})
+        _keep(run, "go_live", _stream(run), {"liveAt": live_at})
     if error:
         record["error"] = error[:2000]
     write_step(run.folder, run.run_id, "go_live", record)
     publish(run.folder, run.run_id, run.event, latest=run.current)
+
+
+def _stream(run: EventRun) -> dict[str, Any]:
+    volc = run.event.get("volcengine") or {}
+    return {k: volc.get(k) for k in ("vhost", "app", "stream")}
 
 
 def reuse_go_live(run: EventRun) -> bool:
