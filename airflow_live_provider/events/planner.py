@@ -26,7 +26,6 @@ import pendulum
 
 from airflow_live_provider.events.calendar import (
     GO_LIVE_WATCH_BEFORE,
-    VENDOR_SECTIONS,
     event_slug,
     find_instance,
     instance_definition,
@@ -187,7 +186,3 @@ def calendar_verdict(
     if definition_hash(found) == conf.get("definition", definition_hash(instance)):
         return "current", "", found
     return "changed", f"now starts {found['start']} (run {instance_run_id(found)})", found
-
-
-def vendors_of(instance: dict[str, Any]) -> list[str]:
-    return [section for section in VENDOR_SECTIONS if instance.get(section)]
