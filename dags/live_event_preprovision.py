@@ -36,6 +36,8 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # Planning goes first: an edit's new run must not queue behind the steps of other events.
+    default_args={"priority_weight": 1000},
     tags=["live", "polyv", "volcengine", "isdp"],
     params={
         "calendar_path": Param(
