@@ -39,7 +39,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import MAXYEAR, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pendulum
@@ -177,14 +177,43 @@ def wall_clock(local: datetime, zone: Any) -> pendulum.DateTime:
     return pendulum.datetime(*fields, tz=zone, fold=1)  # in a gap pendulum's fold=1 moves forward
 
 
+#: Zone names that name no place: the machine's own zone, leap-second ("right/") and POSIX-rule copies.
+_NOT_PLACES = ("localtime", "right/", "posix/", "Factory")
+
+
+def _start_text(value: Any, where: str) -> str:
+    """``start`` as ISO text: a YAML date-time written unquoted is read as what it says; any
+    other type is named as the wrong type (not reported as missing)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        raise _err(f"{where}.start", f"{value.isoformat()} is a date without a time; add the start time")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _err(f"{where}.start", "is missing; give an ISO-8601 time such as 2026-12-01T19:30:00+08:00")
+    if not isinstance(value, str):
+        raise _err(
+            f"{where}.start",
+            f"{value!r} is a {type(value).__name__}, not an ISO-8601 time such as 2026-12-01T19:30:00+08:00 "
+            "(epoch seconds are not accepted)",
+        )
+    if not value.strip()[:4].isascii() or not value.strip()[:4].isdigit():
+        # pendulum reads "now" or "today" as the moment it is parsed: each re-read another instant.
+        raise _err(
+            f"{where}.start", f"{value!r} is not an ISO-8601 date-time such as 2026-12-01T19:30:00+08:00"
+        )
+    return value
+
+
 def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
     """``start`` with an offset, or a wall-clock ``start`` plus an IANA ``timezone``."""
-    if not isinstance(value, str) or not value.strip():
-        raise _err(f"{where}.start", "is missing; give an ISO-8601 time such as 2026-12-01T19:30:00+08:00")
+    value = _start_text(value, where)
     zone = None
     if timezone is not None:
-        if not isinstance(timezone, str):
-            raise _err(f"{where}.timezone", "must be an IANA zone name such as Asia/Shanghai")
+        if not isinstance(timezone, str) or timezone.startswith(_NOT_PLACES):
+            raise _err(
+                f"{where}.timezone",
+                f"{timezone!r} is not a place's IANA zone; use one such as Asia/Shanghai",
+            )
         try:
             zone = pendulum.timezone(timezone)
         except Exception:
@@ -233,8 +262,13 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _err(f"events[{index}]", "must be an object with name, start and vendor sections")
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()):
         raise _err(f"events[{index}].name", "is missing; every event needs a unique name")
+    if not isinstance(name, str):
+        hint = " (YAML reads yes/no/on/off as true/false)" if isinstance(name, bool) else ""
+        raise _err(f"events[{index}].name", f"{name!r} is a {type(name).__name__}, not text{hint}; quote it")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise _err(f"events[{index}].name", f"{name!r} holds control characters; remove them")
     where = f"event {name.strip()!r}"
     known_keys(raw, EVENT_KEYS, where)
     for section, keys in SECTION_KEYS.items():
@@ -263,8 +297,12 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         event["cancelled"] = True
     if raw.get("occurrence") not in (None, ""):
         occurrence = raw["occurrence"]
-        if not isinstance(occurrence, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", occurrence):
+        if not isinstance(occurrence, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", occurrence):
             raise _err(f"{where}.occurrence", f"{occurrence!r} is not a date such as 2026-12-01")
+        try:
+            date.fromisoformat(occurrence)
+        except ValueError:
+            raise _err(f"{where}.occurrence", f"{occurrence!r} is not a date of the calendar") from None
         event["occurrence"] = occurrence
     if not any(raw.get(s) for s in VENDOR_SECTIONS):
         raise _err(where, f"has no vendor section; add at least one of {', '.join(VENDOR_SECTIONS)}")
@@ -367,7 +405,7 @@ def _whole_number(value: Any, where: str, low: int, high: int, unit: str) -> int
     """An optional whole number in ``[low, high]`` (digit strings from templates accepted)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -779,14 +817,39 @@ def load_calendar(text: str, source: str = "calendar.json") -> list[dict[str, An
     """Parse calendar text: YAML for ``.yaml``/``.yml`` sources, JSON otherwise."""
     try:
         if source.endswith((".yaml", ".yml")):
-            import yaml  # Airflow depends on PyYAML; imported only when a YAML calendar is used
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text)
         else:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+    except LiveApiInputError:
+        raise
     except Exception as exc:
         raise _err("calendar", f"{source} cannot be parsed: {exc}") from None
     return parse_calendar(data)
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A JSON or YAML object whose keys are unique: a repeated key (the last silently winning,
+    e.g. a second ``timezone``) is refused, naming it."""
+    found: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _err(f"calendar key {key!r}", "is given twice in one object; keep one")
+        found[key] = value
+    return found
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml  # Airflow depends on PyYAML; imported only when a YAML calendar is used
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            pairs = [
+                (self.construct_object(k, deep=deep), self.construct_object(v, deep=deep))
+                for k, v in node.value
+            ]
+            return _unique_keys(pairs)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 MAX_LEAD_HOURS = 24 * 366

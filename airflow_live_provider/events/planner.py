@@ -166,6 +166,21 @@ def event_from_conf(conf: Any) -> dict[str, Any]:
             "has no 'event'; live_event runs are started by the live_event_preprovision planner "
             '(or trigger one with conf {"event": <one calendar instance>})',
         )
+    for key, what in (("output_dir", "a path or URI"), ("calendar", "a path, URI or @planner")):
+        if conf.get(key) is not None and not isinstance(conf[key], str):
+            raise LiveApiInputError(
+                f"dag_run.conf.{key}", f"{conf[key]!r} is a {type(conf[key]).__name__}, not text ({what})"
+            )
+    definition = conf.get("definition")
+    if definition is not None and not (
+        isinstance(definition, str)
+        and len(definition) == 8
+        and all(c in "0123456789abcdef" for c in definition)
+    ):
+        raise LiveApiInputError(
+            "dag_run.conf.definition",
+            f"{definition!r} is not the planner's 8-hex definition hash; leave it out of a run made by hand",
+        )
     return validate_event(conf["event"], 0)
 
 

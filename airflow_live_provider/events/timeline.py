@@ -370,8 +370,13 @@ def issue_credentials(
     :data:`MIN_ISSUE_BUDGET`) from now if that is later. A token the vendor reports as expiring
     before the start is refused, not written.
     """
-    if vendor not in JIT_STEP:
+    if not isinstance(vendor, str) or vendor not in JIT_STEP:
         raise LiveApiInputError("vendor", f"{vendor!r} issues nothing just in time; use polyv or isdp")
+    if vendor not in jit_moments(run.event):
+        raise LiveApiInputError(
+            "vendor",
+            f"event {run.name!r} has no {vendor} credentials to issue (no such section, or no viewers)",
+        )
     step = JIT_STEP[vendor]
     check_current(run, step)
     if read_issued(run.folder, step) is None and (own := _done(run, step)) is not None:
