@@ -64,10 +64,16 @@ def test_a_key_given_twice_in_json_is_refused_not_last_one_wins(text: str) -> No
 
 
 def test_a_key_given_twice_in_yaml_is_refused_and_an_unquoted_date_time_is_read() -> None:
-    twice = "events:\n- name: Keynote\n  start: '2026-12-01T19:30:00'\n  timezone: Asia/Shanghai\n  timezone: Europe/Berlin\n"
+    twice = (
+        "events:\n- name: Keynote\n  start: '2026-12-01T19:30:00'\n"
+        "  timezone: Asia/Shanghai\n  timezone: Europe/Berlin\n"
+    )
     with pytest.raises(LiveApiInputError, match="'timezone'.*given twice"):
         load_calendar(twice + "  isdp: {channel_ids: ['1'], user_account: u}\n", source="calendar.yaml")
-    unquoted = "events:\n- name: Keynote\n  start: 2026-12-01T19:30:00+08:00\n  isdp: {channel_ids: ['1'], user_account: u}\n"
+    unquoted = (
+        "events:\n- name: Keynote\n  start: 2026-12-01T19:30:00+08:00\n"
+        "  isdp: {channel_ids: ['1'], user_account: u}\n"
+    )
     [event] = load_calendar(unquoted, source="calendar.yaml")
     assert event["start"] == "2026-12-01T19:30:00+08:00"
     a_date = unquoted.replace("2026-12-01T19:30:00+08:00", "2026-12-01")
