@@ -31,12 +31,14 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, conf
 
+from airflow_live_provider.notifications.live_ops import live_ops_failure_callback
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
     EventProvisionOperator,
     EventSummaryOperator,
 )
+from airflow_live_provider.retry_policy import LiveRetryPolicy
 
 with DAG(
     dag_id="live_event",
@@ -48,6 +50,9 @@ with DAG(
     is_paused_upon_creation=False,
     max_active_runs=conf.getint("live_provider", "max_active_event_runs", fallback=256),
     tags=["live", "polyv", "volcengine", "isdp"],
+    # Retries (where a step has them) only for what may pass; the crew is told of each failed step
+    # when [live_provider] live_ops_conn_id names a webhook connection.
+    default_args={"retry_policy": LiveRetryPolicy(), "on_failure_callback": live_ops_failure_callback()},
     doc_md=__doc__,
 ) as dag:
     steps = [

@@ -1,0 +1,1 @@
+"""Notifiers (Airflow's ``BaseNotifier``): :mod:`.live_ops` tells the live-ops crew what failed."""
