@@ -25,7 +25,9 @@ The sample DAG ``live_event`` attaches it when ``[live_provider] live_ops_conn_i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -261,9 +263,43 @@ class LiveOpsNotifier(BaseNotifier):
             return HttpRequest("POST", "", params=target.query, data=data, headers=headers)
 
         try:
-            transport.request(build, _parse_webhook_answer, idempotent=False)
+            with _urllib3_logs_scrubbed(target.secrets()):
+                transport.request(build, _parse_webhook_answer, idempotent=False)
         finally:
             transport.close()
+
+
+class _ScrubSecrets(logging.Filter):
+    """urllib3 logs each request line (the webhook's path) at DEBUG: cut the webhook's secrets
+    from those records before any handler sees them."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = sorted(secrets, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from airflow_live_provider.redaction import scrub
+
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a, self.secrets) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg, self.secrets)
+        return True
+
+
+@contextmanager
+def _urllib3_logs_scrubbed(secrets: Sequence[str]) -> Iterator[None]:
+    from airflow_live_provider.transport import URLLIB3_LOGGERS
+
+    guard = _ScrubSecrets(secrets)
+    loggers = [logging.getLogger(name) for name in URLLIB3_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(guard)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(guard)
 
 
 @dataclass(frozen=True)
@@ -278,7 +314,7 @@ class WebhookTarget:
 
     def secrets(self) -> list[str]:
         path = urlsplit(self.url).path
-        found = [self.url, *self.query.values(), *(p for p in path.split("/") if len(p) >= 8)]
+        found = [self.url, path, *self.query.values(), *(p for p in path.split("/") if len(p) >= 8)]
         if self.password:
             found.append(self.password)
         return [s for s in found if s]
