@@ -31,7 +31,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, conf
 
-from airflow_live_provider.notifications.live_ops import live_ops_failure_callback
+from airflow_live_provider.notifications import live_ops_failure_callback
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from airflow_live_provider.exceptions import LiveApiAuthError, LiveApiError, LiveApiInputError
-from airflow_live_provider.notifications.live_ops import LiveOpsNotifier, live_ops_failure_callback
+from airflow_live_provider.notifications import live_ops_failure_callback
+from airflow_live_provider.notifications.live_ops import LiveOpsNotifier
 from airflow_live_provider.redaction import REDACTED
 from tests.helpers import WebhookReceiver, assert_no_secret_in
 
