@@ -187,3 +187,13 @@ def test_the_sample_dags_opt_in_reads_only_configuration(monkeypatch: pytest.Mon
     made = live_ops_failure_callback()
     assert isinstance(made, LiveOpsNotifier)
     assert (made.http_conn_id, made.payload) == ("team_webhook", "feishu")
+
+
+def test_registered_with_airflow_and_the_options_are_declared() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow_live_provider.notifications.live_ops.LiveOpsNotifier" in manager.notification
+    options = dict(manager.provider_configs)["airflow-live-provider"]["live_provider"]["options"]
+    assert options["live_ops_conn_id"]["default"] == ""
+    assert options["live_ops_payload"]["default"] == "generic"
