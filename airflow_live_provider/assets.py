@@ -252,3 +252,25 @@ def polyv_channel_asset(
         offline_grace_seconds=offline_grace_seconds,
     )
     return watched_asset(trigger)
+
+
+#: The planner's calendar as an asset: its watcher fires when the calendar changes.
+CALENDAR_ASSET_URI = "livecalendar://planner"
+CALENDAR_WATCHER = "calendar_changes"
+
+
+def calendar_asset(poll_seconds: float = 60, calendar: str | None = None) -> Asset:
+    """``livecalendar://planner``, watched by a :class:`~airflow_live_provider.triggers.calendar.
+    CalendarChangeTrigger`: schedule the planner on it (with its hour) and an edit reaches the
+    event runs within a poll."""
+    from airflow.sdk import AssetWatcher
+
+    from airflow_live_provider.triggers.calendar import CalendarChangeTrigger
+
+    trigger = CalendarChangeTrigger(poll_interval=poll_seconds, calendar=calendar)
+    return Asset(
+        name="live_events_calendar",
+        uri=CALENDAR_ASSET_URI,
+        group="live-events",
+        watchers=[AssetWatcher(name=CALENDAR_WATCHER, trigger=trigger)],
+    )

@@ -197,6 +197,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_live_provider.triggers.volcengine",
                     "airflow_live_provider.triggers.polyv",
                     "airflow_live_provider.triggers.stream_sessions",
+                    "airflow_live_provider.triggers.calendar",
+                    "airflow_live_provider.triggers.event_moment",
                 ],
             }
         ],
@@ -249,6 +251,16 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "512",
                         "default": "256",
+                    },
+                    "calendar_poll_seconds": {
+                        "description": "How often the planner's calendar watcher reads the events "
+                        "calendar (where the planner reads it: the Variable live_events_calendar, else "
+                        "live_events.json in the DAGs folder) to run the planner when it changed. An "
+                        "edit reaches the event runs within this plus one planner run.",
+                        "version_added": "0.4.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "60",
                     },
                     "session_poll_seconds": {
                         "description": "How often the sample DAG live_stream_sessions' watchers poll "

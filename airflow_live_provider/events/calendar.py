@@ -126,7 +126,17 @@ def _check(where: str, key: str, check: Callable[[Any], T], value: Any) -> T:
 
 #: Every key the calendar understands, per level: anything else is a typo that would silently
 #: skip a check (a section ``volcengin`` would skip the push-auth check meant to run first).
-EVENT_KEYS = ("name", "start", "timezone", "duration_minutes", "rrule", "occurrence", *VENDOR_SECTIONS)
+EVENT_KEYS = (
+    "id",
+    "name",
+    "start",
+    "timezone",
+    "duration_minutes",
+    "rrule",
+    "occurrence",
+    "cancelled",
+    *VENDOR_SECTIONS,
+)
 SECTION_KEYS = {
     "volcengine": ("vhost", "app", "stream", "domain", "valid_duration", "go_live_grace_minutes"),
     "polyv": ("channel_id", "watch_channel_id", "receive_channel_names", "viewers", "token_lead_seconds"),
@@ -232,6 +242,7 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
             known_keys(raw[section], keys, f"{where}.{section}")
     start = parse_start(raw.get("start"), raw.get("timezone"), where)
     event: dict[str, Any] = {
+        "id": event_id(raw.get("id"), name.strip(), where),
         "name": name.strip(),
         "start": start.isoformat(),
         "duration_minutes": _whole_number(
@@ -243,6 +254,13 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         event["timezone"] = raw["timezone"]
     if raw.get("rrule") not in (None, ""):
         event["rrule"] = validate_rrule(raw["rrule"], start, raw.get("timezone"), where)
+        # A series keeps the wall-clock time it was given (its anchor): only an occurrence that
+        # falls in a DST gap moves, not every occurrence after a first one that did.
+        event["start"] = series_anchor(raw["start"], start).isoformat()
+    if raw.get("cancelled") not in (None, False):
+        if raw["cancelled"] is not True:
+            raise _err(f"{where}.cancelled", f"{raw['cancelled']!r} is not true or false")
+        event["cancelled"] = True
     if raw.get("occurrence") not in (None, ""):
         occurrence = raw["occurrence"]
         if not isinstance(occurrence, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", occurrence):
@@ -317,6 +335,32 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
             "token_lead_seconds": token_lead(isdp, "isdp", spot),
         }
     return event
+
+
+def event_id(value: Any, name: str, where: str) -> str:
+    """The event's stable identity: its ``id``, else the one its name gives (its folder name).
+
+    An explicit id lets an event be renamed without becoming another event (another folder, other
+    runs); it must already be in the folder-name form (lower-case words joined by dashes).
+    """
+    if value is None or value == "":
+        return slug(name)
+    if not isinstance(value, str) or slug(value) != value:
+        raise _err(
+            f"{where}.id",
+            f"{value!r} is not an event id; use lower-case letters, digits and dashes, "
+            f"e.g. {slug(str(value))!r}",
+        )
+    return value
+
+
+def series_anchor(given: str, start: pendulum.DateTime) -> datetime:
+    """The local wall-clock time a series recurs at, without a zone: the ``start`` as written
+    when it has no offset (even inside a DST gap), else that instant in the event's zone."""
+    parsed = pendulum.parse(given.strip(), exact=True, tz=None)
+    if isinstance(parsed, datetime) and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=None)
+    return start.naive()
 
 
 def _whole_number(value: Any, where: str, low: int, high: int, unit: str) -> int | None:
@@ -553,7 +597,7 @@ def _first_occurrence(rule: Any, start: datetime, until: datetime | None) -> dat
     return first.replace(year=first.year - shift)
 
 
-def _rule(text: str, start: pendulum.DateTime) -> Any:
+def _rule(text: str, start: datetime) -> Any:
     from dateutil.rrule import rrulestr  # comes with Airflow; imported when a calendar is read
 
     naive = datetime(start.year, start.month, start.day, start.hour, start.minute, start.second)
@@ -561,15 +605,52 @@ def _rule(text: str, start: pendulum.DateTime) -> Any:
 
 
 def event_end(event: dict[str, Any]) -> pendulum.DateTime:
+    """When an instance ends (``start + duration_minutes``)."""
     return _instant(event["start"]) + timedelta(
         minutes=event.get("duration_minutes") or DEFAULT_DURATION_MINUTES
     )
 
 
 def event_slug(event: dict[str, Any]) -> str:
-    """The run-sheet folder of an event instance: its name, plus the date for an occurrence."""
-    base = slug(event["name"])
+    """An event instance's identity and run-sheet folder: the event's id (by default from its
+    name), plus, for an occurrence of a series, its date (which occurrence it is, as iCalendar's
+    RECURRENCE-ID: moving the series' time of day keeps every occurrence the same instance)."""
+    base = event.get("id") or slug(event["name"])
     return f"{base}-{event['occurrence']}" if event.get("occurrence") else base
+
+
+def instance_definition(instance: dict[str, Any]) -> dict[str, Any]:
+    """What an instance's credentials and steps depend on, formatting aside: the start as an
+    instant, the duration and the vendor sections. The same event written with an offset or with
+    a ``timezone``, or renamed (same id), has the same definition."""
+    return {
+        "start": _instant(instance["start"]).in_timezone("UTC").isoformat(),
+        "duration_minutes": instance.get("duration_minutes") or DEFAULT_DURATION_MINUTES,
+        "cancelled": bool(instance.get("cancelled")),
+        **{section: instance[section] for section in VENDOR_SECTIONS if instance.get(section)},
+    }
+
+
+def find_instance(events: Iterable[dict[str, Any]], instance: dict[str, Any]) -> dict[str, Any] | None:
+    """The calendar's current version of an instance (same id, same occurrence), wherever its
+    start moved; None when the calendar no longer has it."""
+    identity = event_slug(instance)
+    for event in events:
+        if (event.get("id") or slug(event["name"])) != (instance.get("id") or slug(instance["name"])):
+            continue
+        if not event.get("rrule"):
+            return event if not instance.get("occurrence") else None
+        if not instance.get("occurrence"):
+            return None
+        # The occurrence on that local date, whatever time of day the series now starts at.
+        year, month, day = (int(part) for part in instance["occurrence"].split("-"))
+        midnight = pendulum.datetime(year, month, day, tz=pendulum.timezone(event["timezone"]))
+        low, high = midnight - timedelta(days=2), midnight + timedelta(days=3)
+        for candidate in occurrences(event, low, high):
+            if event_slug(candidate) == identity:
+                return candidate
+        return None
+    return None
 
 
 def occurrences(
@@ -586,8 +667,8 @@ def occurrences(
         start = _instant(event["start"])
         return [event] if start < window_end and start + duration > window_start else []
     zone = pendulum.timezone(event["timezone"])
-    first = _instant(event["start"]).in_timezone(zone)
-    rule = _rule(event["rrule"], first)
+    anchor = _local(event["start"], zone)
+    rule = _rule(event["rrule"], anchor)
     # Local bounds a day wider than the window: exact instants are compared below.
     low = (window_start - duration).in_timezone(zone).naive() - timedelta(days=1)
     high = window_end.in_timezone(zone).naive() + timedelta(days=1)
@@ -596,7 +677,9 @@ def occurrences(
         start = wall_clock(local, zone)
         if start < window_end and start + duration > window_start:
             instance = {k: v for k, v in event.items() if k != "rrule"}
-            instance.update(start=start.isoformat(), occurrence=start.date().isoformat())
+            # The occurrence is the rule's own local date (its RECURRENCE-ID), even when a DST gap
+            # moved its start.
+            instance.update(start=start.isoformat(), occurrence=local.date().isoformat())
             found.append(instance)
     return found
 
@@ -613,6 +696,7 @@ def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict
     upcoming = [
         instance
         for event in events
+        if not event.get("cancelled")
         for instance in occurrences(event, now, horizon)
         if _instant(instance["start"]) >= now
     ]
@@ -727,8 +811,25 @@ def select_upcoming(
     scheduler outage still issues its just-in-time credentials."""
     if lead <= timedelta(0):
         raise _err("lead_hours", "must be a positive number of hours")
-    chosen = [instance for event in events for instance in occurrences(event, now, now + lead)]
+    chosen = [
+        instance
+        for event in events
+        if not event.get("cancelled")
+        for instance in occurrences(event, now, now + lead)
+    ]
     return sorted(chosen, key=lambda e: _instant(e["start"]))
+
+
+def _local(value: str, zone: Any) -> datetime:
+    """A series' anchor (a naive wall-clock time; older validated forms carry an offset)."""
+    parsed = pendulum.parse(value, tz=None, exact=True)
+    if not isinstance(parsed, datetime):
+        raise _err("start", f"{value!r} is not a date-time")
+    return (
+        parsed.replace(tzinfo=None)
+        if parsed.tzinfo is None
+        else pendulum.instance(parsed).in_timezone(zone).naive()
+    )
 
 
 def _instant(value: str) -> pendulum.DateTime:
