@@ -37,12 +37,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, conf
 
+from airflow_live_provider.notifications import live_ops_failure_callback
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
     EventProvisionOperator,
     EventSummaryOperator,
 )
+from airflow_live_provider.retry_policy import LiveRetryPolicy
 
 with DAG(
     dag_id="live_event",
@@ -61,6 +63,12 @@ with DAG(
         "retry_delay": timedelta(seconds=20),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=2),
+        # A vendor's throttling waits at least its Retry-After; other transient vendor errors back
+        # off at the same pace (jittered).
+        "retry_policy": LiveRetryPolicy(base_delay=timedelta(seconds=20), max_delay=timedelta(minutes=2)),
+        # The crew is told of each failed step when [live_provider] live_ops_conn_id names a
+        # webhook connection (an HTTP connection).
+        "on_failure_callback": live_ops_failure_callback(),
     },
     tags=["live", "polyv", "volcengine", "isdp"],
     doc_md=__doc__,
