@@ -216,12 +216,6 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_live_provider.links.console.PolyvChannelLink",
             "airflow_live_provider.links.console.VolcengineStreamLink",
         ],
-        "plugins": [
-            {
-                "name": "live_events",
-                "plugin-class": "airflow_live_provider.plugins.live_events.LiveEventsPlugin",
-            }
-        ],
         "config": {
             "live_provider": {
                 "description": "Defaults of the live-streaming provider.",

@@ -302,8 +302,6 @@ def run() -> int:
             # Session watchers poll every 5 s and call a stream ended after 10 s offline.
             "AIRFLOW__LIVE_PROVIDER__SESSION_POLL_SECONDS": str(SESSION_POLL_SECONDS),
             "AIRFLOW__LIVE_PROVIDER__SESSION_OFFLINE_GRACE_SECONDS": str(SESSION_GRACE_SECONDS),
-            # The Live events page (a provider plugin) is mounted only with eager discovery.
-            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
             # Metrics on, every service to one UDP listener of this script (workers and triggerer).
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",

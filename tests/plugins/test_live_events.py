@@ -147,9 +147,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT": f"file://{out}",
-        # Airflow 3.3 loads providers' plugins only when it discovers providers eagerly.
-        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
-    }
+    }  # otherwise Airflow's defaults ([core] lazy_discover_providers = True among them)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True)
     log = open(home / "api-server.log", "wb")  # noqa: SIM115 - closed below
@@ -352,6 +350,7 @@ def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
 
 # -- registration ----------------------------------------------------------------------------------
 def test_airflow_lists_the_plugin(site: Site) -> None:
+    """On Airflow's default settings: the CLI and the api-server list it, with no import error."""
     out = subprocess.run(
         [AIRFLOW, "plugins", "-o", "json"], env=site.env, capture_output=True, text=True, check=True
     )
@@ -359,14 +358,45 @@ def test_airflow_lists_the_plugin(site: Site) -> None:
     plugin = plugins["live_events"]
     assert "/live-events" in json.dumps(plugin["fastapi_apps"])
     assert "Live events" in json.dumps(plugin["external_views"])
+    served = site.api("GET", "/api/v2/plugins")["plugins"]
+    assert [p["name"] for p in served].count("live_events") == 1
+    assert site.api("GET", "/api/v2/plugins/importErrors")["import_errors"] == []
+    resp = site.request("GET", "/live-events/")
+    assert resp.status == 200 and "<h1>Live events</h1>" in resp.body  # the page, not the UI's shell
 
 
-def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
-    """Airflow's own provider-info schema accepts the ``plugins`` entry, and its class loads."""
+@pytest.mark.parametrize("lazy", ["True", "False"])
+def test_the_plugin_loads_once_however_providers_are_discovered(tmp_path: Path, lazy: str) -> None:
+    """Loaded through the ``airflow.plugins`` entry point, so lazy discovery (the default) has it,
+    and eager discovery does not register it a second time (that would be an import error)."""
+    code = (
+        "import json\n"
+        "from airflow import plugins_manager\n"
+        "plugins_manager.ensure_plugins_loaded()\n"
+        "names = [p['name'] for p in plugins_manager.get_plugin_info()]\n"
+        "print(json.dumps([names.count('live_events'), plugins_manager.get_import_errors()]))\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy,
+    }
+    # Not from the checkout: its development egg-info would be a second copy of the distribution.
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    count, errors = json.loads(out.stdout.strip().splitlines()[-1])
+    assert count == 1
+    assert errors == {}
+
+
+def test_provider_info_stays_within_airflows_schema_without_a_second_plugin_entry() -> None:
+    """The plugin comes from the entry point alone: a ``plugins`` entry in the provider info would
+    register it again whenever providers are discovered eagerly."""
     import importlib
 
     import jsonschema
-    from airflow.providers_manager import ProvidersManager
 
     from airflow_live_provider.get_provider_info import get_provider_info
 
@@ -375,12 +405,13 @@ def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
     )
     info = get_provider_info()
     jsonschema.validate(info, json.loads(schema_path.read_text()))
-    manager = ProvidersManager()
-    manager.initialize_providers_plugins()
-    declared = {(p.name, p.plugin_class) for p in manager.plugins}
-    assert ("live_events", "airflow_live_provider.plugins.live_events.LiveEventsPlugin") in declared
+    assert "plugins" not in info
+    from importlib.metadata import entry_points
+
     from airflow_live_provider.plugins.live_events import LiveEventsPlugin
 
+    (entry,) = {e.value for e in entry_points(group="airflow.plugins", name="live_events")}
+    assert entry == "airflow_live_provider.plugins.live_events:LiveEventsPlugin"
     assert LiveEventsPlugin.fastapi_apps[0]["url_prefix"] == "/live-events"
 
 
