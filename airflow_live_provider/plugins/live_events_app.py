@@ -3,7 +3,8 @@
 - ``/live-events/``: the event instances of the lead window and the recent past, from Airflow's
   own records only (the ``live_event`` runs, their ``conf`` and their task instances): name, start
   in the event's zone and in UTC, where each step stands, links to the run and each task's logs.
-  It never reads a vendor or a run sheet, so it holds no credential.
+  It never reads a vendor or a run sheet, so it holds no credential. Each conf goes through the
+  calendar's validator; a run it refuses is listed as unreadable, naming the field.
 - ``/live-events/runs/<run id>/sheet``: that run's run sheet (the same page as ``latest.html``),
   the one place with credentials; ``Cache-Control: no-store``.
 
@@ -26,7 +27,13 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from airflow_live_provider.events.calendar import event_end, event_slug, go_live_window, jit_moments
+from airflow_live_provider.events.calendar import (
+    event_end,
+    event_slug,
+    go_live_window,
+    jit_moments,
+    validate_event,
+)
 from airflow_live_provider.events.planner import EVENT_DAG_ID
 from airflow_live_provider.events.run_sheets import (
     STEP_LABELS,
@@ -38,6 +45,7 @@ from airflow_live_provider.events.run_sheets import (
     steps_for,
 )
 from airflow_live_provider.events.run_sheets import _local as local_time
+from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import parse_time, utc_iso
 from airflow_live_provider.plugins.live_events import URL_PREFIX
 from airflow_live_provider.reports.pages import document
@@ -70,6 +78,7 @@ list-style:none;padding:0;margin:6px 0 0}
 .steps a{color:inherit}.steps b{font-weight:600}
 .badge{font-size:.8rem;border-radius:10px;padding:1px 8px;background:#eef1f5;vertical-align:2px}
 .badge.ok{background:#e3f4ea}.badge.bad{background:#fbe4e2}.badge.warn{background:#fdf0d9}
+.unreadable{border-left:4px solid #b3261e}.problem{overflow-wrap:anywhere;margin:4px 0}
 """
 #: Each start in the viewer's own zone too (the browser knows it; the server does not).
 _VIEWER_TIME = """<script>
@@ -140,16 +149,18 @@ def event_run_conf(run_id: str) -> dict[str, Any] | None:
     return row[0] if isinstance(row[0], dict) else {}
 
 
-def _event(conf: Any) -> dict[str, Any] | None:
-    """The instance a run's conf carries, if it looks like one (the planner always writes one)."""
-    event = conf.get("event") if isinstance(conf, dict) else None
-    if not isinstance(event, dict) or not isinstance(event.get("name"), str):
-        return None
+def read_event(conf: Any) -> tuple[dict[str, Any] | None, str]:
+    """The instance a run's conf carries, through the calendar's own validator (as the run's steps
+    read it: ``"60"`` minutes is 60, a start's stray spaces are dropped), or None and the problem,
+    naming the field (the run's first step refuses the same conf with the same words)."""
+    if not isinstance(conf, dict) or not isinstance(conf.get("event"), dict):
+        return None, "conf.event: is missing or not an object (live_event runs are started by the planner)"
     try:
-        parse_time(str(event.get("start")))
-    except ValueError:
-        return None
-    return event
+        return validate_event(conf["event"], 0), ""
+    except LiveApiInputError as exc:
+        return None, f"conf: {exc.field}: {exc.problem}"
+    except Exception as exc:  # noqa: BLE001 - any content: the page lists the run, never fails
+        return None, f"conf.event: cannot be read ({type(exc).__name__})"
 
 
 def sheet_folder(conf: dict[str, Any], event: dict[str, Any]) -> str | None:
@@ -255,13 +266,28 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datet
     )
 
 
+def unreadable_card(run: dict[str, Any], problem: str, root: str) -> str:
+    """A run whose definition cannot be read: its id, state, the problem (naming the field)."""
+    esc = html.escape
+    run_id = str(run["run_id"])
+    run_url = f"{root}/dags/{EVENT_DAG_ID}/runs/{quote(run_id, safe='')}"
+    return (
+        f"<div class='event unreadable'><h2><span class='id'>{esc(run_id)}</span> {_badge(run['state'])}</h2>"
+        f"<p class='problem'>{esc(problem)}</p>"
+        f"<p class='links'><a target='_top' href='{esc(run_url)}'>Airflow run</a></p></div>"
+    )
+
+
 def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: timedelta, root: str) -> str:
-    """Now and next (soonest first), then the recent past (latest first)."""
+    """Now and next (soonest first), then the recent past (latest first), then the runs whose
+    definition cannot be read."""
     coming: list[tuple[datetime, str]] = []
     recent: list[tuple[datetime, str]] = []
+    unreadable: list[str] = []
     for run in runs:
-        event = _event(run["conf"])
+        event, problem = read_event(run["conf"])
         if event is None:
+            unreadable.append(unreadable_card(run, problem, root))
             continue
         start, end = parse_time(event["start"]), event_end(event)
         if start > now + lead or end < now - past:
@@ -281,6 +307,13 @@ def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: 
         f"<h2>Recent ({len(recent)})</h2>",
         *([card for _, card in recent] or ["<p>None.</p>"]),
     ]
+    if unreadable:
+        parts += [
+            f"<h2>Cannot be read ({len(unreadable)})</h2>",
+            "<p class='muted'>Runs whose definition (<code>conf</code>) the calendar's validator refuses; "
+            "their steps refuse it too. Plan them again from a corrected calendar.</p>",
+            *unreadable,
+        ]
     return document("Live events", [*parts, _VIEWER_TIME], css=_CSS)
 
 
@@ -348,9 +381,13 @@ def build_app() -> FastAPI:
         if not valid_run_id(run_id):
             raise HTTPException(404)
         conf = event_run_conf(run_id)
-        event = _event(conf)
-        folder = sheet_folder(conf or {}, event) if event else None
-        if conf is None or event is None or folder is None:
+        if conf is None:
+            raise HTTPException(404)
+        event, problem = read_event(conf)
+        if event is None:
+            return _message("Run definition unreadable", html.escape(problem), 422)
+        folder = sheet_folder(conf, event)
+        if folder is None:
             raise HTTPException(404)
         home = html.escape(airflow_root(request) + URL_PREFIX)
         back = f"<p class='back'><a href='{home}/'>&larr; Live events</a></p>"
@@ -369,10 +406,14 @@ def build_app() -> FastAPI:
                 f"step does). Open this page again in a minute.</p>{back}<p>",
                 200,
             )
-        page = (
-            render_html(sheet)
-            .replace("<body>", f"<body>\n{back}", 1)
-            .replace("</style>", f"{_SHEET_CSS}</style>", 1)
+        try:
+            rendered = render_html(sheet)
+        except Exception:  # noqa: BLE001 - a sheet file edited by hand: a short page, never a 500
+            return _message(
+                "Run sheet unreadable", "The run sheet cannot be shown; see the run's task logs.", 503
+            )
+        page = rendered.replace("<body>", f"<body>\n{back}", 1).replace(
+            "</style>", f"{_SHEET_CSS}</style>", 1
         )
         return _page(page)
 

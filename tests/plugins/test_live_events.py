@@ -243,6 +243,56 @@ def _populate(site: Site) -> None:
     tasks = "/api/v2/dags/live_event/dagRuns/{}/taskInstances/{}"
     site.api("PATCH", tasks.format(site.runs["Morning brief"], "isdp_tokens"), {"new_state": "success"})
     site.api("PATCH", tasks.format(site.runs["Keynote"], "polyv_channels"), {"new_state": "failed"})
+    _hand_made_runs(site, now)
+
+
+#: Runs made by hand (not by the planner) in the lead window, conf as a user might write it.
+SCRIPT_NAME = "<script>alert('pwned')</script> Launch"
+
+
+def _hand_made_runs(site: Site, now: pendulum.DateTime) -> None:
+    def planner_like(name: str, hours: float) -> tuple[str, pendulum.DateTime]:
+        start = now.add(hours=hours).in_timezone("UTC").replace(microsecond=0)
+        return f"event__{name}__{start.strftime('%Y%m%dT%H%M%SZ')}__0badc0de", start
+
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565", "role": 1, "token_lead_seconds": 90}
+    odd = {
+        # minutes as text: the calendar's validator reads "60" as 60, as the run's steps do
+        "Odd duration": ("odd-duration", 4, lambda s: {"start": utc_iso(s), "duration_minutes": "60"}),
+        # a zone that does not exist: unreadable, named
+        "Mars base": ("mars-base", 4.5, lambda s: {"start": utc_iso(s), "timezone": "Mars/Olympus"}),
+        # a stray space after the start: the validator strips it
+        "Spaced start": ("spaced-start", 5, lambda s: {"start": utc_iso(s) + " ", "timezone": "UTC"}),
+        SCRIPT_NAME: ("script-alert-pwned-script-launch", 5.5, lambda s: {"start": utc_iso(s)}),
+    }
+    for name, (slug, hours, fields) in odd.items():
+        run_id, start = planner_like(slug, hours)
+        conf = {"event": {"name": name, **fields(start), "isdp": isdp}, "calendar": "by hand"}
+        site.api(
+            "POST",
+            "/api/v2/dags/live_event/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+        )
+        site.runs[name] = run_id
+    for run_id, conf in BROKEN_CONFS.items():
+        site.api(
+            "POST",
+            "/api/v2/dags/live_event/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+        )
+
+
+#: Confs of any shape (run ids not the planner's): listed as unreadable, never a 500.
+BROKEN_CONFS: dict[str, Any] = {
+    "by-hand-no-event": {"note": "no event at all"},
+    "by-hand-event-text": {"event": "Keynote tomorrow"},
+    "by-hand-name-number": {"event": {"name": 5, "start": "2026-12-01T00:00:00Z"}},
+    "by-hand-duration-list": {
+        "event": {"name": "Listy", "start": "2026-12-01T00:00:00Z", "duration_minutes": [60], "isdp": {}}
+    },
+    "by-hand-start-year-0": {"event": {"name": "Ancient", "start": "0000-01-01T00:00:00Z", "isdp": {}}},
+    "by-hand-vendor-text": {"event": {"name": "Texty", "start": "2026-12-01T00:00:00Z", "isdp": "10882"}},
+}
 
 
 # -- the list page ---------------------------------------------------------------------------------
@@ -271,6 +321,44 @@ def test_list_page_shows_the_window_soonest_first_without_a_secret(site: Site) -
     assert_no_secret_in(page, *site.secrets)
     assert_no_secret_in(json.dumps(resp.headers), *site.secrets)
     assert resp.headers["cache-control"] == "no-store"
+
+
+def test_malformed_runs_never_take_the_list_down(site: Site) -> None:
+    """Each run's conf goes through the calendar's validator: what it reads is a card, what it
+    refuses is listed as unreadable naming the field; a name is text, never markup."""
+    resp = site.request("GET", "/live-events/")
+    assert resp.status == 200, resp.body
+    page = resp.body
+    cards, _, unreadable = page.partition("<h2>Cannot be read")
+    coming = cards.partition("<h2>Recent")[0]
+    assert "Odd duration</a>" in coming and "Spaced start</a>" in coming
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; Launch</a>" in coming
+    assert "<script>alert" not in page
+    mars = unreadable[unreadable.index(site.runs["Mars base"]) :]
+    assert (
+        "conf: event &#x27;Mars base&#x27;.timezone: &#x27;Mars/Olympus&#x27; is not a known IANA zone"
+        in mars
+    )
+    for run_id in BROKEN_CONFS:
+        assert f"<span class='id'>{run_id}</span>" in unreadable
+    assert (
+        "by-hand-event-text</span>" in unreadable and "conf.event: is missing or not an object" in unreadable
+    )
+
+
+@pytest.mark.parametrize("name", ["Mars base", *BROKEN_CONFS])
+def test_a_sheet_of_an_unreadable_run_names_the_problem(site: Site, name: str) -> None:
+    run_id = site.runs.get(name, name)
+    resp = site.request("GET", f"/live-events/runs/{run_id}/sheet")
+    assert resp.status == 422, resp.body
+    assert "Run definition unreadable" in resp.body and "conf" in resp.body
+
+
+def test_a_sheet_of_a_script_named_event_is_text(site: Site) -> None:
+    resp = site.request("GET", f"/live-events/runs/{site.runs[SCRIPT_NAME]}/sheet")
+    assert resp.status == 200 and "No run sheet yet" in resp.body
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; Launch" in resp.body
+    assert "<script>alert" not in resp.body
 
 
 def test_list_page_takes_the_ui_session_cookie(site: Site) -> None:
@@ -339,7 +427,9 @@ def test_unknown_and_traversing_run_ids_are_404(site: Site, run: str) -> None:
 
 
 def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
-    conf = {"event": {"name": "Keynote", "start": "2026-12-01T00:00:00Z"}, "output_dir": f"{site.out}/../.."}
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565"}
+    event = {"name": "Keynote", "start": "2026-12-01T00:00:00Z", "isdp": isdp}
+    conf = {"event": event, "output_dir": f"{site.out}/../.."}
     site.api(
         "POST",
         "/api/v2/dags/live_event/dagRuns",
