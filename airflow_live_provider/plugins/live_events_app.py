@@ -8,8 +8,9 @@
 - ``/live-events/runs/<run id>/sheet``: that run's run sheet (the same page as ``latest.html``),
   the one place with credentials; ``Cache-Control: no-store``.
 
-Both need read access to the ``live_event`` DAG's runs (Airflow's ``requires_access_dag``: a
-Bearer token or the UI's ``_token`` cookie): anonymous 401, no access 403. A run id is checked
+The list needs read access to the ``live_event`` DAG's runs, a run sheet the right to operate them
+(``requires_access_dag("PUT", RUN)``: it holds credentials); a Bearer token or the UI's ``_token``
+cookie; anonymous 401, no access 403. A run id is checked
 against Airflow's run-id pattern and looked up in the database; the sheet's location comes from
 that run's ``conf`` (where its own steps wrote it), never from the URL.
 """
@@ -57,6 +58,8 @@ LABELS = {**STEP_LABELS, "summary": STEP_LABELS["outcome"]}
 TOKEN_TASKS = {"polyv_tokens": "polyv", "isdp_tokens": "isdp"}
 #: Newest runs considered (then filtered to the window): bounds the page's work on a busy site.
 MAX_RUNS = 2000
+#: A run sheet's path under ``/runs/<run id>``.
+SHEET_SUFFIX = "/sheet"
 #: Airflow's own cap on a run id's length.
 MAX_RUN_ID = 250
 NO_STORE = {
@@ -346,6 +349,9 @@ def build_app() -> FastAPI:
     from airflow.api_fastapi.core_api.security import requires_access_dag
 
     may_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=EVENT_DAG_ID))
+    # A run sheet holds live credentials (push URLs, tokens): only who may operate the event's runs
+    # (PUT: clear, mark, re-run them, i.e. act on the event anyway) reads it, not every viewer.
+    may_operate_runs = Depends(requires_access_dag("PUT", DagAccessEntity.RUN, param_dag_id=EVENT_DAG_ID))
     app = FastAPI(title="Live events", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(StarletteHTTPException)
@@ -355,6 +361,13 @@ def build_app() -> FastAPI:
             login = html.escape(login_url(request))
             text = (
                 f"Log in to Airflow first: <a href='{login}' target='_top'>log in</a> (you come back here)."
+            )
+        elif exc.status_code == 403 and request.url.path.endswith(SHEET_SUFFIX):
+            text = (
+                "Run sheets hold live credentials: your Airflow role must be allowed to operate the runs "
+                f"of the <code>{EVENT_DAG_ID}</code> DAG (the built-in User role and above). The "
+                f"<a href='{html.escape(airflow_root(request) + URL_PREFIX)}/'>Live events list</a> "
+                "shows where each event stands."
             )
         elif exc.status_code == 403:
             text = f"Your Airflow role may not read the runs of the <code>{EVENT_DAG_ID}</code> DAG."
@@ -376,7 +389,7 @@ def build_app() -> FastAPI:
         )
         return _page(page)
 
-    @app.get("/runs/{run_id}/sheet", response_class=HTMLResponse, dependencies=[may_read_runs])
+    @app.get("/runs/{run_id}" + SHEET_SUFFIX, response_class=HTMLResponse, dependencies=[may_operate_runs])
     def run_sheet(request: Request, run_id: str) -> HTMLResponse:
         if not valid_run_id(run_id):
             raise HTTPException(404)

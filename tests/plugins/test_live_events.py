@@ -35,7 +35,8 @@ from tests.helpers import assert_no_secret_in
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-USERS = {"admin": "admin", "viewer": "viewer", "nobody": ""}  # nobody: a user with no role
+# SimpleAuthManager's built-in roles, and nobody: a user with no role.
+USERS = {"admin": "admin", "op": "op", "user": "user", "viewer": "viewer", "nobody": ""}
 
 
 def _free_port() -> int:
@@ -400,10 +401,24 @@ def test_a_user_without_access_to_the_dag_is_refused(site: Site, path: str) -> N
     assert_no_secret_in(resp.body, *site.secrets)
 
 
-def test_a_viewer_may_read_run_sheets(site: Site) -> None:
-    """SimpleAuthManager's viewer role reads every DAG's runs, so it reads run sheets too."""
-    resp = site.request("GET", f"/live-events/runs/{site.runs['Keynote']}/sheet", user="viewer")
-    assert resp.status == 200
+def test_a_viewer_gets_the_list_but_no_run_sheet(site: Site) -> None:
+    """A run sheet holds credentials: reading runs (Viewer) is not enough, operating them is."""
+    sheet = f"/live-events/runs/{site.runs['Keynote']}/sheet"
+    resp = site.request("GET", sheet, user="viewer", cookie=True)
+    assert resp.status == 403
+    assert "operate the runs" in resp.body
+    assert_no_secret_in(resp.body, *site.secrets)
+    listed = site.request("GET", "/live-events/", user="viewer")
+    assert listed.status == 200 and "Keynote" in listed.body
+    assert_no_secret_in(listed.body, *site.secrets)
+
+
+@pytest.mark.parametrize("user", ["user", "op", "admin"])
+def test_roles_that_operate_runs_read_run_sheets(site: Site, user: str) -> None:
+    for path in ("/live-events/", f"/live-events/runs/{site.runs['Keynote']}/sheet"):
+        resp = site.request("GET", path, user=user)
+        assert resp.status == 200, (path, resp.body)
+    assert sum(token in resp.body for token in site.secrets) == 1
 
 
 @pytest.mark.parametrize(
