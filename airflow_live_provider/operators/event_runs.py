@@ -35,12 +35,15 @@ class StartEventRunOperator(BaseOperator):
 
         from airflow.sdk.exceptions import DagRunTriggerException
 
+        from airflow_live_provider.events.notes import run_note
+
         json.dumps(self.conf)  # fails here, clearly, rather than in the API server
         self.log.info("asking for run %s of %s", self.trigger_run_id, self.trigger_dag_id)
         raise DagRunTriggerException(
             trigger_dag_id=self.trigger_dag_id,
             dag_run_id=self.trigger_run_id,
             conf=self.conf,
+            note=run_note(self.conf),
             logical_date=None,
             reset_dag_run=False,
             skip_when_already_exists=True,

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import pendulum
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_live_provider.events.calendar import (
@@ -346,7 +346,7 @@ def _message(title: str, text: str, status: int) -> HTMLResponse:
 def build_app() -> FastAPI:
     """The FastAPI app the api-server mounts at ``/live-events``."""
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.core_api.security import requires_access_dag
+    from airflow.api_fastapi.core_api.security import requires_access_dag, requires_authenticated
 
     may_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=EVENT_DAG_ID))
     # A run sheet holds live credentials (push URLs, tokens): only who may operate the event's runs
@@ -388,6 +388,29 @@ def build_app() -> FastAPI:
             event_runs(), now, timedelta(hours=past_hours), timedelta(hours=lead_hours), airflow_root(request)
         )
         return _page(page)
+
+    @app.get(
+        "/dags/{dag_id}/runs/{run_id}/tab",
+        response_class=HTMLResponse,
+        response_model=None,
+        dependencies=[Depends(requires_authenticated())],
+    )
+    def run_tab(request: Request, dag_id: str, run_id: str) -> HTMLResponse | RedirectResponse:
+        """The **Run sheet** tab of a run's page: a live_event run's sheet (its own checks apply),
+        a short page for any other DAG's run."""
+        home = html.escape(airflow_root(request) + URL_PREFIX)
+        if dag_id != EVENT_DAG_ID:
+            return _message(
+                "Not an event run",
+                f"This is a run of <code>{html.escape(dag_id)}</code>. Run sheets belong to runs of "
+                f"<code>{EVENT_DAG_ID}</code>, one per event instance: see "
+                f"<a href='{home}/'>Live events</a>.",
+                200,
+            )
+        if not valid_run_id(run_id):
+            raise HTTPException(404)
+        sheet = f"{airflow_root(request)}{URL_PREFIX}/runs/{quote(run_id, safe='')}{SHEET_SUFFIX}"
+        return RedirectResponse(sheet, status_code=307, headers=NO_STORE)
 
     @app.get("/runs/{run_id}" + SHEET_SUFFIX, response_class=HTMLResponse, dependencies=[may_operate_runs])
     def run_sheet(request: Request, run_id: str) -> HTMLResponse:

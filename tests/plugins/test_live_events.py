@@ -132,7 +132,8 @@ def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], timeout: float =
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("ui-home")
     (home / "dags").mkdir()
-    shutil.copy(ROOT / "dags" / "live_event.py", home / "dags" / "live_event.py")
+    for dag_file in ("live_event.py", "live_event_preprovision.py"):
+        shutil.copy(ROOT / "dags" / dag_file, home / "dags" / dag_file)
     out = home / "out"
     passwords = {user: f"pw-{user}-{secrets.token_hex(4)}" for user in USERS}
     (home / "passwords.json").write_text(json.dumps(passwords))
@@ -451,6 +452,72 @@ def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
         {"dag_run_id": "climber", "logical_date": None, "conf": conf},
     )
     assert site.request("GET", "/live-events/runs/climber/sheet").status == 404
+
+
+# -- the Run sheet tab on a run's page --------------------------------------------------------------
+def test_the_run_sheet_tab_is_registered_on_run_pages(site: Site) -> None:
+    served = {p["name"]: p for p in site.api("GET", "/api/v2/plugins")["plugins"]}
+    [tab] = [v for v in served["live_events"]["external_views"] if v["destination"] == "dag_run"]
+    assert tab["name"] == "Run sheet" and tab["url_route"] == "live-event-run-sheet"
+    assert tab["href"] == "/live-events/dags/{DAG_ID}/runs/{RUN_ID}/tab"
+
+
+def test_the_tab_of_an_event_run_opens_its_sheet(site: Site) -> None:
+    run_id = site.runs["Keynote"]
+    resp = site.request("GET", f"/live-events/dags/live_event/runs/{run_id}/tab", user="op", cookie=True)
+    assert resp.status == 307 and resp.headers["location"] == f"/live-events/runs/{run_id}/sheet"
+    assert site.request("GET", resp.headers["location"], user="op", cookie=True).status == 200
+    # The sheet's own check applies to whoever follows the tab.
+    resp = site.request("GET", f"/live-events/dags/live_event/runs/{run_id}/tab", user="viewer", cookie=True)
+    assert site.request("GET", resp.headers["location"], user="viewer", cookie=True).status == 403
+
+
+def test_the_tab_elsewhere_says_not_an_event_run(site: Site) -> None:
+    resp = site.request("GET", "/live-events/dags/%3Cb%3Eother/runs/manual__1/tab", user="viewer")
+    assert resp.status == 200 and "Not an event run" in resp.body
+    assert "&lt;b&gt;other" in resp.body and "<b>other" not in resp.body
+    assert site.request("GET", "/live-events/dags/other/runs/manual__1/tab", user=None).status == 401
+
+
+# -- notes on the planner's runs -------------------------------------------------------------------
+def test_the_planners_runs_carry_a_note(site: Site, tmp_path: Path) -> None:
+    """The real planner (``dags test`` on the api-server's database) asks for each run with a note:
+    event name, start in its zone and UTC, vendors; Airflow serves it with the run."""
+    start = pendulum.now("UTC").add(hours=7).replace(second=0, microsecond=0)
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565"}
+    volc = {"vhost": "live.example.com", "app": "live", "stream": "opener"}
+    events = [
+        {"name": "Planned *opener*", "start": utc_iso(start), "timezone": "Asia/Shanghai", "isdp": isdp},
+        {"name": "Planned closer", "start": utc_iso(start.add(hours=1)), "volcengine": volc, "isdp": isdp},
+    ]
+    calendar = tmp_path / "calendar.json"
+    calendar.write_text(json.dumps({"events": events}))
+    done = subprocess.run(
+        [
+            AIRFLOW,
+            "dags",
+            "test",
+            "live_event_preprovision",
+            "-c",
+            json.dumps({"calendar_path": str(calendar)}),
+        ],
+        env=site.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    runs = site.api("GET", "/api/v2/dags/live_event/dagRuns?limit=100")["dag_runs"]
+    notes = {
+        r["conf"]["event"]["name"]: r["note"] for r in runs if r["conf"].get("calendar") == str(calendar)
+    }
+    local = start.in_timezone("Asia/Shanghai")
+    assert notes == {
+        "Planned *opener*": f"**Planned \\*opener\\*** · {local:%a %d %b %Y %H:%M} (Asia/Shanghai) · "
+        f"{start:%H:%M} UTC · Huawei ISDP",
+        "Planned closer": f"**Planned closer** · {start.add(hours=1):%a %d %b %Y %H:%M} UTC · "
+        "Volcengine Live, Huawei ISDP",
+    }
 
 
 # -- registration ----------------------------------------------------------------------------------
