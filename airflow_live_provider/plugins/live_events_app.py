@@ -29,6 +29,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_live_provider.events.calendar import (
+    DEFAULT_DURATION_MINUTES,
+    MAX_DURATION_MINUTES,
     event_end,
     event_slug,
     go_live_window,
@@ -56,8 +58,13 @@ TASKS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live
 LABELS = {**STEP_LABELS, "summary": STEP_LABELS["outcome"]}
 #: The token tasks and the vendor whose just-in-time moment they wait for.
 TOKEN_TASKS = {"polyv_tokens": "polyv", "isdp_tokens": "isdp"}
-#: Newest runs considered (then filtered to the window): bounds the page's work on a busy site.
+#: Most runs the list shows (those nearest to now first): bounds the page's work on a busy site.
 MAX_RUNS = 2000
+#: A planner run id (``planner.instance_run_id``): the instance's start in UTC as its third part.
+PLANNER_RUN_ID = re.compile(r"event__[a-z0-9-]*__([0-9]{8}T[0-9]{6}Z)__[0-9a-f]{8}", re.ASCII)
+#: The same shape in SQL ``LIKE`` (``_`` is one character, ``\_`` a literal underscore): the start is
+#: then the 16 characters before the last 10 (``__`` and the hash).
+PLANNER_RUN_ID_LIKE = r"event\_\_%\_\_________T______Z\_\_________"
 #: A run sheet's path under ``/runs/<run id>``.
 SHEET_SUFFIX = "/sheet"
 #: Airflow's own cap on a run id's length.
@@ -108,33 +115,113 @@ def valid_run_id(run_id: str) -> bool:
     )
 
 
-def event_runs(limit: int = MAX_RUNS) -> list[dict[str, Any]]:
-    """The newest ``live_event`` runs with their conf and their tasks' states, as plain data."""
+def run_id_start(run_id: str) -> datetime | None:
+    """The instance's start (UTC) a planner run id carries
+    (``event__<name>__<YYYYmmddTHHMMSSZ>__<hash>``, ``planner.instance_run_id``); None otherwise."""
+    match = PLANNER_RUN_ID.fullmatch(run_id)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _minutes(value: Any) -> timedelta:
+    """A duration from a conf as the validator would read it; the longest allowed when it cannot
+    tell (the run is then read, and its conf decides)."""
+    if value is None or value == "":
+        return timedelta(minutes=DEFAULT_DURATION_MINUTES)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= MAX_DURATION_MINUTES:
+        return timedelta(minutes=value)
+    return timedelta(minutes=MAX_DURATION_MINUTES)
+
+
+def shows(event: dict[str, Any], state: Any, now: datetime, past: timedelta, lead: timedelta) -> bool:
+    """Whether the list shows an instance: starting within the lead, not ended before the past
+    window, or its run still running (a run stuck past its event's end shows until it ends)."""
+    if parse_time(event["start"]) > now + lead:
+        return False
+    return event_end(event) >= now - past or state == "running"
+
+
+def event_runs(
+    now: datetime, past: timedelta, lead: timedelta, limit: int = MAX_RUNS
+) -> tuple[list[dict[str, Any]], int]:
+    """The ``live_event`` runs the list shows, with their conf read (``event`` or ``problem``)
+    and, for the readable ones, their tasks' states; and how many more were left out (``limit``).
+
+    Runs are chosen by their instance's start, not by when they were created (a planner with a
+    long lead creates runs weeks ahead): first only run ids, states and durations of the runs
+    whose start (in the planner's run id) may fall in the window, of runs still running, and of
+    runs started by hand (other ids) created within the window's reach; then the conf of the
+    chosen runs only, then the task instances of those shown as events.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import and_, func, not_, or_, select
 
+    earliest = now - past - timedelta(minutes=MAX_DURATION_MINUTES)  # a start that may still show
+    latest = now + lead
+    planner = DagRun.run_id.like(PLANNER_RUN_ID_LIKE, escape="\\")
+    stamp = func.substr(DagRun.run_id, func.length(DagRun.run_id) - 25, 16)
     with create_session() as session:
         rows = session.execute(
-            select(DagRun.run_id, DagRun.state, DagRun.conf)
+            select(DagRun.run_id, DagRun.state, DagRun.conf["event"]["duration_minutes"])
             .where(DagRun.dag_id == EVENT_DAG_ID)
-            .order_by(DagRun.run_after.desc())
-            .limit(limit)
+            .where(
+                or_(
+                    and_(planner, stamp >= _stamp(earliest), stamp <= _stamp(latest)),
+                    and_(not_(planner), DagRun.run_after >= earliest),
+                    and_(DagRun.state == "running", or_(not_(planner), stamp < _stamp(earliest))),
+                )
+            )
         ).all()
-        runs = {
-            run_id: {"run_id": run_id, "state": state, "conf": conf, "tasks": {}}
-            for run_id, state, conf in rows
-        }
-        if runs:
+        candidates: list[tuple[timedelta, str, Any]] = []
+        for run_id, state, minutes in rows:
+            start = run_id_start(run_id)
+            if start is not None and state != "running":
+                if start > latest or start + _minutes(minutes) < now - past:
+                    continue
+            candidates.append((abs((start or now) - now), run_id, state))
+        candidates.sort()  # nearest to now first, when there are more than the limit
+        left_out = max(0, len(candidates) - limit)
+        confs: dict[str, Any] = {}
+        for chunk in _chunks([run_id for _, run_id, _ in candidates[:limit]]):
+            confs.update(
+                session.execute(
+                    select(DagRun.run_id, DagRun.conf).where(
+                        DagRun.dag_id == EVENT_DAG_ID, DagRun.run_id.in_(chunk)
+                    )
+                ).all()
+            )
+        runs: dict[str, dict[str, Any]] = {}
+        for _, run_id, state in candidates[:limit]:
+            event, problem = read_event(confs.get(run_id))
+            if event is not None and not shows(event, state, now, past, lead):
+                continue
+            runs[run_id] = {"run_id": run_id, "state": state, "event": event, "problem": problem, "tasks": {}}
+        for chunk in _chunks([run_id for run_id, run in runs.items() if run["event"] is not None]):
             tis = session.execute(
                 select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state, TaskInstance.end_date)
-                .where(TaskInstance.dag_id == EVENT_DAG_ID, TaskInstance.run_id.in_(list(runs)))
+                .where(TaskInstance.dag_id == EVENT_DAG_ID, TaskInstance.run_id.in_(chunk))
                 .where(TaskInstance.map_index == -1)
             ).all()
             for run_id, task_id, state, end in tis:
                 runs[run_id]["tasks"][task_id] = {"state": state, "end": end}
-    return list(runs.values())
+    return list(runs.values()), left_out
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    """Bounded ``IN (...)`` lists (every database caps a statement's parameters)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def event_run_conf(run_id: str) -> dict[str, Any] | None:
@@ -281,19 +368,21 @@ def unreadable_card(run: dict[str, Any], problem: str, root: str) -> str:
     )
 
 
-def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: timedelta, root: str) -> str:
+def list_page(
+    runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: timedelta, root: str, left_out: int = 0
+) -> str:
     """Now and next (soonest first), then the recent past (latest first), then the runs whose
-    definition cannot be read."""
+    definition cannot be read (``runs`` as :func:`event_runs` gives them)."""
     coming: list[tuple[datetime, str]] = []
     recent: list[tuple[datetime, str]] = []
     unreadable: list[str] = []
     for run in runs:
-        event, problem = read_event(run["conf"])
+        event = run["event"]
         if event is None:
-            unreadable.append(unreadable_card(run, problem, root))
+            unreadable.append(unreadable_card(run, run["problem"], root))
             continue
         start, end = parse_time(event["start"]), event_end(event)
-        if start > now + lead or end < now - past:
+        if not shows(event, run["state"], now, past, lead):
             continue
         card = event_card(run, event, root, now)
         (coming if end >= now else recent).append((start, card))
@@ -305,6 +394,15 @@ def list_page(runs: list[dict[str, Any]], now: datetime, past: timedelta, lead: 
         f"<p class='muted'>Event instances (runs of <code>{EVENT_DAG_ID}</code>) starting within {hours}, "
         f"running, or ended in the past {past.total_seconds() / 3600:g} h. Times in each event's own "
         f"zone, then UTC. As of {esc_time(now)}. Open a run sheet for push URLs and tokens.</p>",
+        *(
+            [
+                f"<p class='problem'>{left_out} more runs in the window are not shown (the page shows the "
+                f"{MAX_RUNS} nearest to now); narrow it with <code>?lead_hours=</code> and "
+                "<code>?past_hours=</code>.</p>"
+            ]
+            if left_out
+            else []
+        ),
         f"<h2>Now and next ({len(coming)})</h2>",
         *([card for _, card in coming] or ["<p>No event in the window.</p>"]),
         f"<h2>Recent ({len(recent)})</h2>",
@@ -384,10 +482,9 @@ def build_app() -> FastAPI:
         past_hours: float = Query(24, ge=0, le=24 * 366),
     ) -> HTMLResponse:
         now = pendulum.now("UTC")
-        page = list_page(
-            event_runs(), now, timedelta(hours=past_hours), timedelta(hours=lead_hours), airflow_root(request)
-        )
-        return _page(page)
+        past, lead = timedelta(hours=past_hours), timedelta(hours=lead_hours)
+        runs, left_out = event_runs(now, past, lead)
+        return _page(list_page(runs, now, past, lead, airflow_root(request), left_out))
 
     @app.get(
         "/dags/{dag_id}/runs/{run_id}/tab",
