@@ -42,12 +42,12 @@ from airflow_live_provider.events.run_sheets import (
     STEP_LABELS,
     RunSheetUnreadable,
     event_folder,
+    local_time,
     read_sheet,
     render_html,
     sheet_uri,
     steps_for,
 )
-from airflow_live_provider.events.run_sheets import _local as local_time
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import parse_time, utc_iso
 from airflow_live_provider.plugins.live_events import URL_PREFIX
@@ -248,7 +248,9 @@ def read_event(conf: Any) -> tuple[dict[str, Any] | None, str]:
     try:
         return validate_event(conf["event"], 0), ""
     except LiveApiInputError as exc:
-        return None, f"conf: {exc.field}: {exc.problem}"
+        # The validator numbers calendar entries (events[0]); a run's conf holds one, its event.
+        field = re.sub(r"^events\[0\]", "event", exc.field)
+        return None, f"conf: {field}: {exc.problem}"
     except Exception as exc:  # noqa: BLE001 - any content: the page lists the run, never fails
         return None, f"conf.event: cannot be read ({type(exc).__name__})"
 

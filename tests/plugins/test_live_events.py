@@ -346,6 +346,7 @@ def test_malformed_runs_never_take_the_list_down(site: Site) -> None:
     assert (
         "by-hand-event-text</span>" in unreadable and "conf.event: is missing or not an object" in unreadable
     )
+    assert "conf: event.name: is missing" in unreadable  # not the calendar's "events[0]"
 
 
 @pytest.mark.parametrize("name", ["Mars base", *BROKEN_CONFS])
