@@ -123,6 +123,9 @@ def install() -> None:
             check=True,
         )
         stamp.touch()
+    # The editable install's build leftover in the checkout: with ROOT on the services' PYTHONPATH
+    # it would be a second copy of the distribution (the Live events plugin registered twice).
+    shutil.rmtree(ROOT / "airflow_live_provider.egg-info", ignore_errors=True)
 
 
 # -- stage 2: run ----------------------------------------------------------------------------------

@@ -539,9 +539,14 @@ def test_airflow_lists_the_plugin(site: Site) -> None:
 
 
 @pytest.mark.parametrize("lazy", ["True", "False"])
-def test_the_plugin_loads_once_however_providers_are_discovered(tmp_path: Path, lazy: str) -> None:
+@pytest.mark.parametrize("checkout_on_path", [False, True], ids=["installed", "checkout-on-path"])
+def test_the_plugin_loads_once_however_providers_are_discovered(
+    tmp_path: Path, lazy: str, checkout_on_path: bool
+) -> None:
     """Loaded through the ``airflow.plugins`` entry point, so lazy discovery (the default) has it,
-    and eager discovery does not register it a second time (that would be an import error)."""
+    and eager discovery does not register it a second time (that would be an import error). Also
+    with the checkout on ``PYTHONPATH``, as the demo and the cluster test run Airflow: no build
+    leftover there (``*.egg-info``, removed by ``make install``) makes a second distribution."""
     code = (
         "import json\n"
         "from airflow import plugins_manager\n"
@@ -554,10 +559,11 @@ def test_the_plugin_loads_once_however_providers_are_discovered(tmp_path: Path, 
         "AIRFLOW_HOME": str(tmp_path),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy,
+        **({"PYTHONPATH": str(ROOT)} if checkout_on_path else {}),
     }
-    # Not from the checkout: its development egg-info would be a second copy of the distribution.
+    cwd = ROOT if checkout_on_path else tmp_path
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
     )
     count, errors = json.loads(out.stdout.strip().splitlines()[-1])
     assert count == 1
