@@ -318,6 +318,8 @@ def plan_and_watch(
         if not planner_done and planners and all(state in DONE for state, _ in planners.values()):
             planner_done = True
             say(f"planner: {', '.join(state for state, _ in planners.values())}")
+            if "success" not in [state for state, _ in planners.values()]:
+                return ["the planner live_event_preprovision"]
         runs = run_states(home, "live_event", before)
         for run_id, (state, tasks) in runs.items():
             done = sorted(
