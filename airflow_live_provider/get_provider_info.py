@@ -221,12 +221,6 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_live_provider.links.console.VolcengineStreamLink",
         ],
         "notifications": ["airflow_live_provider.notifications.live_ops.LiveOpsNotifier"],
-        "plugins": [
-            {
-                "name": "live_events",
-                "plugin-class": "airflow_live_provider.plugins.live_events.LiveEventsPlugin",
-            }
-        ],
         "config": {
             "live_provider": {
                 "description": "Defaults of the live-streaming provider.",

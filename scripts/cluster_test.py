@@ -128,6 +128,9 @@ def install() -> None:
             check=True,
         )
         stamp.touch()
+    # The editable install's build leftover in the checkout: with ROOT on the services' PYTHONPATH
+    # it would be a second copy of the distribution (the Live events plugin registered twice).
+    shutil.rmtree(ROOT / "airflow_live_provider.egg-info", ignore_errors=True)
 
 
 # -- stage 2: run ----------------------------------------------------------------------------------
@@ -308,8 +311,6 @@ def run() -> int:
             "AIRFLOW__LIVE_PROVIDER__SESSION_POLL_SECONDS": str(SESSION_POLL_SECONDS),
             "AIRFLOW__LIVE_PROVIDER__SESSION_OFFLINE_GRACE_SECONDS": str(SESSION_GRACE_SECONDS),
             "AIRFLOW__LIVE_PROVIDER__CALENDAR_POLL_SECONDS": str(CALENDAR_POLL_SECONDS),
-            # The Live events page (a provider plugin) is mounted only with eager discovery.
-            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
             # Metrics on, every service to one UDP listener of this script (workers and triggerer).
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
@@ -1013,6 +1014,30 @@ def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, 
     ):
         problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('cache-control')}")
         sheet_html = ""
+    # On Airflow's default settings (lazy provider discovery): the plugin through its entry point,
+    # its Run sheet tab on run pages, no plugin import error (no second registration).
+    status, _headers, body = get("/api/v2/plugins", token)
+    views = (
+        [
+            v
+            for p in json.loads(body or "{}").get("plugins", [])
+            if p["name"] == "live_events"
+            for v in p.get("external_views", [])
+        ]
+        if status == 200
+        else []
+    )
+    if not any(v.get("destination") == "dag_run" for v in views):
+        problems.append(f"/api/v2/plugins: HTTP {status}, live_events views {views}")
+    status, _headers, body = get("/api/v2/plugins/importErrors", token)
+    if status != 200 or json.loads(body).get("import_errors"):
+        problems.append(f"plugin import errors: HTTP {status} {body[:300]}")
+    status, _headers, body = get(f"/api/v2/dags/live_event/dagRuns/{b_run}", token)
+    if status != 200 or "Event B" not in str(json.loads(body).get("note")):
+        problems.append(f"B's run has no note naming it: HTTP {status} {body[:300]}")
+    status, headers, _body = get(f"/live-events/dags/live_event/runs/{b_run}/tab", token)
+    if status != 200:  # urllib follows the tab's redirect to the sheet
+        problems.append(f"B's Run sheet tab: HTTP {status}")
     for path, expected in (
         (f"/live-events/runs/{b_run}/sheet", 401),
         ("/live-events/runs/..%2F..%2Fetc/sheet", 404),

@@ -32,6 +32,7 @@ from airflow_live_provider.events.calendar import (
     select_upcoming,
     validate_event,
 )
+from airflow_live_provider.events.notes import run_note
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import parse_time
 
@@ -115,17 +116,13 @@ def plan_event_runs(
     check_lead_covers(events, lead)
     planned = []
     for instance in select_upcoming(events, now, lead):
-        planned.append(
-            {
-                "trigger_run_id": instance_run_id(instance),
-                "conf": {
-                    "event": instance,
-                    "definition": definition_hash(instance),
-                    "calendar": calendar,
-                    "output_dir": output_dir or "",
-                },
-            }
-        )
+        conf = {
+            "event": instance,
+            "definition": definition_hash(instance),
+            "calendar": calendar,
+            "output_dir": output_dir or "",
+        }
+        planned.append({"trigger_run_id": instance_run_id(instance), "conf": conf, "note": run_note(conf)})
     return planned
 
 

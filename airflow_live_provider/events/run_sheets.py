@@ -304,6 +304,10 @@ def _local(value: str | None, zone: str | None) -> str:
     return f"{moment.strftime('%a %d %b %Y %H:%M:%S')} ({label})"
 
 
+#: The same, for the Live events pages (one way to show a time in an event's zone).
+local_time = _local
+
+
 def _validity(item: dict[str, Any], zone: str | None, start: datetime) -> str:
     until = item.get("validUntil")
     state = ""
