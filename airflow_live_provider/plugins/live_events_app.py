@@ -18,6 +18,7 @@ that run's ``conf`` (where its own steps wrote it), never from the URL.
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -165,6 +166,7 @@ def event_runs(
     """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import and_, func, not_, or_, select
 
@@ -216,7 +218,26 @@ def event_runs(
             ).all()
             for run_id, task_id, state, end in tis:
                 runs[run_id]["tasks"][task_id] = {"state": state, "end": end}
+            # A run whose instance was edited or cancelled ends in success with its steps
+            # skipped: its summary's outcome says which (secret-free by design).
+            for run_id, value in session.execute(
+                select(XComModel.run_id, XComModel.value)
+                .where(XComModel.dag_id == EVENT_DAG_ID, XComModel.run_id.in_(chunk))
+                .where(XComModel.task_id == "summary", XComModel.key == "return_value")
+            ).all():
+                runs[run_id]["outcome"] = _outcome(value)
     return list(runs.values()), left_out
+
+
+def _outcome(value: Any) -> str | None:
+    """The ``status`` of a summary's XCom (``done``, ``superseded``, ``cancelled``), if readable."""
+    try:
+        if isinstance(value, bytes | str):
+            value = json.loads(value)
+    except ValueError:
+        return None
+    status = value.get("status") if isinstance(value, dict) else None
+    return status if isinstance(status, str) else None
 
 
 def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
@@ -319,9 +340,16 @@ def shown_tasks(event: dict[str, Any]) -> list[str]:
         return list(TASKS)
 
 
+def run_badge(run: dict[str, Any]) -> Any:
+    """The run's state, or what its summary found: an edited run is "superseded", a deleted or
+    cancelled event's run "cancelled" (both end in success, their steps skipped)."""
+    outcome = run.get("outcome")
+    return outcome if outcome in ("cancelled", "superseded") else run.get("state")
+
+
 def _badge(state: Any) -> str:
     text = str(state or "queued")
-    css = {"success": "ok", "failed": "bad", "running": "warn"}.get(text, "")
+    css = {"success": "ok", "failed": "bad", "running": "warn", "cancelled": "warn"}.get(text, "")
     return f"<span class='badge {css}'>{html.escape(text)}</span>"
 
 
@@ -347,7 +375,7 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datet
         )
     return (
         f"<div class='event'><h2><a href='{esc(sheet_url)}'>{esc(event['name'])}</a> "
-        f"{_badge(run['state'])}</h2>"
+        f"{_badge(run_badge(run))}</h2>"
         f"<p class='when'>{esc(local_time(start, zone))}</p>"
         f"<p class='muted'>{esc(start.replace('T', ' ').rstrip('Z'))} UTC"
         f"<span class='yours' data-utc='{esc(start)}'></span> · run "

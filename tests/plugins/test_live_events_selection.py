@@ -73,6 +73,16 @@ tis = [
 with create_session() as session:
     session.execute(DagRun.__table__.insert(), runs)
     session.execute(TaskInstance.__table__.insert(), tis)
+# "Long show" was cancelled in the calendar: its summary says so (its run ended in success).
+from airflow.models.xcom import XComModel
+from sqlalchemy import select
+with create_session() as session:
+    long_show = [r["run_id"] for r in runs if names[r["run_id"]] == "Long show"][0]
+    dag_run_id = session.execute(select(DagRun.id).where(DagRun.run_id == long_show)).scalar_one()
+    session.execute(XComModel.__table__.insert(), [{
+        "dag_run_id": dag_run_id, "task_id": "summary", "map_index": -1, "key": "return_value",
+        "dag_id": "live_event", "run_id": long_show, "value": {"status": "cancelled", "steps": {}},
+        "timestamp": now}])
 
 statements = []
 record = lambda conn, cursor, sql, params, ctx, many: statements.append(params)  # noqa: E731
@@ -86,6 +96,7 @@ print(json.dumps({
     "with_tasks": sorted(names[r["run_id"]] for r in chosen if r["tasks"]),
     "mentioned": sorted(names[p] for p in mentioned),
     "left_out": left_out,
+    "badges": {names[r["run_id"]]: str(app.run_badge(r)) for r in chosen if r["run_id"] in names},
 }))
 """
 
@@ -129,6 +140,9 @@ def test_runs_are_chosen_by_their_instances_start_and_only_those_are_read(
     assert {"By hand", "Long show", "Now on", "Stuck"} <= set(result["mentioned"])  # the capture works
     assert set(result["mentioned"]) <= {"By hand", "Long show", "Now on", "Stuck", "Broken"}
     assert result["left_out"] == 0
+    # A cancelled event's run says so (its summary's outcome), the others their run state.
+    assert result["badges"]["Long show"] == "cancelled"
+    assert result["badges"]["Now on"] == "running" and result["badges"]["Stuck"] == "running"
 
 
 def test_past_the_limit_the_runs_nearest_to_now_are_shown_and_the_rest_counted(
