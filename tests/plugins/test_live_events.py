@@ -346,7 +346,7 @@ def test_malformed_runs_never_take_the_list_down(site: Site) -> None:
     assert (
         "by-hand-event-text</span>" in unreadable and "conf.event: is missing or not an object" in unreadable
     )
-    assert "conf: event.name: is missing" in unreadable  # not the calendar's "events[0]"
+    assert "conf: event.name: 5 is a int, not text" in unreadable  # not the calendar's "events[0]"
 
 
 @pytest.mark.parametrize("name", ["Mars base", *BROKEN_CONFS])
@@ -567,7 +567,9 @@ def test_the_plugin_loads_once_however_providers_are_discovered(
     )
     count, errors = json.loads(out.stdout.strip().splitlines()[-1])
     assert count == 1
-    assert errors == {}
+    # Ours only: the OpenLineage provider (a dev dependency) registers its own plugin twice under
+    # eager discovery, which Airflow reports as its import error.
+    assert {k: v for k, v in errors.items() if "OpenLineage" not in k} == {}
 
 
 def test_provider_info_stays_within_airflows_schema_without_a_second_plugin_entry() -> None:
