@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 AIRFLOW_VERSION ?= 3.3.2
 STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
-.PHONY: install test lint demo demo-ui bench simulator cluster-test clean
+.PHONY: install test test-e2e lint demo demo-ui bench simulator cluster-test clean
 
 # The editable install leaves airflow_live_provider.egg-info in the checkout (setuptools' build
 # leftover; the venv has its own metadata): removed, since any process with the checkout on its
@@ -24,8 +24,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy airflow_live_provider
 
+# The fast tier, on every core (tests use ephemeral ports and their own temp folders).
 test: lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto -m "not e2e"
+
+# The end-to-end tier: real api-server, `airflow dags test` runs, Chromium (CI runs it next).
+test-e2e: $(STAMP)
+	$(VENV)/bin/pytest -m e2e
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -14,6 +14,7 @@ import textwrap
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,96 +170,114 @@ def chromium_dom(url: str) -> str:
             "--disable-component-update",
             "--proxy-server=http://127.0.0.1:9",
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=60000",
+            "--virtual-time-budget=20000",
             "--dump-dom",
             url,
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
     )
     return done.stdout
 
 
-def test_a_task_that_ran_shows_its_console_link_in_airflows_ui(
-    tmp_path_factory: pytest.TempPathFactory, live_simulator: SimulatorServer
-) -> None:
-    """The real path: ``airflow dags test`` runs the sensors; Airflow's task runner calls the links
-    on the rendered task and stores the URLs; the API server answers them to the UI, and the UI
-    (in headless Chromium, when installed) shows them in the task's Details."""
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The real path: ``airflow dags test`` runs the sensors (Airflow's task runner calls the
+    links on the rendered task and stores the URLs), then an API server over that home, ready
+    (its health answered) or the fixture fails saying why."""
     from tests.dags.test_sample_dags import AIRFLOW, clean_env
 
-    home = tmp_path_factory.mktemp("links-home")
-    dags = tmp_path_factory.mktemp("links-dags")
-    (dags / "console_links.py").write_text(DAG_FILE)
-    port = free_port()
-    env = clean_env(
-        home,
-        {
-            **live_simulator.connection_env(),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        },
-    )
-    migrated = subprocess.run(
-        [AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    live_simulator.polyv.go_live(polyv_sim.DEMO_CHANNEL_ID)
-    live_simulator.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "launch", state="online")
-    done = subprocess.run(
-        [AIRFLOW, "dags", "test", "console_links", "-c", json.dumps({"stream": "launch"})],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0 and "state=success" in output, output[-5000:]
-    with sqlite3.connect(Path(home) / "airflow.db") as db:
-        rows = db.execute("SELECT task_id, key, value FROM xcom WHERE key LIKE '_link_%'").fetchall()
-    links = {(task, key): json.loads(value) for task, key, value in rows}
-    stream_url = (
-        f"https://console.volcengine.com/live/main/stream/online?vhost={volc_sim.DEMO_VHOST}"
-        f"&app={volc_sim.DEMO_APP}&stream=launch"
-    )
-    assert links == {
-        ("channel_live", "_link_PolyvChannelLink"): POLYV_URL,
-        ("stream_live", "_link_VolcengineStreamLink"): stream_url,
-    }
-
-    api = subprocess.Popen(
-        [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(180):
+    with SimulatorServer() as live_simulator:
+        home = tmp_path_factory.mktemp("links-home")
+        dags = tmp_path_factory.mktemp("links-dags")
+        (dags / "console_links.py").write_text(DAG_FILE)
+        port = free_port()
+        env = clean_env(
+            home,
+            {
+                **live_simulator.connection_env(),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            },
+        )
+        migrated = subprocess.run(
+            [AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+        live_simulator.polyv.go_live(polyv_sim.DEMO_CHANNEL_ID)
+        live_simulator.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "launch", state="online")
+        done = subprocess.run(
+            [AIRFLOW, "dags", "test", "console_links", "-c", json.dumps({"stream": "launch"})],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 0 and "state=success" in output, output[-5000:]
+        with sqlite3.connect(Path(home) / "airflow.db") as db:
+            rows = db.execute("SELECT task_id, key, value FROM xcom WHERE key LIKE '_link_%'").fetchall()
+        log = home / "api-server.log"
+        with log.open("wb") as sink:
+            api = subprocess.Popen(
+                [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
             try:
-                get_json(f"{base}/api/v2/monitor/health")
-                break
-            except OSError:
-                assert api.poll() is None, "the API server exited"
-                time.sleep(1)
-        run_id = get_json(f"{base}/api/v2/dags/console_links/dagRuns")["dag_runs"][0]["dag_run_id"]
-        run = urllib.parse.quote(run_id, safe="")
-        expected = {
-            "channel_live": ("Polyv channel", POLYV_URL),
-            "stream_live": ("Volcengine stream", stream_url),
-        }
-        for task, (name, url) in expected.items():
-            answer = get_json(f"{base}/api/v2/dags/console_links/dagRuns/{run}/taskInstances/{task}/links")
-            assert answer["extra_links"] == {name: url}
-        if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-            pytest.skip("no Chromium here: the links were checked through the API the UI calls")
-        for task, (name, url) in expected.items():
-            dom = chromium_dom(f"{base}/dags/console_links/runs/{run}/tasks/{task}/details")
-            assert "Extra Links" in dom and name in dom, dom[-2000:]
-            assert f'href="{html.escape(url)}"' in dom
-    finally:
-        api.terminate()
-        api.wait(timeout=60)
+                base = f"http://127.0.0.1:{port}"
+                deadline = time.monotonic() + 180
+                while True:
+                    try:
+                        get_json(f"{base}/api/v2/monitor/health")
+                        break
+                    except OSError as exc:
+                        tail = log.read_text(errors="replace")[-3000:]
+                        assert api.poll() is None, f"the API server exited: {tail}"
+                        assert time.monotonic() < deadline, f"the API server never answered ({exc}): {tail}"
+                        time.sleep(1)
+                run_id = get_json(f"{base}/api/v2/dags/console_links/dagRuns")["dag_runs"][0]["dag_run_id"]
+                yield {
+                    "base": base,
+                    "run": urllib.parse.quote(run_id, safe=""),
+                    "links": {(task, key): json.loads(value) for task, key, value in rows},
+                }
+            finally:
+                api.terminate()
+                api.wait(timeout=60)
+
+
+STREAM_URL = (
+    f"https://console.volcengine.com/live/main/stream/online?vhost={volc_sim.DEMO_VHOST}"
+    f"&app={volc_sim.DEMO_APP}&stream=launch"
+)
+EXPECTED = {"channel_live": ("Polyv channel", POLYV_URL), "stream_live": ("Volcengine stream", STREAM_URL)}
+
+
+@pytest.mark.e2e
+def test_a_task_that_ran_has_its_console_links_in_airflows_api(ran: dict[str, Any]) -> None:
+    """The URLs Airflow stored for the task, and what its API answers the UI."""
+    assert ran["links"] == {
+        ("channel_live", "_link_PolyvChannelLink"): POLYV_URL,
+        ("stream_live", "_link_VolcengineStreamLink"): STREAM_URL,
+    }
+    for task, (name, url) in EXPECTED.items():
+        answer = get_json(
+            f"{ran['base']}/api/v2/dags/console_links/dagRuns/{ran['run']}/taskInstances/{task}/links"
+        )
+        assert answer["extra_links"] == {name: url}
+
+
+@pytest.mark.e2e
+def test_airflows_ui_shows_the_console_links(ran: dict[str, Any]) -> None:
+    """The UI in headless Chromium shows them in the task's Details (only this needs Chromium)."""
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Chromium here: the links were checked through the API the UI calls")
+    for task, (name, url) in EXPECTED.items():
+        dom = chromium_dom(f"{ran['base']}/dags/console_links/runs/{ran['run']}/tasks/{task}/details")
+        assert "Extra Links" in dom and name in dom, dom[-2000:]
+        assert f'href="{html.escape(url)}"' in dom

@@ -247,6 +247,7 @@ def test_action_names_come_from_one_table() -> None:
     assert metrics.action_name("volcengine", odd) == "other"
 
 
+@pytest.mark.e2e
 def test_airflow_dags_test_counts_every_request_the_simulator_received(
     tmp_path_factory: pytest.TempPathFactory, live_simulator: SimulatorServer
 ) -> None:

@@ -279,3 +279,7 @@ def test_a_failing_live_event_step_tells_live_ops_through_the_configured_webhook
     assert_no_secret_in(
         output + json.dumps(bodies), WRONG_CLIENT_SECRET, "webhookpathsecret77", *server.secrets()
     )
+
+
+# End to end (a real Airflow process, server or browser): `make test-e2e`.
+pytestmark = pytest.mark.e2e

@@ -512,3 +512,7 @@ def test_a_users_dag_with_the_deferrable_sensor(
     assert ("running trigger in line" in output) == (stream != "banned")
     assert f"stream live/{stream} on vhost '{volc_sim.DEMO_VHOST}' {outcome}" in output, output[-4000:]
     assert (code == 0) == (outcome == "is live"), output[-4000:]
+
+
+# End to end (a real Airflow process, server or browser): `make test-e2e`.
+pytestmark = pytest.mark.e2e

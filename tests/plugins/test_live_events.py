@@ -606,3 +606,7 @@ def test_loading_the_plugin_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+# End to end (a real Airflow process, server or browser): `make test-e2e`.
+pytestmark = pytest.mark.e2e

@@ -152,3 +152,7 @@ def test_past_the_limit_the_runs_nearest_to_now_are_shown_and_the_rest_counted(
     # Runs whose start is unknown before their conf is read (by hand) count as now.
     assert result["shown"] == ["Broken", "By hand"]
     assert result["left_out"] == 3
+
+
+# End to end (a real Airflow process, server or browser): `make test-e2e`.
+pytestmark = pytest.mark.e2e
