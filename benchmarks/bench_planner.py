@@ -53,8 +53,8 @@ def main() -> None:
     import pendulum
 
     from airflow_live_provider.events.calendar import parse_calendar
+    from airflow_live_provider.events.event_steps import steps_for
     from airflow_live_provider.events.planner import plan_event_runs
-    from airflow_live_provider.events.run_sheets import steps_for
 
     header(f"Planning {INSTANCES:,} event instances (one live_event run each)")
     now = pendulum.now("UTC")

@@ -38,12 +38,7 @@ import pendulum
 from airflow.sdk import DAG, conf
 
 from airflow_live_provider.notifications import live_ops_failure_callback
-from airflow_live_provider.operators.events import (
-    EventCredentialsOperator,
-    EventGoLiveSensor,
-    EventProvisionOperator,
-    EventSummaryOperator,
-)
+from airflow_live_provider.operators.events import event_step_tasks
 from airflow_live_provider.retry_policy import LiveRetryPolicy
 
 with DAG(
@@ -73,21 +68,5 @@ with DAG(
     tags=["live", "polyv", "volcengine", "isdp"],
     doc_md=__doc__,
 ) as dag:
-    steps = [
-        EventProvisionOperator(task_id="volcengine", step="volcengine"),
-        EventProvisionOperator(task_id="polyv_channels", step="polyv_channels"),
-        EventCredentialsOperator(task_id="polyv_tokens", vendor="polyv"),
-        EventCredentialsOperator(task_id="isdp_tokens", vendor="isdp"),
-        EventGoLiveSensor(
-            task_id="go_live",
-            poke_interval=15,
-            # To hear about an event that is not live, attach a notifier from a provider you
-            # already run (this package adds no dependency), e.g. with apache-airflow-providers-slack:
-            #   from airflow.providers.slack.notifications.slack import SlackNotifier
-            #   on_failure_callback=SlackNotifier(
-            #       slack_conn_id="slack", channel="#live-ops",
-            #       text="{{ dag_run.run_id }}: {{ exception }}"),
-            # or any callable taking the task context: on_failure_callback=page_the_crew.
-        ),
-    ]
-    steps >> EventSummaryOperator(task_id="summary")
+    # One task per declared step (events/event_steps.py), the summary after all of them.
+    event_step_tasks()

@@ -28,6 +28,7 @@ from typing import Any
 import pendulum
 
 from airflow_live_provider.events.calendar import event_end, event_slug
+from airflow_live_provider.events.event_steps import LABELS, RECORDS, steps_for
 from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.outputs import (
     default_output_root,
@@ -145,25 +146,12 @@ def write_sheet(
 
 
 # -- step records: each step of an event run writes only its own file -----------------------------
-#: The steps of an event run, in the order a sheet shows them.
-STEPS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "outcome")
+#: The steps of an event run, in the order a sheet shows them (declared in ``event_steps``).
+STEPS = RECORDS
 #: Step statuses. A step that applies but has no record yet is "waiting".
 DONE, FAILED, MISSED, SUPERSEDED, CANCELLED = "done", "failed", "missed", "superseded", "cancelled"
 #: The record of the instance's stream sessions (written by ``live_stream_sessions``, not a step).
 SESSIONS = "sessions"
-
-
-def steps_for(event: dict[str, Any]) -> list[str]:
-    """The steps that apply to an instance (a section it lacks has no step)."""
-    polyv = event.get("polyv") or {}
-    applies = {
-        "volcengine": bool(event.get("volcengine")),
-        "polyv_channels": bool(polyv.get("receive_channel_names")),
-        "polyv_tokens": bool(polyv.get("viewers")),
-        "isdp_tokens": bool(event.get("isdp")),
-        "go_live": bool(event.get("volcengine")),
-    }
-    return [step for step, applies_here in applies.items() if applies_here]
 
 
 def step_uri(folder: str, run_id: str | None, step: str) -> str:
@@ -342,14 +330,7 @@ def _pending(section: dict[str, Any], what: str, zone: str | None) -> str:
 
 
 #: How a sheet names its steps.
-STEP_LABELS = {
-    "volcengine": "Push auth and push URLs",
-    "polyv_channels": "Polyv receive channels",
-    "polyv_tokens": "Polyv watch tokens",
-    "isdp_tokens": "ISDP join tokens",
-    "go_live": "Stream live",
-    "outcome": "After the event",
-}
+STEP_LABELS = LABELS
 
 
 def _steps(sheet: dict[str, Any], zone: str | None) -> list[str]:

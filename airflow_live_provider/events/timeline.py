@@ -37,6 +37,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from airflow_live_provider.events.calendar import event_end, go_live_window, jit_moments, load_calendar
+from airflow_live_provider.events.event_steps import JIT_STEP, steps_for
 from airflow_live_provider.events.planner import calendar_verdict, definition_hash, event_from_conf
 from airflow_live_provider.events.run_sheets import (
     CANCELLED,
@@ -51,7 +52,6 @@ from airflow_live_provider.events.run_sheets import (
     read_step,
     read_steps,
     sheet_uri,
-    steps_for,
     write_issued,
     write_step,
 )
@@ -62,8 +62,6 @@ from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
 PUSH_URL_GRACE = timedelta(hours=1)
 #: What each just-in-time vendor issues, for messages and pages.
 JIT_WHAT = {"polyv": "Polyv watch tokens", "isdp": "ISDP join tokens"}
-#: The step that issues each vendor's just-in-time credentials.
-JIT_STEP = {"polyv": "polyv_tokens", "isdp": "isdp_tokens"}
 #: However close to the start a step wakes, it gets at least this long to issue (retries and
 #: timeouts included): a vendor answering in under a second must not fail for want of time.
 MIN_ISSUE_BUDGET = timedelta(seconds=60)

@@ -80,7 +80,7 @@ class EventProvisionOperator(BaseOperator):
         self.polyv_conn_id = polyv_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.events.run_sheets import steps_for
+        from airflow_live_provider.events.event_steps import steps_for
         from airflow_live_provider.events.timeline import provision_push, provision_receivers
 
         run = _event_run(context)
@@ -128,7 +128,7 @@ class EventCredentialsOperator(BaseOperator):
         return self._issue_or_wait(context, woken_by=event)
 
     def _issue_or_wait(self, context: Any, woken_by: Any = None) -> dict[str, Any]:
-        from airflow_live_provider.events.run_sheets import steps_for
+        from airflow_live_provider.events.event_steps import steps_for
         from airflow_live_provider.events.timeline import (
             JIT_STEP,
             already_issued,
@@ -242,7 +242,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         return result
 
     def _load(self, context: Any) -> EventRun:
-        from airflow_live_provider.events.run_sheets import steps_for
+        from airflow_live_provider.events.event_steps import steps_for
 
         run = _event_run(context)
         if "go_live" not in steps_for(run.event):
@@ -282,3 +282,25 @@ class EventSummaryOperator(BaseOperator):
         from airflow_live_provider.events.timeline import summarize
 
         return summarize(_event_run(context))
+
+
+def event_step_tasks() -> list[BaseOperator]:
+    """The tasks of a ``live_event`` DAG, one per declared step (``events.event_steps``), each
+    step before the summary. Call it inside the DAG's context."""
+    from airflow_live_provider.events.event_steps import EVENT_STEPS
+
+    tasks: list[BaseOperator] = []
+    summaries: list[BaseOperator] = []
+    for step in EVENT_STEPS:
+        if step.kind == "provision":
+            tasks.append(EventProvisionOperator(task_id=step.task_id, step=step.task_id))
+        elif step.kind == "credentials":
+            tasks.append(EventCredentialsOperator(task_id=step.task_id, vendor=str(step.jit_vendor)))
+        elif step.kind == "go_live":
+            tasks.append(EventGoLiveSensor(task_id=step.task_id, poke_interval=15))
+        else:
+            summaries.append(EventSummaryOperator(task_id=step.task_id))
+    for summary in summaries:
+        for task in tasks:
+            task >> summary
+    return [*tasks, *summaries]

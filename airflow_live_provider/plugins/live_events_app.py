@@ -38,9 +38,9 @@ from airflow_live_provider.events.calendar import (
     jit_moments,
     validate_event,
 )
+from airflow_live_provider.events.event_steps import JIT_STEP, LABELS, TASK_IDS
 from airflow_live_provider.events.planner import EVENT_DAG_ID
 from airflow_live_provider.events.run_sheets import (
-    STEP_LABELS,
     RunSheetUnreadable,
     event_folder,
     local_time,
@@ -55,10 +55,9 @@ from airflow_live_provider.plugins.live_events import URL_PREFIX
 from airflow_live_provider.reports.pages import document
 
 #: The tasks of a ``live_event`` run, in the order the page shows them.
-TASKS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "summary")
-LABELS = {**STEP_LABELS, "summary": STEP_LABELS["outcome"]}
+TASKS = TASK_IDS
 #: The token tasks and the vendor whose just-in-time moment they wait for.
-TOKEN_TASKS = {"polyv_tokens": "polyv", "isdp_tokens": "isdp"}
+TOKEN_TASKS = {task_id: vendor for vendor, task_id in JIT_STEP.items()}
 #: Most runs the list shows (those nearest to now first): bounds the page's work on a busy site.
 MAX_RUNS = 2000
 #: A planner run id (``planner.instance_run_id``): the instance's start in UTC as its third part.

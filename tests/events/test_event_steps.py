@@ -1,0 +1,24 @@
+"""One declaration of an event run's steps: the DAG, the run sheets and the page read it."""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG
+
+from airflow_live_provider.events import run_sheets
+from airflow_live_provider.events.event_steps import EVENT_STEPS, JIT_STEP, LABELS, RECORDS, TASK_IDS
+from airflow_live_provider.events.timeline import JIT_WHAT
+from airflow_live_provider.operators.events import event_step_tasks
+from airflow_live_provider.plugins import live_events_app
+
+
+def test_the_dag_the_sheets_and_the_page_follow_the_declaration() -> None:
+    with DAG(dag_id="steps", schedule=None) as dag:
+        event_step_tasks()
+    assert sorted(dag.task_ids) == sorted(TASK_IDS)
+    summary = dag.get_task("summary")
+    assert summary.upstream_task_ids == set(TASK_IDS) - {"summary"}
+    assert run_sheets.STEPS == RECORDS and RECORDS[-1] == "outcome"
+    assert live_events_app.TASKS == TASK_IDS
+    assert live_events_app.TOKEN_TASKS == {"polyv_tokens": "polyv", "isdp_tokens": "isdp"}
+    assert set(JIT_STEP) == set(JIT_WHAT)
+    assert all(LABELS[step.task_id] and LABELS[step.record_name] for step in EVENT_STEPS)
