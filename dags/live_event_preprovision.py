@@ -17,13 +17,11 @@ connection, reads a Variable or touches the network at parse time.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, conf, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, conf
 
 from airflow_live_provider.assets import calendar_asset
-from airflow_live_provider.operators.event_runs import StartEventRunsOperator
+from airflow_live_provider.operators.event_runs import PlanEventRunsOperator, StartEventRunsOperator
 
 with DAG(
     dag_id="live_event_preprovision",
@@ -66,15 +64,9 @@ with DAG(
     },
     doc_md=__doc__,
 ) as dag:
-
-    @task
-    def plan(params: dict[str, Any] | None = None, dag_run: Any = None, ti: Any = None) -> list[str]:
-        """Load and validate the calendar; push the new instances' runs in chunks (one XCom each)."""
-        from airflow_live_provider.operators.event_runs import plan_new_runs
-
-        return plan_new_runs(params or {}, dag_run, ti)
-
+    # Load and validate the calendar; push the new instances' runs in chunks (one XCom each).
+    plan = PlanEventRunsOperator(task_id="plan")
     # One mapped task per chunk of new instances; a run made meanwhile is left alone.
     StartEventRunsOperator.partial(
         task_id="start_event_runs", trigger_dag_id="live_event", map_index_template="{{ task.chunk_key }}"
-    ).expand(chunk_key=plan())
+    ).expand(chunk_key=plan.output)
