@@ -129,14 +129,23 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
     def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
         """``{channel id: "live" | "end"}`` for the channels the group watched when the poll began.
 
-        Asked 20 at a time so that a batch Polyv refuses for good (a deleted channel: 403
+        Asked 20 at a time (the poll fails once its deadline ``_deadline`` has passed) so that a
+        batch Polyv refuses for good (a deleted channel: 403
         "illegal channel id") leaves only its own 20 channels unknown; throttling or a server
         error stops the poll (retrying the other batches now would only add to the load).
         """
+        import time
+
+        from airflow_live_provider.triggers.stream_sessions import poll_overran
+
         channels: list[str] = kwargs["_channels"]
+        deadline = kwargs.get("_deadline")
         statuses: dict[str, str] = {}
         refused: LiveApiError | None = None
         for start in range(0, len(channels), MAX_CHANNELS_PER_POLL_CALL):
+            if deadline is not None and time.monotonic() > deadline:
+                asked = f"{start} of {len(channels)} channels asked"
+                raise poll_overran(cls.vendor, "channels/live-status", asked)
             batch = channels[start : start + MAX_CHANNELS_PER_POLL_CALL]
             try:
                 statuses.update(client.get_channel_live_statuses(batch))
@@ -147,12 +156,21 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
                 log.warning("Polyv channels %s..%s unknown this poll: %s", batch[0], batch[-1], exc)
         if refused is not None and not statuses:
             raise refused
+        strange = sorted(c for c, status in statuses.items() if status not in ("live", "end"))
+        if strange:
+            log.warning(
+                "Polyv channels %s unknown this poll: a status other than live/end (%s)",
+                ", ".join(strange[:10]) + (" ..." if len(strange) > 10 else ""),
+                statuses[strange[0]][:40],
+            )
         return statuses
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
         from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
 
         status = snapshot.result.get(self.channel_id)
-        if status is None:  # joined after this poll began
-            return UNKNOWN
-        return Seen(live=True) if status == "live" else OFFLINE
+        if status == "live":
+            return Seen(live=True)
+        if status == "end":
+            return OFFLINE
+        return UNKNOWN  # joined after this poll began, or a status Polyv does not document

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime
@@ -56,6 +57,19 @@ log = logging.getLogger(__name__)
 STATE_KEY = "stream_session"
 #: A poll that failed for a reason retrying soon cannot fix waits this many poll intervals.
 SLOW_RETRY_INTERVALS = 10
+#: The vendor's Retry-After is honoured up to this many poll intervals (finite numbers only).
+RETRY_AFTER_MAX_INTERVALS = 5
+#: One whole poll (all its pages or batches) must finish within this many poll intervals...
+POLL_DEADLINE_INTERVALS = 2
+#: ... and at least this many seconds.
+MIN_POLL_DEADLINE_SECONDS = 30.0
+#: A Volcengine listing pages at most this far per poll (1,000 streams a page: 100,000 online).
+MAX_POLL_PAGES = 100
+#: After this many failed polls in a row a group says so at ERROR in the triggerer's log (and again
+#: every this many), with the last error; then once at WARNING when a poll succeeds again.
+FAILED_POLLS_ALERT = 3
+#: The longest error text a failed poll logs.
+MAX_LOGGED_MESSAGE = 500
 
 
 class PollSnapshot(NamedTuple):
@@ -82,17 +96,56 @@ def positive_seconds(value: Any, field: str, *, allow_zero: bool = False) -> flo
     return float(value)
 
 
+def usable_retry_after(value: float | None, poll_interval: float) -> float | None:
+    """The vendor's Retry-After as a pause: a finite number of seconds (>= 0), at most
+    :data:`RETRY_AFTER_MAX_INTERVALS` poll intervals; None for no usable value (``inf``, NaN, a
+    negative number): a vendor must not be able to silence a watcher group for a day or forever."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return min(float(value), RETRY_AFTER_MAX_INTERVALS * poll_interval)
+
+
 def next_pause(exc: LiveApiError, previous: float, poll_interval: float) -> float:
     """How long to wait after a failed poll: retryable errors double the pause (with jitter, at
     most :data:`MAX_BACKOFF_SECONDS` or one poll interval if longer, at least the vendor's
-    Retry-After); other errors wait :data:`SLOW_RETRY_INTERVALS` poll intervals within that cap."""
+    Retry-After as :func:`usable_retry_after` caps it); other errors wait
+    :data:`SLOW_RETRY_INTERVALS` poll intervals within that cap."""
     cap = max(MAX_BACKOFF_SECONDS, poll_interval)
     if exc.retryable:
         ceiling = min(cap, max(previous, poll_interval) * 2)
         pause = random.uniform(ceiling / 2, ceiling)
     else:
         pause = min(cap, poll_interval * SLOW_RETRY_INTERVALS)
-    return max(pause, exc.retry_after or 0.0)
+    return max(pause, usable_retry_after(exc.retry_after, poll_interval) or 0.0)
+
+
+def poll_deadline_seconds(poll_interval: float) -> float:
+    """How long one whole poll (every page or batch of it) may take: :data:`POLL_DEADLINE_INTERVALS`
+    poll intervals, at least :data:`MIN_POLL_DEADLINE_SECONDS`."""
+    return max(MIN_POLL_DEADLINE_SECONDS, POLL_DEADLINE_INTERVALS * poll_interval)
+
+
+def poll_overran(vendor: str, call: str, progress: str) -> LiveApiError:
+    """The error of a poll stopped at its deadline (not retryable soon: the next poll is one
+    interval away anyway)."""
+    from airflow_live_provider.exceptions import LiveApiResponseError
+
+    return LiveApiResponseError(
+        f"{call}: the poll passed its deadline ({progress}); stopped, its streams are unknown this poll",
+        vendor=vendor,
+    )
+
+
+def poll_failure_text(exc: BaseException) -> str:
+    """What a failed poll logs: a provider error's text (built from the vendor's code and message,
+    credentials already scrubbed by the transport), cut to :data:`MAX_LOGGED_MESSAGE`; for any other
+    exception only its type (its text may hold anything, a connection URI included)."""
+    if isinstance(exc, LiveApiError):
+        text = str(exc)
+        return text if len(text) <= MAX_LOGGED_MESSAGE else text[: MAX_LOGGED_MESSAGE - 3] + "..."
+    return type(exc).__name__
 
 
 class StreamSessionTrigger(BaseEventTrigger):
@@ -171,29 +224,61 @@ class StreamSessionTrigger(BaseEventTrigger):
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[PollSnapshot]:
         """Poll forever, one request batch per interval for the whole group; never raises for a
-        vendor error (a failed poll is yielded as unknown and retried later)."""
+        vendor error (a failed poll is yielded as unknown and retried later).
+
+        Each poll has a deadline (:func:`poll_deadline_seconds`, checked between pages or
+        batches) and a page cap (:data:`MAX_POLL_PAGES`); an answer in the wrong shape fails the
+        poll like any vendor error. Every poll is counted in the metrics
+        (:func:`~airflow_live_provider.metrics.record_session_poll`); a group failing
+        :data:`FAILED_POLLS_ALERT` polls in a row logs an ERROR naming the last error.
+        """
+        from airflow_live_provider.exceptions import LiveApiResponseError
+        from airflow_live_provider.metrics import record_session_poll
+
         poll_interval = float(kwargs["poll_interval"])
         name = f"{cls.__name__} group {cls.group_key(kwargs)!r}"
         slot = ClientSlot(lambda: cls.make_client(kwargs), owner=name)
         pause = poll_interval
+        failed_in_a_row = 0
         try:
             while True:
-                poll = cls.poll_kwargs(kwargs)  # in the event loop, as the group is now
+                poll = {  # in the event loop, as the group is now
+                    **cls.poll_kwargs(kwargs),
+                    "_deadline": time.monotonic() + poll_deadline_seconds(poll_interval),
+                }
+                failure: BaseException | None = None
                 try:
                     result = await asyncio.to_thread(slot.run, lambda poll=poll: cls.fetch(slot.get(), poll))
                 except LiveApiError as exc:
+                    failure = exc
                     pause = next_pause(exc, pause, poll_interval)
-                    log.warning("%s: poll failed (%s); next poll in %.1f s", name, exc, pause)
-                    yield PollSnapshot(datetime.now(UTC), error=str(exc))
                 except Exception as exc:  # a missing connection, a bug: retried slowly, never raised
+                    failure = exc
                     pause = min(max(MAX_BACKOFF_SECONDS, poll_interval), poll_interval * SLOW_RETRY_INTERVALS)
-                    log.warning(
-                        "%s: poll failed (%s: %s); next poll in %.1f s", name, type(exc).__name__, exc, pause
-                    )
-                    yield PollSnapshot(datetime.now(UTC), error=type(exc).__name__)
-                else:
+                if failure is None:
+                    record_session_poll(cls.vendor, "ok")
+                    if failed_in_a_row >= FAILED_POLLS_ALERT:
+                        log.warning("%s: polling again after %d failed polls in a row", name, failed_in_a_row)
+                    failed_in_a_row = 0
                     pause = poll_interval
                     yield PollSnapshot(datetime.now(UTC), result=result)
+                else:
+                    bad_answer = isinstance(failure, LiveApiResponseError)
+                    record_session_poll(cls.vendor, "bad_answer" if bad_answer else "failed")
+                    failed_in_a_row += 1
+                    text = poll_failure_text(failure)
+                    if failed_in_a_row % FAILED_POLLS_ALERT == 0:
+                        log.error(
+                            "%s: %d polls in a row failed; its streams' sessions are unknown (no event "
+                            "fires) until a poll succeeds. Last error: %s; next poll in %.1f s",
+                            name,
+                            failed_in_a_row,
+                            text,
+                            pause,
+                        )
+                    else:
+                        log.warning("%s: poll failed (%s); next poll in %.1f s", name, text, pause)
+                    yield PollSnapshot(datetime.now(UTC), error=text)
                 await asyncio.sleep(pause)
         finally:
             slot.close()  # now, or when a poll still running in its worker thread returns

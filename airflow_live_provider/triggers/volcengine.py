@@ -144,11 +144,25 @@ class VolcengineStreamSessionTrigger(StreamSessionTrigger):
 
     @classmethod
     def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, list[Any]]:
-        """``{stream name: [OnlineStream, ...]}`` of the group's vhost/app."""
+        """``{stream name: [OnlineStream, ...]}`` of the group's vhost/app: at most
+        :data:`~.stream_sessions.MAX_POLL_PAGES` pages, stopped once the poll's deadline
+        (``_deadline``, monotonic) has passed (a :class:`LiveApiResponseError`: the poll fails)."""
+        import time
+
+        from airflow_live_provider.triggers.stream_sessions import MAX_POLL_PAGES, poll_overran
+
         online: dict[str, list[Any]] = {}
-        for item in client.iter_online_streams(vhost=kwargs["vhost"], app=kwargs["app"]):
+        deadline = kwargs.get("_deadline")
+        listing = client.iter_online_streams(
+            vhost=kwargs["vhost"], app=kwargs["app"], max_pages=MAX_POLL_PAGES
+        )
+        for count, item in enumerate(listing, 1):
+            if deadline is not None and count % 100 == 0 and time.monotonic() > deadline:
+                raise poll_overran(cls.vendor, "DescribeLiveStreamInfoByPage", f"{count} streams listed")
             if item.app == kwargs["app"]:
                 online.setdefault(item.stream, []).append(item)
+        if deadline is not None and time.monotonic() > deadline:
+            raise poll_overran(cls.vendor, "DescribeLiveStreamInfoByPage", "the listing ended")
         return online
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:

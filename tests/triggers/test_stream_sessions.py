@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -20,6 +23,7 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.simulator.server import LoggedRequest
+from airflow_live_provider.triggers import stream_sessions
 from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS
 from airflow_live_provider.triggers.stream_sessions import (
     PollSnapshot,
@@ -139,7 +143,10 @@ def watch(
             queue.put_nowait(None)
         await asyncio.gather(*consumers)
 
-    asyncio.run(main())
+    async def bounded() -> None:  # a safety net (a bug must not hang the suite), never asserted on
+        await asyncio.wait_for(main(), timeout=120)
+
+    asyncio.run(bounded())
     return events, snapshots
 
 
@@ -369,8 +376,8 @@ def test_backoff_doubles_with_jitter_up_to_a_cap_and_errors_that_retrying_cannot
     assert all(min(MAX_BACKOFF_SECONDS, 2.0 ** (n + 1)) / 2 <= p for n, p in enumerate(pauses))
     assert all(p <= MAX_BACKOFF_SECONDS for p in pauses)
     assert len({round(p, 6) for p in pauses[:5]}) == 5  # jittered, not a fixed ladder
-    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=300.0)
-    assert next_pause(told, 1.0, 1.0) == 300.0  # the vendor's Retry-After wins
+    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=3.5)
+    assert next_pause(told, 1.0, 1.0) == 3.5  # the vendor's Retry-After wins (within 5 intervals)
     denied = LiveApiError("forbidden", vendor="v", retryable=False)
     assert next_pause(denied, 1.0, 1.0) == 10.0
     assert next_pause(denied, 30.0, 30.0) == MAX_BACKOFF_SECONDS
@@ -435,3 +442,134 @@ def test_a_deleted_polyv_channel_blinds_only_its_own_batch(sim: SimulatorServer)
     assert any(r.status == 403 for r in sim.requests_to(POLYV_STATUS_PATH))
     fired = {c: kinds(e) for c, e in zip([ghost, *channels], events, strict=True) if e}
     assert fired == {channels[-1]: ["started"]}  # channels[5] shares the ghost's batch: unknown
+
+
+# -- never silent ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("retry_after", [math.inf, math.nan, -5.0, 86400.0, 1e308])
+def test_a_retry_after_is_capped_at_five_poll_intervals_and_only_finite_ones_count(
+    retry_after: float,
+) -> None:
+    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=retry_after)
+    pause = next_pause(told, 30.0, 30.0)
+    assert math.isfinite(pause) and 0 < pause <= 5 * 30.0
+    denied = LiveApiError("no", vendor="v", retryable=False, retry_after=retry_after)
+    assert math.isfinite(next_pause(denied, 30.0, 30.0))
+
+
+def test_a_retry_after_of_inf_does_not_silence_the_group(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The listing answers 429 with ``Retry-After: inf`` (then a day): the group polls again within
+    five intervals each time, and the session that started meanwhile is reported."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+
+    def throttle(retry_after: float) -> Callable[[], None]:
+        return lambda: sim.faults.add("429", path="/", times=1, retry_after=retry_after)
+
+    start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    (events,), snapshots = watch(
+        [volc("keynote", poll_interval=0.02)], [throttle(math.inf), throttle(86400), start]
+    )
+    throttled = [r for r in listings(sim) if r.status == 429]
+    assert len(throttled) == 2
+    assert sum(1 for s in snapshots if s.error) == 2
+    waits = [float(m) for m in re.findall(r"next poll in ([0-9.]+|inf) s", caplog.text)]
+    assert len(waits) == 2 and all(w <= 5 * 0.02 + 0.05 for w in waits)  # what the log says it waits
+    assert kinds(events) == ["started"]
+
+
+def test_a_listing_without_stream_info_list_is_a_failed_poll_not_all_offline(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A live session; then the listing answers ``{}`` (no StreamInfoList) for several polls, past
+    the grace: no "ended" (the streams are unknown, not offline), each such poll is an error; then
+    the listing is back and still shows the session: nothing fires."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+    listing = sim.routes[("GET", "/")]
+
+    def empty_answer(req: Any) -> Any:
+        from airflow_live_provider.simulator.server import SimResponse
+
+        return SimResponse(200, {"ResponseMetadata": {"RequestId": "rid-empty"}, "Result": {}})
+
+    def broken() -> None:
+        sim.routes[("GET", "/")] = empty_answer
+
+    def fixed() -> None:
+        sim.routes[("GET", "/")] = listing
+
+    start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    (events,), snapshots = watch([volc("keynote")], [start, None, broken, None, None, None, fixed, None])
+    assert kinds(events) == ["started"]
+    errors = [s.error for s in snapshots if s.error]
+    assert len(errors) == 4 and all("StreamInfoList" in e for e in errors)
+    assert "3 polls in a row failed" in caplog.text  # the group says so at ERROR
+    assert any(r.levelno == logging.ERROR and "StreamInfoList" in r.getMessage() for r in caplog.records)
+    assert "polling again after 4 failed polls in a row" in caplog.text
+
+
+def test_a_group_failing_polls_in_a_row_says_so_with_the_vendors_message_scrubbed(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every signature refused (403 InvalidTimestamp) for six polls: an ERROR at the 3rd and the
+    6th naming the vendor's code, never a credential; warnings for the others."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+
+    def skew() -> None:
+        sim.clock_skew = 3600.0
+
+    def unskew() -> None:
+        sim.clock_skew = 0.0
+
+    watch([volc("keynote")], [skew, None, None, None, None, None, unskew, None])
+    mine = [r for r in caplog.records if r.name == stream_sessions.__name__]
+    alerts = [r.getMessage() for r in mine if r.levelno == logging.ERROR]
+    assert len(alerts) == 2
+    assert "3 polls in a row failed" in alerts[0] and "6 polls in a row failed" in alerts[1]
+    assert all("InvalidTimestamp" in a and "VolcengineStreamSessionTrigger group" in a for a in alerts)
+    assert_no_secret_in(caplog.text, *sim.secrets())
+
+
+def test_a_listing_stops_at_the_page_cap(sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 streams online fill page 1, so the listing asks for page 2: with a cap of one page the
+    poll fails (unknown) instead of paging on; with the cap back the stream is seen live."""
+    monkeypatch.setattr(stream_sessions, "MAX_POLL_PAGES", 1)
+    start = lambda: [sim.volcengine.start_session(VHOST, APP, f"s{n:04d}") for n in range(1000)]  # noqa: E731
+    uncap = lambda: monkeypatch.setattr(stream_sessions, "MAX_POLL_PAGES", 2)  # noqa: E731
+    (events,), snapshots = watch([volc("s0001")], [start, None, uncap])
+    assert [s.error is not None for s in snapshots] == [True, True, False]
+    assert all("more than 1 pages" in (s.error or "") for s in snapshots[:2])
+    assert len(listings(sim)) == 2 + 2  # one page for each capped poll, then both pages
+    assert kinds(events) == ["started"]
+
+
+@pytest.mark.parametrize("watcher", ["volcengine", "polyv"])
+def test_a_poll_past_its_deadline_is_a_failed_poll(
+    sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch, watcher: str
+) -> None:
+    """With a deadline already passed when the poll begins, the poll fails (its streams unknown,
+    the session not reported); with the deadline back the session is reported."""
+    monkeypatch.setattr(stream_sessions, "MIN_POLL_DEADLINE_SECONDS", -1.0)
+    monkeypatch.setattr(stream_sessions, "POLL_DEADLINE_INTERVALS", 0)
+    restore = lambda: monkeypatch.setattr(stream_sessions, "MIN_POLL_DEADLINE_SECONDS", 30.0)  # noqa: E731
+    channel = polyv_sim.DEMO_CHANNEL_ID
+    if watcher == "volcengine":
+        trigger: StreamSessionTrigger = volc("keynote")
+        start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    else:
+        trigger = polyv(channel)
+        start = lambda: sim.polyv.go_live(channel)  # noqa: E731
+    (events,), snapshots = watch([trigger], [start, None, restore])
+    assert [s.error is not None for s in snapshots] == [True, True, False]
+    assert all("passed its deadline" in (s.error or "") for s in snapshots[:2])
+    assert kinds(events) == ["started"]
+
+
+def test_a_polyv_status_polyv_does_not_document_is_unknown_not_offline(sim: SimulatorServer) -> None:
+    channel = polyv_sim.DEMO_CHANNEL_ID
+    trigger = polyv(channel)
+    state = None
+    snapshot = PollSnapshot(datetime.now(UTC), {channel: "waiting"})
+    assert trigger.seen(snapshot, state).live is None
+    snapshot = snapshot._replace(result={channel: "end"})
+    assert trigger.seen(snapshot, state).live is False
