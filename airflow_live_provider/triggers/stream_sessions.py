@@ -13,10 +13,12 @@ others are logged and retried slowly; no vendor error leaves the loop (it would 
 watcher of the group).
 
 **State** lives in the asset state store (``self.asset_state_store``, injected by the triggerer),
-read once when the watcher starts and written after each event it yields, so a triggerer restart
-mid-session fires nothing again. Without a store (``run()`` outside a triggerer) it is kept in
-memory. Events are at-least-once: a consumer dedupes by (asset_uri, kind, session_id or
-started_at).
+read once when the watcher starts. Events are at-least-once with one identity per session: the
+state with the poll's events marked *pending* is written before they are yielded (the triggerer
+hands a yielded event on at its next sync, ~1 s later; the write lands at once); an event stays
+pending until the first poll :data:`HANDOVER_SECONDS` after it fired, and a watcher starting with
+pending events fires them again, as stored. Consumers dedupe by (asset_uri, kind, session_id).
+Without a store (``run()`` outside a triggerer) the state is kept in memory.
 
 The vendor triggers live beside their live-watch triggers (:mod:`.volcengine`, :mod:`.polyv`) and
 are importable from here too.
@@ -31,6 +33,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
@@ -68,6 +71,10 @@ MAX_POLL_PAGES = 100
 #: After this many failed polls in a row a group says so at ERROR in the triggerer's log (and again
 #: every this many), with the last error; then once at WARNING when a poll succeeds again.
 FAILED_POLLS_ALERT = 3
+#: A fired event stays pending (stored, re-fired by a watcher that starts with it) until the
+#: watcher's first poll at least this many seconds after it fired: the triggerer hands events on
+#: at its next sync, about a second later.
+HANDOVER_SECONDS = 10.0
 #: The longest error text a failed poll logs.
 MAX_LOGGED_MESSAGE = 500
 
@@ -285,7 +292,7 @@ class StreamSessionTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         # Imported here, not at the top: DAG files build these triggers at every parse.
-        from airflow_live_provider.events.sessions import ENDED, UNKNOWN, WatchState, observe
+        from airflow_live_provider.events.sessions import UNKNOWN, event_key, observe
 
         self.watching()  # before any await: the group's next poll includes this trigger
         try:
@@ -296,20 +303,35 @@ class StreamSessionTrigger(BaseEventTrigger):
                 "asset_uri": self.asset_uri(),
                 "target": self.target(),
             }
+            fired: dict[tuple[Any, ...], float] = {}  # event key -> when this process yielded it
+            # Pending from an earlier life (a triggerer killed before handing them on): again.
+            for payload in state.pending if state is not None else ():
+                self.log.info(
+                    "%s: session %s (%s) fired again", self, payload.get("kind"), payload.get("session_id")
+                )
+                yield TriggerEvent(payload)
+                fired[event_key(payload)] = time.monotonic()
             async for snapshot in shared_stream:
                 if not isinstance(snapshot, PollSnapshot):
                     continue
                 seen = UNKNOWN if snapshot.error is not None else self.seen(snapshot, state)
+                before = state.pending if state is not None else ()
+                handed_on = time.monotonic() - HANDOVER_SECONDS
+                kept = tuple(p for p in before if fired.get(event_key(p), math.inf) > handed_on)
                 state, payloads = observe(
                     state, seen, snapshot.observed_at, self.offline_grace_seconds, identity=identity
                 )
-                for index, payload in enumerate(payloads):
+                state = replace(state, pending=(*kept, *payloads))
+                if payloads or kept != before:
+                    # Stored BEFORE the events are yielded: the triggerer hands an event on at its
+                    # next sync (~1 s), while this write lands at once.
+                    await self._save_state(state)
+                for payload in payloads:
                     self.log.info("%s: session %s (%s)", self, payload["kind"], payload["session_id"])
                     yield TriggerEvent(payload)
-                    # Stored after the event is taken: at-least-once. Between an "ended" and the
-                    # "started" of the next session, the stream is offline.
-                    last = index == len(payloads) - 1
-                    await self._save_state(state if last or payload["kind"] != ENDED else WatchState())
+                    fired[event_key(payload)] = time.monotonic()
+                for key in [k for k, at in fired.items() if at <= handed_on]:
+                    del fired[key]  # no longer pending (dropped above) or re-fired again below
         finally:
             self.done_watching()
 

@@ -258,13 +258,17 @@ def test_500_streams_on_one_vhost_app_cost_one_request_per_poll(sim: SimulatorSe
     assert fired == {s: ["started"] for s in on_air}
 
 
-def test_a_restart_mid_session_fires_nothing(sim: SimulatorServer) -> None:
+def test_a_restart_mid_session_fires_nothing(sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once its events were handed on (here: at the next poll), a restarted watcher fires nothing."""
+    monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", 0.0)
     stores = [MemoryStore(), MemoryStore()]
     start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
     triggers = [volc("keynote"), volc("quiet")]
     events, _ = watch(triggers, [start, None], stores=stores)
     assert [kinds(e) for e in events] == [["started"], []]
-    assert stores[0].writes == 1 and stores[1].writes == 0  # written after the event only
+    # Written before the event (with it pending) and once it was handed on; nothing for "quiet".
+    assert stores[0].writes == 2 and stores[1].writes == 0
+    assert stores[0].data["stream_session"]["pending"] == []
     # The triggerer restarts: new trigger objects, a new poll loop, the same stored state.
     events, _ = watch(triggers, [None, None, None], stores=stores)
     assert events == [[], []]
@@ -302,7 +306,7 @@ def test_500_polyv_channels_cost_25_requests_per_poll(sim: SimulatorServer) -> N
     fired = {c: kinds(e) for c, e in zip(channels, events, strict=True) if e}
     assert fired == {c: ["started"] for c in live}
     first = events[channels.index(live[0])][0]
-    assert first["session_id"] is None and first["target"] == {"channel_id": live[0]}
+    assert first["session_id"] == first["started_at"] and first["target"] == {"channel_id": live[0]}
     assert first["asset_uri"] == f"polyv://polyv_default/channels/{live[0]}"
 
 
