@@ -155,6 +155,48 @@ def poll_failure_text(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class SessionBook:
+    """One watched stream's state and the delivery of its events (see the module docstring).
+
+    :meth:`step` folds a poll's answer into the state and returns the events it decides, already
+    in ``state.pending``; the caller stores the state when told, then yields them and calls
+    :meth:`fired`. An event leaves ``pending`` at the first step :data:`HANDOVER_SECONDS` after
+    it fired; :meth:`refire` returns what a previous life left pending (fire those first).
+    """
+
+    __slots__ = ("grace", "identity", "state", "_fired")
+
+    def __init__(self, identity: Mapping[str, Any], grace: float, state: WatchState | None) -> None:
+        self.identity = dict(identity)
+        self.grace = grace
+        self.state = state
+        self._fired: dict[tuple[Any, ...], float] = {}  # event key -> when this process fired it
+
+    def refire(self) -> list[dict[str, Any]]:
+        pending = list(self.state.pending) if self.state is not None else []
+        for payload in pending:
+            self.fired(payload)
+        return pending
+
+    def fired(self, payload: Mapping[str, Any]) -> None:
+        from airflow_live_provider.events.sessions import event_key
+
+        self._fired[event_key(payload)] = time.monotonic()
+
+    def step(self, seen: Seen, observed_at: datetime) -> tuple[list[dict[str, Any]], bool]:
+        """The events this poll decides, and whether the state must be stored (before firing)."""
+        from airflow_live_provider.events.sessions import event_key, observe
+
+        before = self.state.pending if self.state is not None else ()
+        handed_on = time.monotonic() - HANDOVER_SECONDS
+        kept = tuple(p for p in before if self._fired.get(event_key(p), math.inf) > handed_on)
+        state, payloads = observe(self.state, seen, observed_at, self.grace, identity=self.identity)
+        self.state = replace(state, pending=(*kept, *payloads))
+        for key in [k for k, at in self._fired.items() if at <= handed_on]:
+            del self._fired[key]
+        return payloads, bool(payloads) or kept != before
+
+
 class StreamSessionTrigger(BaseEventTrigger):
     """Fire one event when a watched stream's session starts and one when it ends.
 
@@ -292,46 +334,34 @@ class StreamSessionTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         # Imported here, not at the top: DAG files build these triggers at every parse.
-        from airflow_live_provider.events.sessions import UNKNOWN, event_key, observe
+        from airflow_live_provider.events.sessions import UNKNOWN
 
         self.watching()  # before any await: the group's next poll includes this trigger
         try:
-            state = await self._load_state()
             identity = {
                 "vendor": self.vendor,
                 "conn_id": self.conn_id,
                 "asset_uri": self.asset_uri(),
                 "target": self.target(),
             }
-            fired: dict[tuple[Any, ...], float] = {}  # event key -> when this process yielded it
+            book = SessionBook(identity, self.offline_grace_seconds, await self._load_state())
             # Pending from an earlier life (a triggerer killed before handing them on): again.
-            for payload in state.pending if state is not None else ():
-                self.log.info(
-                    "%s: session %s (%s) fired again", self, payload.get("kind"), payload.get("session_id")
-                )
+            for payload in book.refire():
+                self.log.info("%s: session %s (%s) fired again", self, payload["kind"], payload["session_id"])
                 yield TriggerEvent(payload)
-                fired[event_key(payload)] = time.monotonic()
             async for snapshot in shared_stream:
                 if not isinstance(snapshot, PollSnapshot):
                     continue
-                seen = UNKNOWN if snapshot.error is not None else self.seen(snapshot, state)
-                before = state.pending if state is not None else ()
-                handed_on = time.monotonic() - HANDOVER_SECONDS
-                kept = tuple(p for p in before if fired.get(event_key(p), math.inf) > handed_on)
-                state, payloads = observe(
-                    state, seen, snapshot.observed_at, self.offline_grace_seconds, identity=identity
-                )
-                state = replace(state, pending=(*kept, *payloads))
-                if payloads or kept != before:
+                seen = UNKNOWN if snapshot.error is not None else self.seen(snapshot, book.state)
+                payloads, changed = book.step(seen, snapshot.observed_at)
+                if changed:
                     # Stored BEFORE the events are yielded: the triggerer hands an event on at its
                     # next sync (~1 s), while this write lands at once.
-                    await self._save_state(state)
+                    await self._save_state(book.state)
                 for payload in payloads:
                     self.log.info("%s: session %s (%s)", self, payload["kind"], payload["session_id"])
                     yield TriggerEvent(payload)
-                    fired[event_key(payload)] = time.monotonic()
-                for key in [k for k, at in fired.items() if at <= handed_on]:
-                    del fired[key]  # no longer pending (dropped above) or re-fired again below
+                    book.fired(payload)
         finally:
             self.done_watching()
 
@@ -346,29 +376,37 @@ class StreamSessionTrigger(BaseEventTrigger):
                     yield event
 
     # -- state ---------------------------------------------------------------------------------
-    async def _load_state(self) -> WatchState | None:
+    async def _load_state(self, key: str = STATE_KEY) -> WatchState | None:
         from airflow_live_provider.events.sessions import WatchState
 
-        store = self.asset_state_store
-        if store is None:
-            return WatchState.from_json(self._memory.get(STATE_KEY))
-        try:
-            stored = await store.aget(STATE_KEY)
-        except Exception as exc:  # e.g. one trigger watching several assets: no single accessor
-            self.log.warning("%s: asset state not read (%s); starting as offline", self, exc)
-            return None
-        return WatchState.from_json(stored)
+        return WatchState.from_json(await self._read(key, "starting as offline"))
 
-    async def _save_state(self, state: WatchState) -> None:
+    async def _save_state(self, state: WatchState | None, key: str = STATE_KEY) -> None:
+        if state is not None:
+            await self._write(key, state.to_json())
+
+    async def _read(self, key: str, otherwise: str) -> Any:
+        """A value of the asset state store (of this trigger's memory without one); None when
+        nothing is stored or the read failed (logged, saying ``otherwise``)."""
         store = self.asset_state_store
         if store is None:
-            self._memory[STATE_KEY] = state.to_json()
+            return self._memory.get(key)
+        try:
+            return await store.aget(key)
+        except Exception as exc:  # e.g. one trigger watching several assets: no single accessor
+            self.log.warning("%s: asset state %r not read (%s); %s", self, key, exc, otherwise)
+            return None
+
+    async def _write(self, key: str, value: Any) -> None:
+        store = self.asset_state_store
+        if store is None:
+            self._memory[key] = value
             return
         try:
-            await store.aset(STATE_KEY, state.to_json())
+            await store.aset(key, value)
         except Exception as exc:
-            self._memory[STATE_KEY] = state.to_json()
-            self.log.warning("%s: asset state not written (%s)", self, exc)
+            self._memory[key] = value
+            self.log.warning("%s: asset state %r not written (%s)", self, key, exc)
 
 
 def __getattr__(name: str) -> Any:
