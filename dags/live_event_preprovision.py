@@ -14,6 +14,10 @@ for an event: it ends in seconds.
 Each ``live_event`` run then follows its instance's own clock (see that DAG's documentation):
 provisioning ahead, each vendor's short-lived tokens at their own moment, the go-live watch, and a
 summary. Nothing here looks up a connection or touches the network at parse time.
+
+``publish_watch_list`` (on its own, beside the planning) writes the calendar's Volcengine streams and
+Polyv channels into the state of the session watchers' assets (``live_stream_sessions``): what they
+poll from their next poll on.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 
+from airflow_live_provider.assets import DEFAULT_SESSION_SCOPES, session_scope_name
 from airflow_live_provider.operators.event_runs import StartEventRunOperator
 
 DEFAULT_CALENDAR = str(Path(__file__).with_name("live_events.json"))
@@ -117,3 +122,31 @@ with DAG(
         trigger_dag_id="live_event",
         map_index_template="{{ task.trigger_run_id }}",
     ).expand_kwargs(plan())
+
+    # The session watchers' watch lists (live_stream_sessions): this calendar's streams and channels.
+    @task(inlets=[Asset.ref(name=session_scope_name(v, c)) for v, c in DEFAULT_SESSION_SCOPES])
+    def publish_watch_list(
+        params: dict[str, Any] | None = None, asset_state_store: Any = None
+    ) -> dict[str, int]:
+        """Write each vendor scope's watch list into its asset's state (``watch_list``)."""
+        from airflow.sdk import Variable
+
+        from airflow_live_provider.assets import WATCH_LIST_KEY
+        from airflow_live_provider.events.calendar import load_calendar
+        from airflow_live_provider.events.planner import read_calendar_text
+        from airflow_live_provider.events.session_records import watch_lists
+
+        params = params or {}
+        location = (
+            params.get("calendar_path") or Variable.get(CALENDAR_VARIABLE, default=None) or DEFAULT_CALENDAR
+        )
+        events = load_calendar(read_calendar_text(location), source=location)
+        lists = watch_lists(events, calendar=location, published_at=pendulum.now("UTC").isoformat())
+        for vendor, conn_id in DEFAULT_SESSION_SCOPES:
+            asset_state_store[Asset.ref(name=session_scope_name(vendor, conn_id))].set(
+                WATCH_LIST_KEY, lists[vendor]
+            )
+            print(f"{vendor} sessions ({conn_id}): watching {len(lists[vendor]['targets'])} from {location}")
+        return {vendor: len(lists[vendor]["targets"]) for vendor, _ in DEFAULT_SESSION_SCOPES}
+
+    publish_watch_list()

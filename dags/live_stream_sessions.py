@@ -1,10 +1,12 @@
 """Stream sessions as Airflow events: a run each time a watched stream goes live and each time it ends.
 
-Scheduled on one asset per stream of the events calendar (``live_events.json`` next to this file,
-read at parse time: a local file, never a connection, Variable or the network): each Volcengine
-stream is ``volclive://<vhost>/<app>/<stream>`` and each Polyv channel
-``polyv://polyv_default/channels/<id>``, each with a session watcher in the triggerer (one shared
-poll per connection, see the README). Any of them firing starts a run (``AssetAny``).
+Scheduled on one asset per vendor connection (``stream-sessions/volcengine/volcengine_live_default``
+and ``stream-sessions/polyv/polyv_default``), each with one session watcher in the triggerer that
+polls the streams on its watch list: the Volcengine streams and Polyv channels of the events
+calendar, as the planner (``live_event_preprovision``, task ``publish_watch_list``) read it from its
+param, the Variable ``live_events_calendar`` or an object store, written into the asset's state at
+every planner run. Nothing is read at parse time (no file, connection, Variable or network). Any of
+them firing starts a run (``AssetAny``); each event names its stream (``asset_uri``, ``target``).
 
 ``record`` writes each event as a line of ``<output_dir>/sessions/<YYYY-MM>.jsonl`` (stream,
 started, ended, duration; a replayed event is not written twice) and, when a session ended, adds it
@@ -21,8 +23,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAny, Param, conf, task
 
-from airflow_live_provider.assets import polyv_channel_asset, volcengine_stream_asset
-from airflow_live_provider.events.session_records import watched_streams
+from airflow_live_provider.assets import DEFAULT_SESSION_SCOPES, session_scope_asset
 
 CALENDAR = Path(__file__).with_name("live_events.json")
 CALENDAR_VARIABLE = "live_events_calendar"
@@ -33,14 +34,12 @@ timing = {
     "poll_interval": conf.getint("live_provider", "session_poll_seconds", fallback=30),
     "offline_grace_seconds": conf.getint("live_provider", "session_offline_grace_seconds", fallback=60),
 }
-streams, channels = watched_streams(CALENDAR.read_text(encoding="utf-8"))
-watched = [volcengine_stream_asset(vhost, app, stream, **timing) for vhost, app, stream in streams]
-watched += [polyv_channel_asset(channel_id, **timing) for channel_id in channels]
+watched = [session_scope_asset(vendor, conn_id, **timing) for vendor, conn_id in DEFAULT_SESSION_SCOPES]
 
 with DAG(
     dag_id="live_stream_sessions",
     description="Record every live stream session (started, ended) and put it on its event's run sheet",
-    schedule=AssetAny(*watched) if watched else None,
+    schedule=AssetAny(*watched),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

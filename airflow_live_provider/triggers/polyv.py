@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.triggers.base import LiveWatchTrigger
-from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
+from airflow_live_provider.triggers.stream_sessions import (
+    PollSnapshot,
+    SessionScopeTrigger,
+    StreamSessionTrigger,
+)
 
 if TYPE_CHECKING:
     from airflow_live_provider.events.sessions import Seen, WatchState
@@ -166,11 +170,75 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
         return statuses
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
-        from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
+        return seen_status(snapshot.result.get(self.channel_id))
 
-        status = snapshot.result.get(self.channel_id)
-        if status == "live":
-            return Seen(live=True)
-        if status == "end":
-            return OFFLINE
-        return UNKNOWN  # joined after this poll began, or a status Polyv does not document
+
+class PolyvSessionScopeTrigger(SessionScopeTrigger):
+    """Session events of the channels on a watch list, on one Polyv connection (see
+    :class:`~airflow_live_provider.triggers.stream_sessions.SessionScopeTrigger`): targets are
+    ``{"channel_id"}``, each poll asks the batch live-status call for all of them, 20 a call."""
+
+    vendor = "polyv"
+
+    def __init__(
+        self,
+        *,
+        polyv_conn_id: str = "polyv_default",
+        poll_interval: float = 30,
+        offline_grace_seconds: float = 60,
+    ) -> None:
+        super().__init__(
+            conn_id=polyv_conn_id, poll_interval=poll_interval, offline_grace_seconds=offline_grace_seconds
+        )
+        self.polyv_conn_id = polyv_conn_id
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {"polyv_conn_id": self.polyv_conn_id}
+
+    @classmethod
+    def conn_id_of(cls, kwargs: Mapping[str, Any]) -> str:
+        return str(kwargs["polyv_conn_id"])
+
+    @classmethod
+    def make_client(cls, kwargs: Mapping[str, Any]) -> Any:
+        return PolyvChannelSessionTrigger.make_client(kwargs)
+
+    @classmethod
+    def check_target(cls, raw: Any) -> dict[str, str]:
+        from airflow_live_provider.exceptions import LiveApiInputError
+        from airflow_live_provider.vendors.names import validate_channel_id
+
+        if not isinstance(raw, Mapping):
+            raise LiveApiInputError("target", f"must be {{channel_id}}, got {type(raw).__name__}")
+        channel = raw.get("channel_id")
+        return {"channel_id": validate_channel_id(str(channel) if isinstance(channel, int) else channel)}
+
+    @classmethod
+    def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
+        from airflow_live_provider.assets import polyv_channel_uri
+
+        return polyv_channel_uri(conn_id, target["channel_id"])
+
+    @classmethod
+    def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
+        channels = sorted({t["channel_id"] for t in kwargs["_targets"]}, key=int)
+        return PolyvChannelSessionTrigger.fetch(
+            client, {"_channels": channels, "_deadline": kwargs.get("_deadline")}
+        )
+
+    def seen_target(
+        self, target: Mapping[str, str], snapshot: PollSnapshot, state: WatchState | None
+    ) -> Seen:
+        return seen_status(snapshot.result.get(target["channel_id"]))
+
+
+def seen_status(status: str | None) -> Seen:
+    """What a channel's batch live status says: ``live``, ``end`` (offline), else unknown (not
+    asked in this poll, or a status Polyv does not document)."""
+    from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
+
+    if status == "live":
+        return Seen(live=True)
+    if status == "end":
+        return OFFLINE
+    return UNKNOWN

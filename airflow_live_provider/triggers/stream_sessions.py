@@ -44,13 +44,19 @@ from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS, ClientSlot
 
 if TYPE_CHECKING:
     from airflow_live_provider.events.sessions import Seen, WatchState
-    from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
-    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
+    from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger, PolyvSessionScopeTrigger
+    from airflow_live_provider.triggers.volcengine import (
+        VolcengineSessionScopeTrigger,
+        VolcengineStreamSessionTrigger,
+    )
 
 __all__ = [
     "PollSnapshot",
     "PolyvChannelSessionTrigger",
+    "PolyvSessionScopeTrigger",
+    "SessionScopeTrigger",
     "StreamSessionTrigger",
+    "VolcengineSessionScopeTrigger",
     "VolcengineStreamSessionTrigger",
 ]
 
@@ -409,6 +415,149 @@ class StreamSessionTrigger(BaseEventTrigger):
             self.log.warning("%s: asset state %r not written (%s)", self, key, exc)
 
 
+#: The streams each scope group polls now: set by its watcher from its watch list, read by its poll.
+_SCOPE_TARGETS: dict[tuple[Any, ...], tuple[dict[str, str], ...]] = {}
+
+
+class SessionScopeTrigger(StreamSessionTrigger):
+    """Session events of every stream on a watch list, one watcher per vendor scope (connection).
+
+    The watch list is the value under ``watch_list`` in the watcher's own asset state
+    (``{"targets": [<target>, ...], ...}``, written by the planner from the events calendar, see
+    :func:`airflow_live_provider.events.session_records.publish_watch_lists`), read before the
+    first poll and after every poll: a stream added to the calendar is polled from the next
+    poll, one removed is no longer polled. Each stream keeps its own state (and pending events)
+    under ``session:<stream URI>``. Events carry the stream's own ``asset_uri`` (its
+    ``volclive://`` or ``polyv://`` URI) and ``target``, exactly as the one-stream watchers'.
+    Subclasses say how a target is checked (:meth:`check_target`), named (:meth:`target_uri`),
+    polled (:meth:`fetch`) and seen (:meth:`seen_target`).
+    """
+
+    def __str__(self) -> str:
+        return f"{self.vendor} session scope {self.conn_id!r}"
+
+    def target(self) -> dict[str, Any]:
+        return {}
+
+    def asset_uri(self) -> str:
+        from airflow_live_provider.assets import session_scope_name
+
+        return session_scope_name(self.vendor, self.conn_id)
+
+    @classmethod
+    def group_key(cls, kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (cls.vendor, "scope", cls.conn_id_of(kwargs), float(kwargs["poll_interval"]))
+
+    @classmethod
+    def conn_id_of(cls, kwargs: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def poll_kwargs(cls, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**kwargs, "_targets": _SCOPE_TARGETS.get(cls.group_key(kwargs), ())}
+
+    @classmethod
+    def check_target(cls, raw: Any) -> dict[str, str]:
+        """One watch-list entry, normalised; LiveApiInputError when it is not a target."""
+        raise NotImplementedError
+
+    @classmethod
+    def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
+        raise NotImplementedError
+
+    def seen_target(
+        self, target: Mapping[str, str], snapshot: PollSnapshot, state: WatchState | None
+    ) -> Seen:
+        raise NotImplementedError
+
+    def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:  # one-stream API: unused
+        raise NotImplementedError
+
+    async def _watch_list(self, previous: tuple[dict[str, str], ...] | None) -> tuple[dict[str, str], ...]:
+        """The targets on the stored watch list (bad entries left out, logged); the previous ones
+        when it cannot be read; none before a watch list was ever published."""
+        from airflow_live_provider.assets import WATCH_LIST_KEY
+
+        stored = await self._read(WATCH_LIST_KEY, "keeping the streams watched so far")
+        if stored is None:
+            return previous or ()
+        raw = stored.get("targets") if isinstance(stored, Mapping) else None
+        if not isinstance(raw, list):
+            self.log.warning("%s: the stored watch list is not {'targets': [...]}; ignored", self)
+            return previous or ()
+        targets: dict[str, dict[str, str]] = {}
+        for index, entry in enumerate(raw):
+            try:
+                target = self.check_target(entry)
+            except LiveApiError as exc:
+                if previous is None or len(raw) != len(previous):
+                    self.log.warning("%s: watch list entry %d left out: %s", self, index, exc)
+                continue
+            targets.setdefault(self.target_uri(self.conn_id, target), target)
+        return tuple(targets.values())
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        from airflow_live_provider.events.sessions import UNKNOWN
+
+        key = self.shared_stream_key()
+        books: dict[str, tuple[dict[str, str], SessionBook]] = {}
+        targets: tuple[dict[str, str], ...] | None = None
+        try:
+            while True:
+                # The watch list for the next poll; books for streams new to it (their pending
+                # events fired first); streams gone from it are no longer polled.
+                targets = await self._watch_list(targets)
+                _SCOPE_TARGETS[key] = targets
+                wanted = {self.target_uri(self.conn_id, t): t for t in targets}
+                for uri in [u for u in books if u not in wanted]:
+                    del books[uri]
+                for uri, target in wanted.items():
+                    if uri in books:
+                        continue
+                    identity = {
+                        "vendor": self.vendor,
+                        "conn_id": self.conn_id,
+                        "asset_uri": uri,
+                        "target": target,
+                    }
+                    book = SessionBook(
+                        identity, self.offline_grace_seconds, await self._load_state(f"session:{uri}")
+                    )
+                    books[uri] = (target, book)
+                    for payload in book.refire():
+                        self.log.info(
+                            "%s: %s session %s (%s) fired again",
+                            self,
+                            uri,
+                            payload["kind"],
+                            payload["session_id"],
+                        )
+                        yield TriggerEvent(payload)
+                snapshot = await anext(shared_stream, None)
+                if snapshot is None:
+                    return
+                if not isinstance(snapshot, PollSnapshot):
+                    continue
+                for uri, (target, book) in list(books.items()):
+                    seen = (
+                        UNKNOWN
+                        if snapshot.error is not None
+                        else self.seen_target(target, snapshot, book.state)
+                    )
+                    payloads, changed = book.step(seen, snapshot.observed_at)
+                    if changed:  # stored before the events are yielded, as for one stream
+                        await self._save_state(book.state, f"session:{uri}")
+                    for payload in payloads:
+                        self.log.info(
+                            "%s: %s session %s (%s)", self, uri, payload["kind"], payload["session_id"]
+                        )
+                        yield TriggerEvent(payload)
+                        book.fired(payload)
+        finally:
+            if _SCOPE_TARGETS.get(key) is targets:
+                _SCOPE_TARGETS.pop(key, None)
+
+
 def __getattr__(name: str) -> Any:
     """The vendor triggers, importable from here (they live beside their live-watch triggers)."""
     if name == "VolcengineStreamSessionTrigger":
@@ -419,4 +568,12 @@ def __getattr__(name: str) -> Any:
         from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
 
         return PolyvChannelSessionTrigger
+    if name == "VolcengineSessionScopeTrigger":
+        from airflow_live_provider.triggers.volcengine import VolcengineSessionScopeTrigger
+
+        return VolcengineSessionScopeTrigger
+    if name == "PolyvSessionScopeTrigger":
+        from airflow_live_provider.triggers.polyv import PolyvSessionScopeTrigger
+
+        return PolyvSessionScopeTrigger
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,14 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.triggers import stream_sessions
 from airflow_live_provider.triggers.stream_sessions import StreamSessionTrigger
-from tests.triggers.test_stream_sessions import MemoryStore, as_triggerer, polyv, volc
+from tests.triggers.test_stream_sessions import (
+    MemoryStore,
+    as_triggerer,
+    polyv,
+    polyv_scope,
+    volc,
+    volc_scope,
+)
 from tests.triggers.test_stream_sessions import sim as sim  # noqa: F401 (the fixture)
 
 VHOST, APP = volc_sim.DEMO_VHOST, volc_sim.DEMO_APP
@@ -165,16 +172,27 @@ def assert_each_session_once(lines: list[dict[str, Any]], sessions: int) -> None
 
 def world(
     sim: SimulatorServer, vendor: str, name: str
-) -> tuple[StreamSessionTrigger, Callable[[], Any], Callable[[], Any]]:
-    if vendor == "volcengine":
-        trigger: StreamSessionTrigger = volc(name)
-        return (
-            trigger,
-            lambda: sim.volcengine.start_session(VHOST, APP, name),
-            lambda: sim.volcengine.stop_session(VHOST, APP, name),
-        )
+) -> tuple[StreamSessionTrigger, Callable[[], Any], Callable[[], Any], dict[str, Any]]:
+    """The watcher of one stream (a one-stream watcher, or a scope watcher with the stream on its
+    watch list), how the stream starts and stops, and the watcher's asset state to begin with."""
+    if vendor.startswith("volcengine"):
+        start = lambda: sim.volcengine.start_session(VHOST, APP, name)  # noqa: E731
+        stop = lambda: sim.volcengine.stop_session(VHOST, APP, name)  # noqa: E731
+        if vendor.endswith("scope"):
+            target = {"vhost": VHOST, "app": APP, "stream": name}
+            return volc_scope(), start, stop, {"watch_list": {"targets": [target]}}
+        return volc(name), start, stop, {}
     channel = sim.polyv.add_channel(name)
-    return polyv(channel), lambda: sim.polyv.go_live(channel), lambda: sim.polyv.end_live(channel)
+    start, stop = lambda: sim.polyv.go_live(channel), lambda: sim.polyv.end_live(channel)
+    if vendor.endswith("scope"):
+        return polyv_scope(), start, stop, {"watch_list": {"targets": [{"channel_id": channel}]}}
+    return polyv(channel), start, stop, {}
+
+
+def store_for(seed: dict[str, Any], *, hold: bool) -> SyncStore:
+    store = SyncStore(hold=hold)
+    store.data.update(seed)
+    return store
 
 
 def two_sessions(start: Callable[[], Any], stop: Callable[[], Any]) -> list[Any]:
@@ -187,14 +205,20 @@ def two_sessions(start: Callable[[], Any], stop: Callable[[], Any]) -> list[Any]
 CASES = [
     pytest.param(vendor, hold, handover, id=f"{vendor}-{'held' if hold else 'at-once'}-handover{handover:g}")
     for vendor, (hold, handover) in itertools.product(
-        ("volcengine", "polyv"), [(False, 0.0), (False, 10.0), (True, 10.0)]
+        ("volcengine", "polyv", "volcengine-scope", "polyv-scope"),
+        [(False, 0.0), (False, 10.0), (True, 10.0)],
     )
 ]
 
 
-@pytest.mark.parametrize(
-    ("vendor", "hold", "handover"), [c for c in CASES if "at-once-handover10" not in c.id]
-)
+#: The one-kill sweep (21 runs each): both store models for the one-stream watchers, writes at
+#: once for the scope watchers (the same SessionBook; held writes are covered by the next test).
+SWEEP = [
+    c for c in CASES if not c.id.endswith("at-once-handover10") and not ("scope" in c.id and "held" in c.id)
+]
+
+
+@pytest.mark.parametrize(("vendor", "hold", "handover"), SWEEP)
 def test_a_kill_at_any_moment_loses_no_session_and_records_each_once(
     sim: SimulatorServer,
     tmp_path: Path,
@@ -208,10 +232,10 @@ def test_a_kill_at_any_moment_loses_no_session_and_records_each_once(
     monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", handover, raising=False)
     length = len(two_sessions(lambda: None, lambda: None))
     for at in range(length + 1):
-        trigger, start, stop = world(sim, vendor, f"k{at:02d}")
+        trigger, start, stop, seed = world(sim, vendor, f"k{at:02d}")
         steps = two_sessions(start, stop)
         steps.insert(at, KILL)
-        triggerer = Triggerer(trigger, SyncStore(hold=hold))
+        triggerer = Triggerer(trigger, store_for(seed, hold=hold))
         run(triggerer, steps)
         out = tmp_path / f"kill-{at}"
         assert_each_session_once(recorded(out, triggerer.delivered), sessions=2)
@@ -230,11 +254,11 @@ def test_kills_again_and_again_still_record_each_session_once(
     triggerer killed before each sync could never store anything, so that model needs one sync per
     life). Every restart re-fires what is pending; each session is still recorded once."""
     monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", handover, raising=False)
-    trigger, start, stop = world(sim, vendor, "often")
+    trigger, start, stop, seed = world(sim, vendor, "often")
     steps = [
         s for step in two_sessions(start, stop) for s in (step, KILL) if s != KILL or not hold or step == SYNC
     ]
-    triggerer = Triggerer(trigger, SyncStore(hold=hold))
+    triggerer = Triggerer(trigger, store_for(seed, hold=hold))
     run(triggerer, steps)
     assert triggerer.restarts == steps.count(KILL) >= 8
     assert_each_session_once(recorded(tmp_path, triggerer.delivered), sessions=2)
@@ -246,7 +270,7 @@ def test_an_event_lost_in_the_queue_is_fired_again_after_the_restart(
     """The crash window of issue #32: the watcher fired "started" and its state says live, the
     triggerer dies before its next sync. The restarted watcher fires it again, same identity."""
     monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", 10.0, raising=False)
-    trigger, start, _ = world(sim, "volcengine", "keynote")
+    trigger, start, _, _ = world(sim, "volcengine", "keynote")
     triggerer = Triggerer(trigger, SyncStore())
     fired: list[dict[str, Any]] = []
 
@@ -272,7 +296,7 @@ def test_a_polyv_re_fire_after_a_restart_is_recorded_once(
     handed on before a restart and re-fired after it carries one id and start: the record holds the
     session once (a fresh "started" at the next poll, as the old watcher fired, would be another)."""
     monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", 10.0, raising=False)
-    trigger, start, stop = world(sim, "polyv", "Keynote")
+    trigger, start, stop, _ = world(sim, "polyv", "Keynote")
     triggerer = Triggerer(trigger, SyncStore(hold=True))
     steps = [start, POLL, DELIVER, KILL, POLL, SYNC, SYNC, KILL, POLL, SYNC, stop, POLL, SYNC, POLL, SYNC]
     run(triggerer, steps)
@@ -287,7 +311,7 @@ def test_pending_events_are_dropped_once_handed_on(
 ) -> None:
     """After the hand-over time a restart fires nothing: the stored state holds no pending event."""
     monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", 0.0)
-    trigger, start, _ = world(sim, "volcengine", "keynote")
+    trigger, start, _, _ = world(sim, "volcengine", "keynote")
     store = SyncStore()
     triggerer = Triggerer(trigger, store)
     run(triggerer, [start, POLL, SYNC, POLL, SYNC, KILL, POLL, SYNC])

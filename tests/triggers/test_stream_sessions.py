@@ -28,7 +28,9 @@ from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS
 from airflow_live_provider.triggers.stream_sessions import (
     PollSnapshot,
     PolyvChannelSessionTrigger,
+    PolyvSessionScopeTrigger,
     StreamSessionTrigger,
+    VolcengineSessionScopeTrigger,
     VolcengineStreamSessionTrigger,
     next_pause,
 )
@@ -577,3 +579,114 @@ def test_a_polyv_status_polyv_does_not_document_is_unknown_not_offline(sim: Simu
     assert trigger.seen(snapshot, state).live is None
     snapshot = snapshot._replace(result={channel: "end"})
     assert trigger.seen(snapshot, state).live is False
+
+
+# -- one watcher per vendor scope, its watch list in its asset state --------------------------------
+def volc_scope(**kwargs: Any) -> VolcengineSessionScopeTrigger:
+    return VolcengineSessionScopeTrigger(**{"poll_interval": 0.01, "offline_grace_seconds": 0, **kwargs})
+
+
+def polyv_scope(**kwargs: Any) -> PolyvSessionScopeTrigger:
+    return PolyvSessionScopeTrigger(**{"poll_interval": 0.01, "offline_grace_seconds": 0, **kwargs})
+
+
+def watching(*targets: dict[str, Any]) -> MemoryStore:
+    """A scope watcher's asset state with a published watch list."""
+    return MemoryStore({"watch_list": {"targets": list(targets), "calendar": "test", "published_at": "now"}})
+
+
+def stream(name: str, app: str = APP) -> dict[str, str]:
+    return {"vhost": VHOST, "app": app, "stream": name}
+
+
+def test_a_scope_watcher_watches_the_streams_on_its_watch_list_one_listing_per_app(
+    sim: SimulatorServer,
+) -> None:
+    """Three streams on two apps listed: two listings a poll, whatever the count; a live stream off
+    the list fires nothing; each event names its own stream."""
+    store = watching(stream("keynote"), stream("panel"), stream("side", app="other"))
+    live = [(APP, "keynote"), ("other", "side"), (APP, "unlisted")]
+    start = lambda: [sim.volcengine.start_session(VHOST, a, s) for a, s in live]  # noqa: E731
+    (events,), snapshots = watch([volc_scope()], [start, None, None], stores=[store])
+    assert len(snapshots) == 3 and all(s.error is None for s in snapshots)
+    assert len(listings(sim)) == 3 * 2  # one listing per vhost/app per poll
+    assert sorted((e["kind"], e["asset_uri"]) for e in events) == [
+        ("started", f"volclive://{VHOST}/{APP}/keynote"),
+        ("started", f"volclive://{VHOST}/other/side"),
+    ]
+    first = next(e for e in events if e["target"]["stream"] == "keynote")
+    assert first["target"] == stream("keynote") and first["vendor"] == "volcengine"
+    assert first["session_id"].startswith("7")  # the vendor's <ID>@<SessionStartTime>
+    assert store.data[f"session:volclive://{VHOST}/{APP}/keynote"]["live"] is True
+
+
+def test_a_scope_watcher_follows_edits_of_its_watch_list(sim: SimulatorServer) -> None:
+    """A stream added to the list is watched from the next poll; one removed is no longer polled
+    (its app's listing stops) and fires nothing, even when it stops."""
+    store = watching(stream("keynote"))
+
+    def add() -> None:
+        store.data["watch_list"] = {"targets": [stream("keynote"), stream("late", app="other")]}
+
+    def remove() -> None:
+        store.data["watch_list"] = {"targets": [stream("late", app="other")]}
+
+    script = [
+        lambda: [sim.volcengine.start_session(VHOST, a, s) for a, s in [(APP, "keynote"), ("other", "late")]],
+        add,
+        None,
+        remove,
+        lambda: sim.volcengine.stop_session(VHOST, APP, "keynote"),
+        None,
+        None,
+    ]
+    (events,), snapshots = watch([volc_scope()], script, stores=[store])
+    assert [(e["kind"], e["target"]["stream"]) for e in events] == [
+        ("started", "keynote"),
+        ("started", "late"),
+    ]
+    apps = [r.query.get("App") for r in listings(sim)]
+    assert apps[-2:] == ["other", "other"]  # after the removal only the other app is listed
+
+
+def test_a_scope_watcher_without_a_watch_list_polls_nothing(sim: SimulatorServer) -> None:
+    sim.volcengine.start_session(VHOST, APP, "keynote")
+    (events,), snapshots = watch([volc_scope()], [None, None], stores=[MemoryStore()])
+    assert events == [] and listings(sim) == [] and len(snapshots) == 2
+
+
+def test_bad_watch_list_entries_are_left_out(
+    sim: SimulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = watching(stream("keynote"), {"vhost": VHOST, "app": APP, "stream": "key note"}, "s1")
+    (events,), _ = watch(
+        [volc_scope()], [lambda: sim.volcengine.start_session(VHOST, APP, "keynote"), None], stores=[store]
+    )
+    assert [e["target"]["stream"] for e in events] == ["keynote"]
+    said = capsys.readouterr().out  # the trigger's own log (its file in the triggerer)
+    assert "watch list entry 1 left out" in said and "watch list entry 2 left out" in said
+
+
+def test_a_polyv_scope_watcher_asks_20_channels_a_call(sim: SimulatorServer) -> None:
+    channels = [sim.polyv.add_channel(f"Watched {n}") for n in range(45)]
+    store = watching(*[{"channel_id": c} for c in channels])
+    live = channels[::20]
+    (events,), snapshots = watch(
+        [polyv_scope()], [lambda: [sim.polyv.go_live(c) for c in live], None], stores=[store]
+    )
+    assert len(sim.requests_to(POLYV_STATUS_PATH)) == 2 * 3  # ceil(45 / 20) a poll
+    assert sorted(e["target"]["channel_id"] for e in events) == sorted(live)
+    assert all(
+        e["asset_uri"] == f"polyv://polyv_default/channels/{e['target']['channel_id']}" for e in events
+    )
+    assert all(e["session_id"] == e["started_at"] for e in events)
+
+
+def test_scope_triggers_serialize_and_group_by_connection() -> None:
+    classpath, kwargs = volc_scope(volcengine_conn_id="volc_eu").serialize()
+    assert kwargs == {"volcengine_conn_id": "volc_eu", "poll_interval": 0.01, "offline_grace_seconds": 0.0}
+    assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
+    assert volc_scope().shared_stream_key() != volc_scope(volcengine_conn_id="other").shared_stream_key()
+    assert volc_scope().shared_stream_key() != volc("a").shared_stream_key()
+    assert polyv_scope().shared_stream_key() != polyv("1").shared_stream_key()
+    assert volc_scope().asset_uri() == "stream-sessions/volcengine/volcengine_live_default"
