@@ -194,12 +194,16 @@ class SessionBook:
         from airflow_live_provider.events.sessions import event_key, observe
 
         before = self.state.pending if self.state is not None else ()
-        handed_on = time.monotonic() - HANDOVER_SECONDS
-        kept = tuple(p for p in before if self._fired.get(event_key(p), math.inf) > handed_on)
+        kept = before
+        if self._fired:  # something fired by this process may have been handed on by now
+            handed_on = time.monotonic() - HANDOVER_SECONDS
+            kept = tuple(p for p in before if self._fired.get(event_key(p), math.inf) > handed_on)
+            for key in [k for k, at in self._fired.items() if at <= handed_on]:
+                del self._fired[key]
         state, payloads = observe(self.state, seen, observed_at, self.grace, identity=self.identity)
-        self.state = replace(state, pending=(*kept, *payloads))
-        for key in [k for k, at in self._fired.items() if at <= handed_on]:
-            del self._fired[key]
+        if payloads or state.pending != kept:  # observe keeps the pending it was given, or none
+            state = replace(state, pending=(*kept, *payloads))
+        self.state = state
         return payloads, bool(payloads) or kept != before
 
 
