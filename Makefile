@@ -6,10 +6,15 @@ STAMP := $(VENV)/.installed-$(AIRFLOW_VERSION)
 
 .PHONY: install test lint demo demo-ui bench simulator cluster-test clean
 
+# The editable install leaves airflow_live_provider.egg-info in the checkout (setuptools' build
+# leftover; the venv has its own metadata): removed, since any process with the checkout on its
+# sys.path (PYTHONPATH, pytest) would see a second copy of the distribution, and Airflow would load
+# the Live events plugin twice ("already registered": an import error).
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade uv
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]' 'apache-airflow==$(AIRFLOW_VERSION)'
+	rm -rf airflow_live_provider.egg-info
 	touch $@
 
 install: $(STAMP)

@@ -254,6 +254,28 @@ def polyv_channel_asset(
     return watched_asset(trigger)
 
 
+#: The planner's calendar as an asset: its watcher fires when the calendar changes.
+CALENDAR_ASSET_URI = "livecalendar://planner"
+CALENDAR_WATCHER = "calendar_changes"
+
+
+def calendar_asset(poll_seconds: float = 60, calendar: str | None = None) -> Asset:
+    """``livecalendar://planner``, watched by a :class:`~airflow_live_provider.triggers.calendar.
+    CalendarChangeTrigger`: schedule the planner on it (with its hour) and an edit reaches the
+    event runs within a poll."""
+    from airflow.sdk import AssetWatcher
+
+    from airflow_live_provider.triggers.calendar import CalendarChangeTrigger
+
+    trigger = CalendarChangeTrigger(poll_interval=poll_seconds, calendar=calendar)
+    return Asset(
+        name="live_events_calendar",
+        uri=CALENDAR_ASSET_URI,
+        group="live-events",
+        watchers=[AssetWatcher(name=CALENDAR_WATCHER, trigger=trigger)],
+    )
+
+
 # -- stream sessions of a whole vendor scope (the calendar's streams) ------------------------------
 #: The vendors with a session scope watcher, and the name prefix of their assets.
 SESSION_SCOPE_VENDORS = ("volcengine", "polyv")
@@ -281,7 +303,7 @@ def session_scope_asset(
     """One vendor connection's stream sessions as an asset, watched by one scope watcher
     (:class:`~airflow_live_provider.triggers.stream_sessions.SessionScopeTrigger`) that polls the
     streams on the watch list in the asset's state (``watch_list``, published by the planner from
-    the events calendar: :func:`airflow_live_provider.events.session_records.publish_watch_lists`).
+    the events calendar: :func:`airflow_live_provider.events.session_records.watch_lists`).
     Each event's payload names its stream (``asset_uri``, ``target``). Nothing is read at parse."""
     from airflow.sdk import AssetWatcher
 

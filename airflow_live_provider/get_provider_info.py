@@ -197,6 +197,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_live_provider.triggers.volcengine",
                     "airflow_live_provider.triggers.polyv",
                     "airflow_live_provider.triggers.stream_sessions",
+                    "airflow_live_provider.triggers.calendar",
+                    "airflow_live_provider.triggers.event_moment",
                 ],
             }
         ],
@@ -205,23 +207,20 @@ def get_provider_info() -> dict[str, Any]:
                 "schemes": ["polyv"],
                 "handler": "airflow_live_provider.assets.sanitize_polyv_uri",
                 "factory": "airflow_live_provider.assets.create_asset",
+                "to_openlineage_converter": "airflow_live_provider.lineage.polyv_asset_to_openlineage",
             },
             {
                 "schemes": ["volclive"],
                 "handler": "airflow_live_provider.assets.sanitize_volclive_uri",
                 "factory": "airflow_live_provider.assets.create_volclive_asset",
+                "to_openlineage_converter": "airflow_live_provider.lineage.volclive_asset_to_openlineage",
             },
         ],
         "extra-links": [
             "airflow_live_provider.links.console.PolyvChannelLink",
             "airflow_live_provider.links.console.VolcengineStreamLink",
         ],
-        "plugins": [
-            {
-                "name": "live_events",
-                "plugin-class": "airflow_live_provider.plugins.live_events.LiveEventsPlugin",
-            }
-        ],
+        "notifications": ["airflow_live_provider.notifications.live_ops.LiveOpsNotifier"],
         "config": {
             "live_provider": {
                 "description": "Defaults of the live-streaming provider.",
@@ -247,6 +246,16 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "512",
                         "default": "256",
                     },
+                    "calendar_poll_seconds": {
+                        "description": "How often the planner's calendar watcher reads the events "
+                        "calendar (where the planner reads it: the Variable live_events_calendar, else "
+                        "live_events.json in the DAGs folder) to run the planner when it changed. An "
+                        "edit reaches the event runs within this plus one planner run.",
+                        "version_added": "0.4.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "60",
+                    },
                     "session_poll_seconds": {
                         "description": "How often the sample DAG live_stream_sessions' watchers poll "
                         "their vendor (one shared poll per connection and Volcengine vhost/app).",
@@ -254,6 +263,26 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "15",
                         "default": "30",
+                    },
+                    "live_ops_conn_id": {
+                        "description": "An HTTP connection (a chat or paging webhook the team already "
+                        "has) that the sample DAG live_event tells when one of its steps fails "
+                        "(LiveOpsNotifier: the event, its start, the failed step, the vendor's error "
+                        "scrubbed, links to the run and its run sheet). Empty: no notification.",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "live_ops_webhook",
+                        "default": "",
+                    },
+                    "live_ops_payload": {
+                        "description": "The JSON shape of LiveOpsNotifier's message for the webhook "
+                        "of live_ops_conn_id: generic ({text, event, start, failed_step, error, run_url, "
+                        "run_sheet_url, ...}; Slack, Mattermost and similar read text), dingtalk, wecom "
+                        "or feishu.",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "dingtalk",
+                        "default": "generic",
                     },
                     "session_offline_grace_seconds": {
                         "description": "How long a stream watched by live_stream_sessions must stay "

@@ -64,10 +64,51 @@ def default_output_root() -> str:
     return f"file://{os.path.abspath(home)}/live_provider"
 
 
+#: Executors whose tasks may run on several hosts (a task's files must be on shared storage).
+DISTRIBUTED_EXECUTORS = ("CeleryExecutor", "KubernetesExecutor", "EdgeExecutor", "CeleryKubernetesExecutor")
+
+
+def worker_local_storage(location: str | None, field: str) -> str | None:
+    """Why ``location`` (empty: the default root) would be one worker's own disk under this
+    cluster's executor, or None when it is shared (an object store) or every task runs on this
+    host. The default root under a distributed executor raises: step records kept per worker
+    would break "issued once"; an explicit local path may be a shared volume, so it is a warning."""
+    from airflow.sdk import conf
+
+    executor = conf.get("core", "executor", fallback="") or ""
+    if not any(name in executor for name in DISTRIBUTED_EXECUTORS):
+        return None
+    configured = (conf.get("live_provider", "output_root", fallback="") or "").strip()
+    chosen = (location or "").strip() or configured
+    if not chosen:
+        raise LiveApiInputError(
+            field,
+            f"is empty and [live_provider] output_root is not set, so records would go to "
+            f"{default_output_root()} on each worker's own disk, while {executor} runs a run's "
+            "steps on several hosts (each would issue again). Set output_root (or this field) to "
+            "storage every worker reads: s3://<conn id>@bucket/prefix or a shared volume",
+        )
+    if "://" not in chosen or chosen.startswith("file://"):
+        return (
+            f"WARNING: {field} {chosen!r} is a local path while {executor} runs tasks on several "
+            "hosts: it must be a volume every worker shares, or credentials are issued once per host"
+        )
+    return None
+
+
 def path_segment(text: str) -> str:
     """A dag id, run id or task id made safe as one path segment: never ``.``/``..`` nor hidden
-    (Airflow accepts a run id of ``..``, which would otherwise climb out of its folder)."""
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_").lstrip(".") or "run"
+    (Airflow accepts a run id of ``..``, which would otherwise climb out of its folder).
+
+    One-to-one: a text that is already safe is kept as it is; any other gets its safe form plus
+    a hash of the original, so ``a:b`` and ``a~b`` (both accepted by Airflow) never share a folder.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_").lstrip(".") or "run"
+    if safe == text:
+        return safe
+    import hashlib
+
+    return f"{safe}~{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def task_output_uri(kind: str, task: Any, context: Mapping[str, Any], suffix: str = ".json") -> str:

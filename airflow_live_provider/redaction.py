@@ -121,3 +121,32 @@ def mask_all(values: Iterable[str]) -> None:
 def mask_returned_secrets(payload: Any, keys: Iterable[str] = SECRET_KEYS) -> None:
     """Mask vendor secrets Airflow's key heuristics would miss (``writeToken``, ``SecretKey``...)."""
     mask_all(secret_values(payload, keys))
+
+
+#: A credential written as ``key=value`` or ``"key": "value"`` in free text (a gateway echoing a
+#: request, a library quoting a URL): the value is cut, the key kept so the text still reads.
+_KEYED_SECRET = re.compile(
+    r"(?i)\b(sign|signature|secret\w*|app_?secret|\w*token|password|passwd|access_?key\w*|key)"
+    r"""(["']?\s*[:=]\s*["']?)([^\s&"',;]{6,})"""
+)
+
+
+def redact_text(text: str, *, limit: int | None = None) -> str:
+    """Free text (an exception's message) fit to leave Airflow, e.g. in a notification.
+
+    Every value registered with the task process's log masker is replaced (connection passwords
+    read in this process, credentials registered with :func:`mask_all`), then every
+    ``key=value`` credential (``sign=``, ``token=``, ``appSecret":"...``). ``limit`` cuts the
+    result to that many characters (``...`` marks the cut).
+    """
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as airflow_redact
+
+        masked = airflow_redact(text)
+        text = masked if isinstance(masked, str) else text
+    except ImportError:  # another Airflow layout: the patterns below still apply
+        pass
+    text = _KEYED_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 3, 0)] + "..."
+    return text

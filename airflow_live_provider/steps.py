@@ -206,6 +206,8 @@ def _isdp_local_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    if not 2000 <= parsed.year <= 2100:
+        return None  # year 0001 or 9999 (a zero or "never" value): no time a token is valid by
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ISDP_VENDOR_LOCAL_TIME)
 
 

@@ -16,9 +16,13 @@ the Grid. Steps depend only on what they need:
 - ``summary`` (after all of them): what happened, on the run sheet; fails the run naming every
   failed step.
 
-A step whose instance was changed or removed in the calendar meanwhile issues nothing and says so
-on its run sheet. Run sheets: ``<output_dir>/<event>/<run id>.json`` plus ``latest.json`` and
-``latest.html`` (a phone-sized page); keep them private. XCom holds only summaries.
+Each step first asks the calendar (where the planner reads it now): a step of a run whose instance
+was edited since issues nothing (the edit's own run takes over, keeping what was issued), one of a
+cancelled or removed instance issues nothing and the run ends as cancelled. What an instance holds
+is never issued again by a clear, a retry or an edit's run.
+
+Run sheets: ``<output_dir>/<event>/<run id>.json`` plus ``latest.json`` and ``latest.html`` (a
+phone-sized page); keep them private. XCom holds only summaries.
 
 ``max_active_runs`` is ``[live_provider] max_active_event_runs`` (default 256): every instance
 waiting for its moments is an active run, so it must exceed the instances of the busiest lead
@@ -28,15 +32,19 @@ a triggerer runs ``[triggerer] capacity`` (default 1,000) of them.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG, conf
 
+from airflow_live_provider.notifications import live_ops_failure_callback
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
     EventProvisionOperator,
     EventSummaryOperator,
 )
+from airflow_live_provider.retry_policy import LiveRetryPolicy
 
 with DAG(
     dag_id="live_event",
@@ -47,6 +55,21 @@ with DAG(
     # Only the planner starts runs of this DAG: paused, it would leave every event queued.
     is_paused_upon_creation=False,
     max_active_runs=conf.getint("live_provider", "max_active_event_runs", fallback=256),
+    # Transient failures (a vendor's 5xx or throttling, storage or a calendar being rewritten) are
+    # retried; final ones (bad credentials, refused input, missed) fail at once. A retry re-reads
+    # the calendar and reuses what the instance holds: it never issues twice.
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=2),
+        # A vendor's throttling waits at least its Retry-After; other transient vendor errors back
+        # off at the same pace (jittered).
+        "retry_policy": LiveRetryPolicy(base_delay=timedelta(seconds=20), max_delay=timedelta(minutes=2)),
+        # The crew is told of each failed step when [live_provider] live_ops_conn_id names a
+        # webhook connection (an HTTP connection).
+        "on_failure_callback": live_ops_failure_callback(),
+    },
     tags=["live", "polyv", "volcengine", "isdp"],
     doc_md=__doc__,
 ) as dag:

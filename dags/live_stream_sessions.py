@@ -17,7 +17,6 @@ One run at a time, so two runs never rewrite the same month's file together.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -25,7 +24,6 @@ from airflow.sdk import DAG, AssetAny, Param, conf, task
 
 from airflow_live_provider.assets import DEFAULT_SESSION_SCOPES, session_scope_asset
 
-CALENDAR = Path(__file__).with_name("live_events.json")
 CALENDAR_VARIABLE = "live_events_calendar"
 
 # How often to poll, how long offline means ended: [live_provider] session_poll_seconds (30) and
@@ -57,7 +55,7 @@ with DAG(
             type=["null", "string"],
             title="Events calendar",
             description=f"To find an ended session's event. Empty: the Variable {CALENDAR_VARIABLE}, "
-            "else live_events.json next to this DAG file.",
+            "else live_events.json in the DAGs folder.",
         ),
     },
     doc_md=__doc__,
@@ -68,15 +66,12 @@ with DAG(
         triggering_asset_events: Any = None, dag_run: Any = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """The run's session events on record (JSON Lines, and ended sessions on their run sheets)."""
-        from airflow.sdk import Variable
-
+        from airflow_live_provider.calendar_source import calendar_location
         from airflow_live_provider.events.session_records import record_sessions, session_events
 
         params = params or {}
         events = session_events(triggering_asset_events, getattr(dag_run, "conf", None))
-        calendar = (
-            params.get("calendar_path") or Variable.get(CALENDAR_VARIABLE, default=None) or str(CALENDAR)
-        )
+        calendar = calendar_location((params.get("calendar_path") or "").strip() or None)
         summary = record_sessions(
             events,
             output_dir=params.get("output_dir"),

@@ -22,6 +22,7 @@ from airflow.sdk import DAG, Param, task
 
 from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
 from airflow_live_provider.operators.polyv_snapshot import PolyvSubAccountSnapshotOperator
+from airflow_live_provider.retry_policy import LiveRetryPolicy
 
 with DAG(
     dag_id="polyv_subaccount_snapshot",
@@ -113,6 +114,10 @@ with DAG(
         min_remaining_flow="{{ params.min_remaining_flow }}",
         min_remaining_space="{{ params.min_remaining_space }}",
         polyv_conn_id="polyv_group_default",
+        # A refused appSecret fails at once; throttling waits at least the vendor's Retry-After;
+        # 5xx and network errors retry after 30 s, then ~60 s (jittered).
+        retries=2,
+        retry_policy=LiveRetryPolicy(),
     )
 
     @task(multiple_outputs=False)

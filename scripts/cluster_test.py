@@ -75,6 +75,11 @@ LOAD_STREAMS = 500
 SESSION_POLL_SECONDS = 5
 SESSION_GRACE_SECONDS = 10
 DESCRIBE_ONLINE = "DescribeLiveStreamInfoByPage"
+#: Calendar edits (issue #29): each edited event has an ISDP channel of its own, so the simulator's
+#: record of the join tokens it handed out tells the events apart.
+EDIT_CHANNELS = {"viewer": "20001", "earlier": "20002", "deleted": "20003", "extended": "20004"}
+#: How often the triggerer's calendar watcher (and every waiting step) reads the calendar.
+CALENDAR_POLL_SECONDS = 10
 GET_TOKEN_BATCH = "/openapi/v1/SaasLive/getTokenBatch"
 WATCH_TOKEN = "/live/v3/channel/watch/get-watch-api-token"
 
@@ -125,6 +130,9 @@ def install() -> None:
             check=True,
         )
         stamp.touch()
+    # The editable install's build leftover in the checkout: with ROOT on the services' PYTHONPATH
+    # it would be a second copy of the distribution (the Live events plugin registered twice).
+    shutil.rmtree(ROOT / "airflow_live_provider.egg-info", ignore_errors=True)
 
 
 # -- stage 2: run ----------------------------------------------------------------------------------
@@ -304,8 +312,7 @@ def run() -> int:
             # Session watchers poll every 5 s and call a stream ended after 10 s offline.
             "AIRFLOW__LIVE_PROVIDER__SESSION_POLL_SECONDS": str(SESSION_POLL_SECONDS),
             "AIRFLOW__LIVE_PROVIDER__SESSION_OFFLINE_GRACE_SECONDS": str(SESSION_GRACE_SECONDS),
-            # The Live events page (a provider plugin) is mounted only with eager discovery.
-            "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
+            "AIRFLOW__LIVE_PROVIDER__CALENDAR_POLL_SECONDS": str(CALENDAR_POLL_SECONDS),
             # Metrics on, every service to one UDP listener of this script (workers and triggerer).
             "AIRFLOW__METRICS__STATSD_ON": "True",
             "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
@@ -408,7 +415,14 @@ def run() -> int:
             event("Event B", a_start.add(seconds=30), SESSION_STREAM),
         ]
         events += [event(f"ISDP only {n:02d}", a_start.add(seconds=3 * n)) for n in range(1, 21)]
+        # Issue #29's edits, made once the first planner run's runs have issued what they issue at
+        # once (see edit_calendar below); nobody re-triggers the planner for them.
+        sim.isdp.channels.update(EDIT_CHANNELS.values())
+        sim.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "extended", online_in=0)
+        edits = edit_events(now, a_start)
+        events += [edits["before"][k] for k in ("viewer", "earlier", "deleted", "extended")]
         starts = {e["name"]: pendulum.parse(e["start"]) for e in events}
+        starts.update({e["name"]: pendulum.parse(e["start"]) for e in edits["after"]})
         s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps({"events": events}).encode())
         # B's stream goes live 20 s before its start (a session starts); A's never does.
         session_start = threading.Timer(
@@ -438,6 +452,7 @@ def run() -> int:
         trigger(PLANNER, planner_conf)
         time.sleep(60)
         trigger(PLANNER, planner_conf)  # a minute later: must plan nothing new
+        edited_at = edit_calendar(sim, s3, events, edits)
 
         def dag_runs_of(dag_id: str) -> list[dict[str, Any]]:
             return list(http("GET", f"{api}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"])
@@ -502,9 +517,11 @@ def run() -> int:
                     per_worker[ti["hostname"]] = per_worker.get(ti["hostname"], 0) + 1
         # Exactly one live_event run per instance, named after it; each planner run quick.
         names = sorted(r.split("__")[1] for r in event_runs)
-        expected_names = sorted(["event-a", "event-b", *[f"isdp-only-{n:02d}" for n in range(1, 21)]])
+        expected_names = sorted(
+            ["event-a", "event-b", *[f"isdp-only-{n:02d}" for n in range(1, 21)], *EDITED_RUNS]
+        )
         if names != expected_names:
-            failures.append(f"live_event runs are not one per instance: {sorted(event_runs)}")
+            failures.append(f"live_event runs are not one per instance and edit: {sorted(event_runs)}")
         planner_runs = [r for r in dag_runs if r["dag_id"] == PLANNER]
         if len([r for r in planner_runs if r["run_type"] == "manual"]) != 2:
             failures.append(f"expected the two triggered planner runs, got {len(planner_runs)} runs")
@@ -529,8 +546,8 @@ def run() -> int:
 
         # Every token set issued exactly once (one getTokenBatch per instance, one watch token per
         # viewer of A and B) and valid at its event's start; A failed naming its stream.
-        batches = [r for r in sim.requests_to(GET_TOKEN_BATCH, "POST") if r.status == 200]
-        watch = [r for r in sim.requests_to(WATCH_TOKEN, "POST") if r.status == 200]
+        batches = [t for t in sim.isdp.join_token_log if t["channelIds"] == list(isdp_sim.DEMO_CHANNEL_IDS)]
+        watch = [t for t in sim.polyv.watch_tokens.values() if t["viewerId"] in ("viewer-1", "viewer-2")]
         if len(batches) != 22 or len(watch) != 4:
             failures.append(
                 f"tokens not issued exactly once: {len(batches)} getTokenBatch (22), {len(watch)} watch (4)"
@@ -564,6 +581,8 @@ def run() -> int:
             if k.startswith(f"{SHEETS}/") and k.endswith("/latest.json")
         }
         for folder, sheet in sorted(latest.items()):
+            if (sheet.get("superseded") or {}).get("status") == "cancelled":
+                continue  # the deleted event: checked below, from the simulator's side
             start = starts.get(sheet.get("event"))
             tokens = (sheet.get("isdp") or {}).get("tokens") or []
             tokens += (sheet.get("polyv") or {}).get("watchTokens") or []
@@ -589,12 +608,19 @@ def run() -> int:
         ]
         by_session: dict[str, list[str]] = {}
         for record in session_lines:
+            if record["stream"].rsplit("/", 1)[-1] not in SESSION_SCENARIO_STREAMS:
+                continue
             by_session.setdefault(f"{record['stream']} {record['sessionId']}", []).append(record["kind"])
         if len(by_session) != 3 or any(sorted(k) != ["ended", "started"] for k in by_session.values()):
             failures.append(f"sessions JSON Lines hold {by_session}, not one started+ended per session (3)")
         go_live_a = ((latest.get("event-a") or {}).get("steps") or {}).get("go_live") or {}
         if go_live_a.get("status") != "failed" or "stream-a" not in str(go_live_a.get("error")):
             failures.append(f"event A's run sheet does not name its stream as not live: {go_live_a}")
+
+        # Issue #29: what the vendors handed out for the edited events, and a clear after an event.
+        edit_report = check_edits(sim, starts, edited_at, failures)
+        cleared = clear_after_event(api, token, event_runs, sim, dag_runs_of, failures)
+        edit_report += f"; {cleared}"
 
         # The Live events page, served by the api-server (a separate process from the workers):
         # it lists every instance from Airflow's records with no credential in it, and opens B's
@@ -652,7 +678,7 @@ def run() -> int:
             f" metrics: {requests_counted} requests counted = {received} received ({polls_counted} polls)"
         )
         summary += f" live-events page: {len(list_html)} B list, sheet {'ok' if sheet_html else 'MISSING'}"
-        summary += f" {session_report}"
+        summary += f" {session_report} edits: {edit_report}"
         if failures:
             log("FAILED: " + summary)
             for failure in failures:
@@ -664,6 +690,164 @@ def run() -> int:
         sim.stop()
         cluster.stop()
         metrics.close()
+
+
+#: live_event runs the edits make, by event id: one per definition (the deleted one: its only run).
+EDITED_RUNS = ["edit-viewer", "edit-viewer", "edit-earlier", "edit-earlier", "edit-deleted"]
+EDITED_RUNS += ["edit-extended", "edit-extended"]
+
+
+def edit_events(now: Any, a_start: Any) -> dict[str, Any]:
+    """The four events issue #29 edits, before and after: a viewer added once the first watch
+    token is out, moved earlier (from 3 h ahead to before A), deleted, and a running event extended."""
+    from airflow_live_provider.simulator import isdp as isdp_sim
+    from airflow_live_provider.simulator import polyv as polyv_sim
+    from airflow_live_provider.simulator import volcengine as volc_sim
+
+    def isdp(kind: str) -> dict[str, Any]:
+        return {"channel_ids": [EDIT_CHANNELS[kind]], "user_account": isdp_sim.DEMO_USER_ACCOUNT}
+
+    viewer = {
+        "id": "edit-viewer",
+        "name": "Edit: viewer added",
+        "start": a_start.subtract(seconds=120).isoformat(),
+        "duration_minutes": 5,
+        "polyv": {"channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID, "viewers": ["ev-1"]},
+        "isdp": isdp("viewer"),
+    }
+    earlier = {
+        "id": "edit-earlier",
+        "name": "Edit: moved earlier",
+        "start": now.add(hours=3).isoformat(),
+        "duration_minutes": 5,
+        "isdp": isdp("earlier"),
+    }
+    deleted = {
+        "id": "edit-deleted",
+        "name": "Edit: deleted",
+        "start": a_start.isoformat(),
+        "isdp": isdp("deleted"),
+    }
+    extended = {
+        "id": "edit-extended",
+        "name": "Edit: extended while running",
+        "start": now.add(seconds=30).isoformat(),
+        "duration_minutes": 5,
+        "volcengine": {"vhost": volc_sim.DEMO_VHOST, "app": volc_sim.DEMO_APP, "stream": "extended"},
+        "polyv": {"channel_id": polyv_sim.DEMO_TRANSMIT_CHANNEL_ID, "viewers": ["ex-1"]},
+        "isdp": isdp("extended"),
+    }
+    after = [
+        viewer | {"polyv": {**viewer["polyv"], "viewers": ["ev-1", "ev-2"]}},
+        earlier | {"start": a_start.subtract(seconds=60).isoformat()},
+        extended | {"duration_minutes": 12},
+    ]
+    return {
+        "before": {"viewer": viewer, "earlier": earlier, "deleted": deleted, "extended": extended},
+        "after": after,
+    }
+
+
+def edit_calendar(sim: Any, s3: Any, events: list[dict[str, Any]], edits: dict[str, Any]) -> Any:
+    """Once the first runs issued what they issue at once (the viewer's first watch token, the
+    running event's push URLs and join tokens), save the edited calendar; returns when."""
+    import pendulum
+
+    def first_credentials_out() -> bool:
+        viewers = {t["viewerId"] for t in sim.polyv.watch_tokens.values()}
+        pushed = {p["stream"] for p in sim.volcengine.push_url_log}
+        joined = {c for t in sim.isdp.join_token_log for c in t["channelIds"]}
+        return {"ev-1", "ex-1"} <= viewers and "extended" in pushed and EDIT_CHANNELS["extended"] in joined
+
+    wait_for("the edited events' first credentials", first_credentials_out, timeout=240)
+    ids = {e["id"]: e for e in edits["after"]}
+    kept = [ids.get(e.get("id"), e) for e in events if e.get("id") != "edit-deleted"]
+    s3.put_object(Bucket=BUCKET, Key="calendar.json", Body=json.dumps({"events": kept}).encode())
+    edited_at = pendulum.now("UTC")
+    log(f"calendar edited at {edited_at}: a viewer added, one event moved earlier, one deleted, one extended")
+    return edited_at
+
+
+def check_edits(sim: Any, starts: dict[str, Any], edited_at: Any, failures: list[str]) -> str:
+    """From the simulator's own record: each credential of the edited definitions issued once and
+    valid at the (new) start, none for the deleted event, nothing re-issued by the running edit."""
+    import pendulum
+
+    def joins(kind: str) -> list[dict[str, Any]]:
+        return [t for t in sim.isdp.join_token_log if t["channelIds"] == [EDIT_CHANNELS[kind]]]
+
+    def watch(viewer: str) -> list[dict[str, Any]]:
+        return [t for t in sim.polyv.watch_tokens.values() if t["viewerId"] == viewer]
+
+    expected = {
+        "Edit: viewer added": ("viewer", ["ev-1", "ev-2"]),
+        "Edit: moved earlier": ("earlier", []),
+        "Edit: extended while running": ("extended", ["ex-1"]),
+    }
+    for name, (kind, viewers) in expected.items():
+        start = starts[name].int_timestamp
+        issued = joins(kind)
+        if len(issued) != 1 or not issued[0]["validFrom"] <= start <= issued[0]["validUntil"]:
+            failures.append(f"{name}: join tokens {issued}, not one valid at its start {starts[name]}")
+        for viewer in viewers:
+            tokens = watch(viewer)
+            if len(tokens) != 1 or not tokens[0]["issuedAt"] <= start * 1000 <= tokens[0]["expiresAt"]:
+                failures.append(
+                    f"{name}: watch tokens of {viewer}: {len(tokens)}, not one valid at its start"
+                )
+    if joins("deleted"):
+        failures.append(f"the deleted event got join tokens: {joins('deleted')}")
+    pushes = [p for p in sim.volcengine.push_url_log if p["stream"] == "extended"]
+    if len(pushes) != 1:
+        failures.append(f"the extended event's push URLs were generated {len(pushes)} times (1)")
+    elif pushes[0]["expires"] < starts["Edit: extended while running"].add(minutes=12).int_timestamp:
+        failures.append("the extended event's push URLs expire before its new end")
+    moved = starts["Edit: moved earlier"]
+    lead = (moved - pendulum.instance(edited_at)).total_seconds()
+    return (
+        f"viewer added 1+1 watch tokens, moved earlier ({lead:.0f} s before its new start) 1 join token, "
+        f"deleted 0, extended 1 push URL set"
+    )
+
+
+def clear_after_event(
+    api: str, token: str, event_runs: dict[str, Any], sim: Any, dag_runs_of: Any, failures: list[str]
+) -> str:
+    """Clear the viewer-edited event's run (every task) after its event ended: it runs again,
+    ends in success, and the vendors hand out nothing more."""
+    import pendulum
+
+    [run_id] = [
+        r
+        for r, v in event_runs.items()
+        if r.startswith("event__edit-viewer__") and "ev-2" in json.dumps(v.get("conf"))
+    ] or [None]
+    if run_id is None:
+        failures.append("no live_event run for the viewer-edited definition to clear")
+        return "clear: no run"
+    before = (len(sim.isdp.join_token_log), len(sim.polyv.watch_tokens), len(sim.volcengine.push_url_log))
+    http(
+        "POST",
+        f"{api}/api/v2/dags/{EVENT_DAG}/clearTaskInstances",
+        token,
+        {"dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True},
+    )
+    cleared_at = pendulum.now("UTC")
+
+    def finished_again() -> str | None:
+        found = [r for r in dag_runs_of(EVENT_DAG) if r["dag_run_id"] == run_id]
+        if not found or found[0]["state"] not in ("success", "failed"):
+            return None
+        ended = found[0].get("end_date")
+        return found[0]["state"] if ended and pendulum.parse(ended) >= cleared_at else None
+
+    state = wait_for(f"the cleared run {run_id}", finished_again, timeout=300)
+    after = (len(sim.isdp.join_token_log), len(sim.polyv.watch_tokens), len(sim.volcengine.push_url_log))
+    if state != "success":
+        failures.append(f"the run cleared after its event ended {state}")
+    if after != before:
+        failures.append(f"clearing a run after its event issued credentials again: {before} -> {after}")
+    return f"cleared after its event: {state}, nothing issued"
 
 
 class StatsdListener:
@@ -749,12 +933,20 @@ def asset_events(api: str, token: str) -> list[dict[str, Any]]:
     return list(found["asset_events"])
 
 
+#: The streams of the session scenario (the calendar's other streams, e.g. issue #29's "extended",
+#: which is online all along, are watched too, and left out of its counts).
+SESSION_SCENARIO_STREAMS = (SESSION_STREAM, "stream-a")
+
+
 def distinct_sessions(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(stream, kind, session id) of each asset event, once each, oldest first: a watcher restarted
-    while an event was pending fires it again (at-least-once), with the same identity."""
+    """(stream, kind, session id) of each asset event on the scenario's streams, once each, oldest
+    first: a watcher restarted while an event was pending fires it again (at-least-once), with the
+    same identity."""
     seen: dict[tuple[str, str, str], None] = {}
     for event in events:
         payload = (event.get("extra") or {}).get("payload") or {}
+        if str(payload.get("asset_uri")).rsplit("/", 1)[-1] not in SESSION_SCENARIO_STREAMS:
+            continue
         seen[(str(payload.get("asset_uri")), str(payload.get("kind")), str(payload.get("session_id")))] = None
     return list(seen)
 
@@ -862,7 +1054,7 @@ def stream_sessions(
         )
     return (
         f"sessions: 3 sessions (seed {seed}), {len(found)} distinct events from {len(events)} asset "
-        f"events, {len(runs)} runs, triggerer killed {len(kills)} times ({'; '.join(kills)}); "
+        f"events (all streams), {len(runs)} runs, triggerer killed {len(kills)} times ({'; '.join(kills)}); "
         f"{LOAD_STREAMS} watched streams: {load_polls} listings in all, at most {busiest} in any {window} s "
         f"(quota {10 * window})"
     )
@@ -896,6 +1088,30 @@ def live_events_page(api: str, token: str, b_run: str) -> tuple[list[str], str, 
     ):
         problems.append(f"B's run sheet page: HTTP {status}, Cache-Control {headers.get('cache-control')}")
         sheet_html = ""
+    # On Airflow's default settings (lazy provider discovery): the plugin through its entry point,
+    # its Run sheet tab on run pages, no plugin import error (no second registration).
+    status, _headers, body = get("/api/v2/plugins", token)
+    views = (
+        [
+            v
+            for p in json.loads(body or "{}").get("plugins", [])
+            if p["name"] == "live_events"
+            for v in p.get("external_views", [])
+        ]
+        if status == 200
+        else []
+    )
+    if not any(v.get("destination") == "dag_run" for v in views):
+        problems.append(f"/api/v2/plugins: HTTP {status}, live_events views {views}")
+    status, _headers, body = get("/api/v2/plugins/importErrors", token)
+    if status != 200 or json.loads(body).get("import_errors"):
+        problems.append(f"plugin import errors: HTTP {status} {body[:300]}")
+    status, _headers, body = get(f"/api/v2/dags/live_event/dagRuns/{b_run}", token)
+    if status != 200 or "Event B" not in str(json.loads(body).get("note")):
+        problems.append(f"B's run has no note naming it: HTTP {status} {body[:300]}")
+    status, headers, _body = get(f"/live-events/dags/live_event/runs/{b_run}/tab", token)
+    if status != 200:  # urllib follows the tab's redirect to the sheet
+        problems.append(f"B's Run sheet tab: HTTP {status}")
     for path, expected in (
         (f"/live-events/runs/{b_run}/sheet", 401),
         ("/live-events/runs/..%2F..%2Fetc/sheet", 404),

@@ -40,3 +40,60 @@ def drive(op: Any, context: dict[str, Any] | None = None) -> tuple[Any, list[str
             trigger = import_string(classpath)(**trigger_kwargs)
             event = asyncio.run(first_event(trigger))
             step, kwargs = getattr(op, deferred.method_name), {"event": event.payload}
+
+
+class WebhookReceiver:
+    """A chat webhook on 127.0.0.1:<ephemeral> (threaded ``http.server``): records every request
+    (path, query, headers, JSON body) and answers from ``answers`` (status, body), then 200."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict[str, Any]] = []
+        self.answers: list[tuple[int, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                import json
+                from urllib.parse import parse_qsl, urlsplit
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                parts = urlsplit(self.path)
+                with receiver._lock:
+                    receiver.received.append(
+                        {
+                            "path": parts.path,
+                            "query": dict(parse_qsl(parts.query)),
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "json": json.loads(body or b"null"),
+                        }
+                    )
+                    status, answer = receiver.answers.pop(0) if receiver.answers else (200, {"ok": True})
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"

@@ -110,7 +110,15 @@ def test_a_run_id_never_climbs_out_of_its_folder() -> None:
     for text in ("..", ".", "../../etc", ".hidden", "a/b", "run/../.."):
         segment = path_segment(text)
         assert "/" not in segment and not segment.startswith("."), (text, segment)
-    assert path_segment("..") == "run" and path_segment("manual__2026") == "manual__2026"
+    assert path_segment("..").startswith("run~") and path_segment("manual__2026") == "manual__2026"
+
+
+def test_two_run_ids_never_share_a_folder() -> None:
+    """Airflow accepts ':', '~', '+' in run ids: their safe forms must stay apart (they were all 'a_b')."""
+    texts = ["a:b", "a~b", "a+b", "a_b", "a__b", "_a_b", "a_b_", "a/b", "a b"]
+    segments = [path_segment(text) for text in texts]
+    assert len(set(segments)) == len(texts), segments
+    assert path_segment("a_b") == "a_b"  # an already safe id keeps its folder (existing run sheets)
 
 
 @pytest.mark.parametrize(
@@ -538,3 +546,26 @@ def test_a_write_never_replaces_a_device_or_pipe(tmp_path: Path) -> None:
         write_text(output_path(str(pipe)), "x")
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_records_on_a_workers_own_disk_are_refused_under_a_distributed_executor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Step records on each Celery worker's own disk would each say "not issued yet": refused at
+    plan time when nothing shared is configured, a loud warning for a local path (maybe a shared
+    volume), nothing for an object store or a one-host executor."""
+    from airflow_live_provider.outputs import worker_local_storage
+
+    monkeypatch.delenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    assert worker_local_storage("", "output_dir") is None
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    with pytest.raises(
+        LiveApiInputError, match=r"output_dir: is empty and \[live_provider\] output_root is not set"
+    ):
+        worker_local_storage("", "output_dir")
+    assert worker_local_storage("s3://aws_default@bucket/sheets", "output_dir") is None
+    warning = worker_local_storage("/mnt/sheets", "output_dir")
+    assert warning is not None and "must be a volume every worker shares" in warning
+    monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", "s3://aws_default@bucket/live")
+    assert worker_local_storage("", "output_dir") is None

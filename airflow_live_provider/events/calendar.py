@@ -39,7 +39,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import MAXYEAR, datetime, timedelta
+from datetime import MAXYEAR, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pendulum
@@ -126,7 +126,17 @@ def _check(where: str, key: str, check: Callable[[Any], T], value: Any) -> T:
 
 #: Every key the calendar understands, per level: anything else is a typo that would silently
 #: skip a check (a section ``volcengin`` would skip the push-auth check meant to run first).
-EVENT_KEYS = ("name", "start", "timezone", "duration_minutes", "rrule", "occurrence", *VENDOR_SECTIONS)
+EVENT_KEYS = (
+    "id",
+    "name",
+    "start",
+    "timezone",
+    "duration_minutes",
+    "rrule",
+    "occurrence",
+    "cancelled",
+    *VENDOR_SECTIONS,
+)
 SECTION_KEYS = {
     "volcengine": ("vhost", "app", "stream", "domain", "valid_duration", "go_live_grace_minutes"),
     "polyv": ("channel_id", "watch_channel_id", "receive_channel_names", "viewers", "token_lead_seconds"),
@@ -167,14 +177,43 @@ def wall_clock(local: datetime, zone: Any) -> pendulum.DateTime:
     return pendulum.datetime(*fields, tz=zone, fold=1)  # in a gap pendulum's fold=1 moves forward
 
 
+#: Zone names that name no place: the machine's own zone, leap-second ("right/") and POSIX-rule copies.
+_NOT_PLACES = ("localtime", "right/", "posix/", "Factory")
+
+
+def _start_text(value: Any, where: str) -> str:
+    """``start`` as ISO text: a YAML date-time written unquoted is read as what it says; any
+    other type is named as the wrong type (not reported as missing)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        raise _err(f"{where}.start", f"{value.isoformat()} is a date without a time; add the start time")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _err(f"{where}.start", "is missing; give an ISO-8601 time such as 2026-12-01T19:30:00+08:00")
+    if not isinstance(value, str):
+        raise _err(
+            f"{where}.start",
+            f"{value!r} is a {type(value).__name__}, not an ISO-8601 time such as 2026-12-01T19:30:00+08:00 "
+            "(epoch seconds are not accepted)",
+        )
+    if not value.strip()[:4].isascii() or not value.strip()[:4].isdigit():
+        # pendulum reads "now" or "today" as the moment it is parsed: each re-read another instant.
+        raise _err(
+            f"{where}.start", f"{value!r} is not an ISO-8601 date-time such as 2026-12-01T19:30:00+08:00"
+        )
+    return value
+
+
 def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
     """``start`` with an offset, or a wall-clock ``start`` plus an IANA ``timezone``."""
-    if not isinstance(value, str) or not value.strip():
-        raise _err(f"{where}.start", "is missing; give an ISO-8601 time such as 2026-12-01T19:30:00+08:00")
+    value = _start_text(value, where)
     zone = None
     if timezone is not None:
-        if not isinstance(timezone, str):
-            raise _err(f"{where}.timezone", "must be an IANA zone name such as Asia/Shanghai")
+        if not isinstance(timezone, str) or timezone.startswith(_NOT_PLACES):
+            raise _err(
+                f"{where}.timezone",
+                f"{timezone!r} is not a place's IANA zone; use one such as Asia/Shanghai",
+            )
         try:
             zone = pendulum.timezone(timezone)
         except Exception:
@@ -223,8 +262,13 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise _err(f"events[{index}]", "must be an object with name, start and vendor sections")
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()):
         raise _err(f"events[{index}].name", "is missing; every event needs a unique name")
+    if not isinstance(name, str):
+        hint = " (YAML reads yes/no/on/off as true/false)" if isinstance(name, bool) else ""
+        raise _err(f"events[{index}].name", f"{name!r} is a {type(name).__name__}, not text{hint}; quote it")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        raise _err(f"events[{index}].name", f"{name!r} holds control characters; remove them")
     where = f"event {name.strip()!r}"
     known_keys(raw, EVENT_KEYS, where)
     for section, keys in SECTION_KEYS.items():
@@ -232,6 +276,7 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
             known_keys(raw[section], keys, f"{where}.{section}")
     start = parse_start(raw.get("start"), raw.get("timezone"), where)
     event: dict[str, Any] = {
+        "id": event_id(raw.get("id"), name.strip(), where),
         "name": name.strip(),
         "start": start.isoformat(),
         "duration_minutes": _whole_number(
@@ -243,10 +288,21 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
         event["timezone"] = raw["timezone"]
     if raw.get("rrule") not in (None, ""):
         event["rrule"] = validate_rrule(raw["rrule"], start, raw.get("timezone"), where)
+        # A series keeps the wall-clock time it was given (its anchor): only an occurrence that
+        # falls in a DST gap moves, not every occurrence after a first one that did.
+        event["start"] = series_anchor(raw["start"], start).isoformat()
+    if raw.get("cancelled") not in (None, False):
+        if raw["cancelled"] is not True:
+            raise _err(f"{where}.cancelled", f"{raw['cancelled']!r} is not true or false")
+        event["cancelled"] = True
     if raw.get("occurrence") not in (None, ""):
         occurrence = raw["occurrence"]
-        if not isinstance(occurrence, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", occurrence):
+        if not isinstance(occurrence, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", occurrence):
             raise _err(f"{where}.occurrence", f"{occurrence!r} is not a date such as 2026-12-01")
+        try:
+            date.fromisoformat(occurrence)
+        except ValueError:
+            raise _err(f"{where}.occurrence", f"{occurrence!r} is not a date of the calendar") from None
         event["occurrence"] = occurrence
     if not any(raw.get(s) for s in VENDOR_SECTIONS):
         raise _err(where, f"has no vendor section; add at least one of {', '.join(VENDOR_SECTIONS)}")
@@ -319,11 +375,37 @@ def validate_event(raw: Any, index: int) -> dict[str, Any]:
     return event
 
 
+def event_id(value: Any, name: str, where: str) -> str:
+    """The event's stable identity: its ``id``, else the one its name gives (its folder name).
+
+    An explicit id lets an event be renamed without becoming another event (another folder, other
+    runs); it must already be in the folder-name form (lower-case words joined by dashes).
+    """
+    if value is None or value == "":
+        return slug(name)
+    if not isinstance(value, str) or slug(value) != value:
+        raise _err(
+            f"{where}.id",
+            f"{value!r} is not an event id; use lower-case letters, digits and dashes, "
+            f"e.g. {slug(str(value))!r}",
+        )
+    return value
+
+
+def series_anchor(given: str, start: pendulum.DateTime) -> datetime:
+    """The local wall-clock time a series recurs at, without a zone: the ``start`` as written
+    when it has no offset (even inside a DST gap), else that instant in the event's zone."""
+    parsed = pendulum.parse(given.strip(), exact=True, tz=None)
+    if isinstance(parsed, datetime) and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=None)
+    return start.naive()
+
+
 def _whole_number(value: Any, where: str, low: int, high: int, unit: str) -> int | None:
     """An optional whole number in ``[low, high]`` (digit strings from templates accepted)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -553,7 +635,7 @@ def _first_occurrence(rule: Any, start: datetime, until: datetime | None) -> dat
     return first.replace(year=first.year - shift)
 
 
-def _rule(text: str, start: pendulum.DateTime) -> Any:
+def _rule(text: str, start: datetime) -> Any:
     from dateutil.rrule import rrulestr  # comes with Airflow; imported when a calendar is read
 
     naive = datetime(start.year, start.month, start.day, start.hour, start.minute, start.second)
@@ -561,15 +643,52 @@ def _rule(text: str, start: pendulum.DateTime) -> Any:
 
 
 def event_end(event: dict[str, Any]) -> pendulum.DateTime:
+    """When an instance ends (``start + duration_minutes``)."""
     return _instant(event["start"]) + timedelta(
         minutes=event.get("duration_minutes") or DEFAULT_DURATION_MINUTES
     )
 
 
 def event_slug(event: dict[str, Any]) -> str:
-    """The run-sheet folder of an event instance: its name, plus the date for an occurrence."""
-    base = slug(event["name"])
+    """An event instance's identity and run-sheet folder: the event's id (by default from its
+    name), plus, for an occurrence of a series, its date (which occurrence it is, as iCalendar's
+    RECURRENCE-ID: moving the series' time of day keeps every occurrence the same instance)."""
+    base = event.get("id") or slug(event["name"])
     return f"{base}-{event['occurrence']}" if event.get("occurrence") else base
+
+
+def instance_definition(instance: dict[str, Any]) -> dict[str, Any]:
+    """What an instance's credentials and steps depend on, formatting aside: the start as an
+    instant, the duration and the vendor sections. The same event written with an offset or with
+    a ``timezone``, or renamed (same id), has the same definition."""
+    return {
+        "start": _instant(instance["start"]).in_timezone("UTC").isoformat(),
+        "duration_minutes": instance.get("duration_minutes") or DEFAULT_DURATION_MINUTES,
+        "cancelled": bool(instance.get("cancelled")),
+        **{section: instance[section] for section in VENDOR_SECTIONS if instance.get(section)},
+    }
+
+
+def find_instance(events: Iterable[dict[str, Any]], instance: dict[str, Any]) -> dict[str, Any] | None:
+    """The calendar's current version of an instance (same id, same occurrence), wherever its
+    start moved; None when the calendar no longer has it."""
+    identity = event_slug(instance)
+    for event in events:
+        if (event.get("id") or slug(event["name"])) != (instance.get("id") or slug(instance["name"])):
+            continue
+        if not event.get("rrule"):
+            return event if not instance.get("occurrence") else None
+        if not instance.get("occurrence"):
+            return None
+        # The occurrence on that local date, whatever time of day the series now starts at.
+        year, month, day = (int(part) for part in instance["occurrence"].split("-"))
+        midnight = pendulum.datetime(year, month, day, tz=pendulum.timezone(event["timezone"]))
+        low, high = midnight - timedelta(days=2), midnight + timedelta(days=3)
+        for candidate in occurrences(event, low, high):
+            if event_slug(candidate) == identity:
+                return candidate
+        return None
+    return None
 
 
 def occurrences(
@@ -586,8 +705,8 @@ def occurrences(
         start = _instant(event["start"])
         return [event] if start < window_end and start + duration > window_start else []
     zone = pendulum.timezone(event["timezone"])
-    first = _instant(event["start"]).in_timezone(zone)
-    rule = _rule(event["rrule"], first)
+    anchor = _local(event["start"], zone)
+    rule = _rule(event["rrule"], anchor)
     # Local bounds a day wider than the window: exact instants are compared below.
     low = (window_start - duration).in_timezone(zone).naive() - timedelta(days=1)
     high = window_end.in_timezone(zone).naive() + timedelta(days=1)
@@ -596,7 +715,9 @@ def occurrences(
         start = wall_clock(local, zone)
         if start < window_end and start + duration > window_start:
             instance = {k: v for k, v in event.items() if k != "rrule"}
-            instance.update(start=start.isoformat(), occurrence=start.date().isoformat())
+            # The occurrence is the rule's own local date (its RECURRENCE-ID), even when a DST gap
+            # moved its start.
+            instance.update(start=start.isoformat(), occurrence=local.date().isoformat())
             found.append(instance)
     return found
 
@@ -613,6 +734,7 @@ def next_start(events: Iterable[dict[str, Any]], now: pendulum.DateTime) -> dict
     upcoming = [
         instance
         for event in events
+        if not event.get("cancelled")
         for instance in occurrences(event, now, horizon)
         if _instant(instance["start"]) >= now
     ]
@@ -695,14 +817,39 @@ def load_calendar(text: str, source: str = "calendar.json") -> list[dict[str, An
     """Parse calendar text: YAML for ``.yaml``/``.yml`` sources, JSON otherwise."""
     try:
         if source.endswith((".yaml", ".yml")):
-            import yaml  # Airflow depends on PyYAML; imported only when a YAML calendar is used
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text)
         else:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+    except LiveApiInputError:
+        raise
     except Exception as exc:
         raise _err("calendar", f"{source} cannot be parsed: {exc}") from None
     return parse_calendar(data)
+
+
+def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A JSON or YAML object whose keys are unique: a repeated key (the last silently winning,
+    e.g. a second ``timezone``) is refused, naming it."""
+    found: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _err(f"calendar key {key!r}", "is given twice in one object; keep one")
+        found[key] = value
+    return found
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml  # Airflow depends on PyYAML; imported only when a YAML calendar is used
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            pairs = [
+                (self.construct_object(k, deep=deep), self.construct_object(v, deep=deep))
+                for k, v in node.value
+            ]
+            return _unique_keys(pairs)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 MAX_LEAD_HOURS = 24 * 366
@@ -727,8 +874,25 @@ def select_upcoming(
     scheduler outage still issues its just-in-time credentials."""
     if lead <= timedelta(0):
         raise _err("lead_hours", "must be a positive number of hours")
-    chosen = [instance for event in events for instance in occurrences(event, now, now + lead)]
+    chosen = [
+        instance
+        for event in events
+        if not event.get("cancelled")
+        for instance in occurrences(event, now, now + lead)
+    ]
     return sorted(chosen, key=lambda e: _instant(e["start"]))
+
+
+def _local(value: str, zone: Any) -> datetime:
+    """A series' anchor (a naive wall-clock time; older validated forms carry an offset)."""
+    parsed = pendulum.parse(value, tz=None, exact=True)
+    if not isinstance(parsed, datetime):
+        raise _err("start", f"{value!r} is not a date-time")
+    return (
+        parsed.replace(tzinfo=None)
+        if parsed.tzinfo is None
+        else pendulum.instance(parsed).in_timezone(zone).naive()
+    )
 
 
 def _instant(value: str) -> pendulum.DateTime:

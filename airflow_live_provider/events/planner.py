@@ -1,13 +1,16 @@
-"""The event planner: one ``live_event`` DAG run per event instance, named after the instance.
+"""The event planner: one ``live_event`` DAG run per definition of an event instance.
 
-The hourly planner DAG expands the calendar and asks Airflow for one run of ``live_event`` per
-instance in its lead window. The run id is the instance's identity plus a short hash of its
-definition, so Airflow's own uniqueness of run ids does the deduplication: planning twice makes
-nothing twice, and an edited instance (new start, other channels or viewers) gets a new run while
-the old one finds out, at its next step, that it was superseded (:func:`current_definition`).
+An instance is the event's ``id`` plus, for a series, which occurrence it is (its date), so
+moving, extending or re-staffing it edits the *same* instance. Its run id is that identity, its
+start and a short hash of its definition (:func:`definition_hash`: start instant, duration, vendor
+sections, never formatting), so Airflow's uniqueness of run ids does the deduplication: planning
+twice makes nothing twice, and an edited instance gets a new run at once (the planner runs on
+every calendar change). The new run reuses what the instance already holds (run sheets'
+``issued/`` records) and issues only what the edit needs; the old run finds out at its next step
+that it was superseded and issues nothing more.
 
-Nothing here calls a vendor or Airflow's database: it is pure calendar arithmetic, fast enough to
-plan thousands of instances in a planner run that ends in seconds.
+Pure calendar arithmetic: nothing here calls a vendor or Airflow, fast enough to plan thousands of
+instances in a planner run that ends in seconds.
 """
 
 from __future__ import annotations
@@ -17,21 +20,19 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
 
 from airflow_live_provider.events.calendar import (
     GO_LIVE_WATCH_BEFORE,
-    event_end,
     event_slug,
-    jit_moments,
-    load_calendar,
-    occurrences,
+    find_instance,
+    instance_definition,
     select_upcoming,
     validate_event,
 )
+from airflow_live_provider.events.notes import run_note
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import parse_time
 
@@ -44,17 +45,15 @@ PLANNER_INTERVAL = timedelta(hours=1)
 RUN_ID_NAME_CHARS = 80
 
 
-def read_calendar_text(location: str) -> str:
-    """The calendar file's text from a path or any ObjectStoragePath URI."""
-    from airflow.sdk import ObjectStoragePath
-
-    uri = location if "://" in location else f"file://{Path(location).expanduser().resolve()}"
-    return ObjectStoragePath(uri).read_text(encoding="utf-8")
-
-
 def definition_hash(instance: dict[str, Any]) -> str:
-    """Eight hex digits that change whenever anything about the instance changes."""
-    canonical = json.dumps(instance, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    """Eight hex digits that change whenever the instance's identity or definition changes, and
+    never for formatting alone (an offset written instead of a ``timezone``, a renamed event)."""
+    canonical = json.dumps(
+        {"instance": event_slug(instance), **instance_definition(instance)},
+        sort_keys=True,
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
@@ -73,22 +72,24 @@ def _start(instance: dict[str, Any]) -> pendulum.DateTime:
     return pendulum.instance(parse_time(instance["start"]))
 
 
-def earliest_step(instance: dict[str, Any]) -> pendulum.DateTime:
-    """When an instance's first time-bound step is due: a token moment or the go-live watch."""
-    start = _start(instance)
-    moments = list(jit_moments(instance).values())
-    if instance.get("volcengine"):
-        moments.append(start - GO_LIVE_WATCH_BEFORE)
-    return min(moments, default=start)
+def steps_ahead(event: dict[str, Any]) -> timedelta:
+    """How long before its start an instance's earliest time-bound step is due (a token moment
+    or the go-live watch); the same for every occurrence of a series."""
+    leads = [
+        timedelta(seconds=(event.get(v) or {}).get("token_lead_seconds") or 0) for v in ("polyv", "isdp")
+    ]
+    if event.get("volcengine"):
+        leads.append(GO_LIVE_WATCH_BEFORE)
+    return max(leads, default=timedelta(0))
 
 
 def check_lead_covers(events: Iterable[dict[str, Any]], lead: timedelta) -> None:
     """Refuse a lead window too short for an hourly planner to plan every instance before its
     earliest step (else tokens would be issued after the start)."""
-    worst = max(events, key=lambda e: _start(e) - earliest_step(e), default=None)
+    worst = max(events, key=steps_ahead, default=None)
     if worst is None:
         return
-    ahead = _start(worst) - earliest_step(worst)
+    ahead = steps_ahead(worst)
     needed = PLANNER_INTERVAL + ahead
     if lead < needed:
         raise LiveApiInputError(
@@ -109,22 +110,31 @@ def plan_event_runs(
     output_dir: str | None,
 ) -> list[dict[str, Any]]:
     """One ``{trigger_run_id, conf}`` per instance starting within ``lead`` of ``now`` (or
-    still running), soonest first: the arguments of the mapped ``StartEventRunOperator``."""
+    still running), soonest first. ``calendar`` is what the run's steps read the calendar from
+    when they check their instance is current: a pinned location, or ``@planner`` (wherever the
+    planner reads it at that moment)."""
     check_lead_covers(events, lead)
     planned = []
     for instance in select_upcoming(events, now, lead):
-        planned.append(
-            {
-                "trigger_run_id": instance_run_id(instance),
-                "conf": {
-                    "event": instance,
-                    "definition": definition_hash(instance),
-                    "calendar": calendar,
-                    "output_dir": output_dir or "",
-                },
-            }
-        )
+        conf = {
+            "event": instance,
+            "definition": definition_hash(instance),
+            "calendar": calendar,
+            "output_dir": output_dir or "",
+        }
+        planned.append({"trigger_run_id": instance_run_id(instance), "conf": conf, "note": run_note(conf)})
     return planned
+
+
+#: Instances per planner chunk: each chunk is one mapped task instance that asks Airflow for its
+#: runs, and one XCom of its own, so data moved grows with N (not N²) and 1,024 chunks
+#: (``[core] max_map_length``) hold half a million instances.
+PLAN_CHUNK = 500
+
+
+def plan_chunks(planned: list[dict[str, Any]], size: int = PLAN_CHUNK) -> list[list[dict[str, Any]]]:
+    """The planned runs in chunks of at most ``size``, soonest first."""
+    return [planned[offset : offset + size] for offset in range(0, len(planned), size)]
 
 
 #: Run ids per state query (they travel in a URL's query string).
@@ -153,31 +163,38 @@ def event_from_conf(conf: Any) -> dict[str, Any]:
             "has no 'event'; live_event runs are started by the live_event_preprovision planner "
             '(or trigger one with conf {"event": <one calendar instance>})',
         )
+    for key, what in (("output_dir", "a path or URI"), ("calendar", "a path, URI or @planner")):
+        if conf.get(key) is not None and not isinstance(conf[key], str):
+            raise LiveApiInputError(
+                f"dag_run.conf.{key}", f"{conf[key]!r} is a {type(conf[key]).__name__}, not text ({what})"
+            )
+    definition = conf.get("definition")
+    if definition is not None and not (
+        isinstance(definition, str)
+        and len(definition) == 8
+        and all(c in "0123456789abcdef" for c in definition)
+    ):
+        raise LiveApiInputError(
+            "dag_run.conf.definition",
+            f"{definition!r} is not the planner's 8-hex definition hash; leave it out of a run made by hand",
+        )
     return validate_event(conf["event"], 0)
 
 
-def current_definition(conf: dict[str, Any], instance: dict[str, Any]) -> tuple[str, str]:
-    """Whether the calendar still holds this run's instance unchanged.
+def calendar_verdict(
+    conf: dict[str, Any], instance: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[str, str, dict[str, Any] | None]:
+    """Whether the calendar's ``events`` still hold this run's instance as defined.
 
-    Returns ``(verdict, detail)``: ``current``; ``changed`` (the same instance, another
-    definition: a newer run takes over); ``removed``; or ``unknown`` when the calendar cannot be
-    read or validated now (the run then goes on with its own definition: a typo elsewhere in the
-    calendar must not stop this event's credentials).
+    ``(verdict, detail, current)``: ``current``; ``changed`` (the same instance, another
+    definition: the run for that one takes over, reusing what was issued); or ``cancelled`` (the
+    instance is gone from the calendar, or marked ``cancelled``).
     """
-    location = conf.get("calendar")
-    if not location:
-        return "unknown", "the run has no calendar location"
-    try:
-        events = load_calendar(read_calendar_text(location), source=location)
-    except Exception as exc:  # any reason: read error, parse error, validation error
-        return "unknown", f"calendar {location} cannot be read now ({type(exc).__name__}: {str(exc)[:200]})"
-    identity = event_slug(instance)
-    low = _start(instance) - timedelta(days=2)
-    high = event_end(instance) + timedelta(days=2)
-    for event in events:
-        for candidate in occurrences(event, low, high):
-            if event_slug(candidate) == identity:
-                if definition_hash(candidate) == conf.get("definition", definition_hash(instance)):
-                    return "current", ""
-                return "changed", f"now starts {candidate['start']} (run {instance_run_id(candidate)})"
-    return "removed", f"calendar {location} no longer has it"
+    found = find_instance(events, instance)
+    if found is None:
+        return "cancelled", "the calendar no longer has it", None
+    if found.get("cancelled"):
+        return "cancelled", "the calendar marks it cancelled", found
+    if definition_hash(found) == conf.get("definition", definition_hash(instance)):
+        return "current", "", found
+    return "changed", f"now starts {found['start']} (run {instance_run_id(found)})", found

@@ -148,7 +148,7 @@ def write_sheet(
 #: The steps of an event run, in the order a sheet shows them.
 STEPS = ("volcengine", "polyv_channels", "polyv_tokens", "isdp_tokens", "go_live", "outcome")
 #: Step statuses. A step that applies but has no record yet is "waiting".
-DONE, FAILED, MISSED, SUPERSEDED = "done", "failed", "missed", "superseded"
+DONE, FAILED, MISSED, SUPERSEDED, CANCELLED = "done", "failed", "missed", "superseded", "cancelled"
 #: The record of the instance's stream sessions (written by ``live_stream_sessions``, not a step).
 SESSIONS = "sessions"
 
@@ -180,6 +180,22 @@ def write_step(folder: str, run_id: str | None, step: str, record: dict[str, Any
     """Write a step's record, stamped with when; returns it as written."""
     stamped = record | {"at": utc_iso()}
     write_json(output_path(step_uri(folder, run_id, step), "output_dir"), stamped)
+    return stamped
+
+
+def issued_uri(folder: str, step: str) -> str:
+    """``<folder>/issued/<step>.json``: what the event *instance* holds from a step, whichever of
+    its runs issued it (a run made for an edited definition reuses it instead of issuing again)."""
+    return f"{folder}/issued/{step}.json"
+
+
+def read_issued(folder: str, step: str) -> dict[str, Any] | None:
+    return read_sheet(issued_uri(folder, step))
+
+
+def write_issued(folder: str, step: str, record: dict[str, Any]) -> dict[str, Any]:
+    stamped = record | {"at": utc_iso()}
+    write_json(output_path(issued_uri(folder, step), "output_dir"), stamped)
     return stamped
 
 
@@ -288,6 +304,10 @@ def _local(value: str | None, zone: str | None) -> str:
     return f"{moment.strftime('%a %d %b %Y %H:%M:%S')} ({label})"
 
 
+#: The same, for the Live events pages (one way to show a time in an event's zone).
+local_time = _local
+
+
 def _validity(item: dict[str, Any], zone: str | None, start: datetime) -> str:
     until = item.get("validUntil")
     state = ""
@@ -309,7 +329,7 @@ def _pending(section: dict[str, Any], what: str, zone: str | None) -> str:
     status = jit.get("status")
     if status == ISSUED:
         return ""
-    if status in (FAILED, MISSED, SUPERSEDED):
+    if status in (FAILED, MISSED, SUPERSEDED, CANCELLED):
         return (
             f'<div class="card failed">{html.escape(what)} were <b>not issued</b> ({html.escape(status)}): '
             f"{html.escape(str(jit.get('error') or ''))}</div>"
@@ -337,7 +357,9 @@ def _steps(sheet: dict[str, Any], zone: str | None) -> list[str]:
     rows = []
     for step, record in (sheet.get("steps") or {}).items():
         status = str(record.get("status") or "waiting")
-        css = {DONE: "ok", FAILED: "bad", MISSED: "bad", SUPERSEDED: "warn"}.get(status, "muted")
+        css = {DONE: "ok", FAILED: "bad", MISSED: "bad", SUPERSEDED: "warn", CANCELLED: "warn"}.get(
+            status, "muted"
+        )
         if step == "go_live" and status == DONE:
             status = "live at"
         when = record.get("liveAt") or record.get("at")
@@ -385,12 +407,17 @@ def render_html(sheet: dict[str, Any]) -> str:
         f"{esc(str(sheet.get('runId')))}. Private: these are credentials.</p>",
     ]
     if superseded := sheet.get("superseded"):
-        parts.append(
-            "<div class='card failed'><b>Superseded</b>: this event "
-            f"{'was changed' if superseded.get('verdict') == 'changed' else 'was removed'} in the calendar "
-            f"({esc(str(superseded.get('detail') or ''))}). This run issues nothing more; open the "
-            "event's latest page.</div>"
-        )
+        if superseded.get("status") == CANCELLED:
+            parts.append(
+                "<div class='card failed'><b>Cancelled</b>: this event was cancelled or removed in the "
+                f"calendar ({esc(str(superseded.get('detail') or ''))}). Nothing more is issued.</div>"
+            )
+        else:
+            parts.append(
+                "<div class='card failed'><b>Superseded</b>: this event was changed in the calendar "
+                f"({esc(str(superseded.get('detail') or ''))}). A newer run takes over and keeps what "
+                "this one issued; open the event's latest page.</div>"
+            )
     if volc := sheet.get("volcengine"):
         parts.append(f"<h2>Push ({esc(volc.get('vhost') or '')}/{esc(volc.get('app') or '')})</h2>")
         push = volc.get("push") or {}

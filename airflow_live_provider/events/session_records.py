@@ -304,8 +304,8 @@ def record_sessions(
     sheets: list[dict[str, Any]] = []
     ended = [r for r in records if r["kind"] == "ended"]
     if ended and calendar:
+        from airflow_live_provider.calendar_source import read_calendar_text
         from airflow_live_provider.events.calendar import load_calendar
-        from airflow_live_provider.events.planner import read_calendar_text
 
         try:
             calendar_events = load_calendar(read_calendar_text(calendar), source=calendar)

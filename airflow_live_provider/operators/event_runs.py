@@ -1,9 +1,10 @@
-"""Start one ``live_event`` run (the planner maps it over the new instances).
+"""Start the planner's new ``live_event`` runs, a chunk of instances per task instance.
 
-It signals the run to Airflow the way ``TriggerDagRunOperator`` does, with the Task SDK's
-``DagRunTriggerException`` (the task runner asks the API server for the run; an existing run id
-marks the task skipped), without importing that operator: its module pulls in Airflow's
-trigger-dag API (~27 ms CPU per parse of the planner DAG file, measured).
+The planner maps this operator over its chunks (``events.planner.plan_chunks``): each task
+instance pulls only its own chunk's XCom and asks Airflow for each run with the same Task SDK
+message ``TriggerDagRunOperator`` uses (an existing run id is left alone, as
+``skip_when_already_exists`` does), so 5,000 new instances take 10 task instances, far inside
+``[core] max_map_length``, and the data moved grows with N, not N².
 """
 
 from __future__ import annotations
@@ -14,39 +15,113 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 
-class StartEventRunOperator(BaseOperator):
-    """Ask Airflow for the run ``trigger_run_id`` of ``trigger_dag_id`` with ``conf``; skipped
-    when that run exists already (run ids are unique per DAG, so a second planner never makes a
-    second run). No logical date: event runs are told apart by their run id alone."""
+class StartEventRunsOperator(BaseOperator):
+    """Ask Airflow for one run of ``trigger_dag_id`` per ``{trigger_run_id, conf}`` in the XCom
+    ``chunk_key`` of task ``plan_task_id``; a run that exists already is left alone (run ids are
+    unique per DAG, so a second planner never makes a second run). No logical date: event runs
+    are told apart by their run id alone. XCom: ``{"started": n, "existing": n}``."""
 
-    template_fields: Sequence[str] = ("trigger_run_id", "conf")
+    template_fields: Sequence[str] = ("chunk_key",)
     ui_color = "#ffefeb"
 
     def __init__(
-        self, *, trigger_dag_id: str, trigger_run_id: str, conf: dict[str, Any], **kwargs: Any
+        self, *, trigger_dag_id: str, chunk_key: str, plan_task_id: str = "plan", **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.trigger_dag_id = trigger_dag_id
-        self.trigger_run_id = trigger_run_id
-        self.conf = conf
+        self.chunk_key = chunk_key
+        self.plan_task_id = plan_task_id
 
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Any) -> dict[str, int]:
         import json
 
-        from airflow.sdk.exceptions import DagRunTriggerException
+        from airflow.sdk.exceptions import AirflowException
 
-        json.dumps(self.conf)  # fails here, clearly, rather than in the API server
-        self.log.info("asking for run %s of %s", self.trigger_run_id, self.trigger_dag_id)
-        raise DagRunTriggerException(
-            trigger_dag_id=self.trigger_dag_id,
-            dag_run_id=self.trigger_run_id,
-            conf=self.conf,
-            logical_date=None,
-            reset_dag_run=False,
-            skip_when_already_exists=True,
-            wait_for_completion=False,
-            allowed_states=[],
-            failed_states=[],
-            poke_interval=60,
-            deferrable=False,
+        chunk = context["ti"].xcom_pull(task_ids=self.plan_task_id, key=self.chunk_key)
+        if not isinstance(chunk, list):
+            raise AirflowException(
+                f"XCom {self.chunk_key!r} of task {self.plan_task_id!r} holds no planned runs; "
+                "re-run the planner"
+            )
+        started = existing = 0
+        for planned in chunk:
+            json.dumps(planned["conf"])  # fails here, clearly, rather than in the API server
+            if trigger_run(
+                self.trigger_dag_id, planned["trigger_run_id"], planned["conf"], planned.get("note")
+            ):
+                started += 1
+                self.log.info("started run %s", planned["trigger_run_id"])
+            else:
+                existing += 1
+                self.log.info("run %s exists already", planned["trigger_run_id"])
+        return {"started": started, "existing": existing}
+
+
+def trigger_run(dag_id: str, run_id: str, conf: dict[str, Any], note: str | None = None) -> bool:
+    """Ask the API server for the run, as the task runner does for ``DagRunTriggerException``.
+    True when it was made now, False when it existed already; any other answer raises."""
+    from airflow.sdk.exceptions import AirflowException, ErrorType
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
+
+    answer = task_runner.SUPERVISOR_COMMS.send(
+        TriggerDagRun(
+            dag_id=dag_id, run_id=run_id, conf=conf, logical_date=None, reset_dag_run=False, note=note
         )
+    )
+    if isinstance(answer, ErrorResponse):
+        if answer.error == ErrorType.DAGRUN_ALREADY_EXISTS:
+            return False
+        raise AirflowException(f"run {run_id} of {dag_id} could not be made: {answer.error} {answer.detail}")
+    return True
+
+
+def plan_new_runs(params: dict[str, Any], dag_run: Any, ti: Any) -> list[str]:
+    """The planner's ``plan`` task: the calendar where the planner reads it, its instances in the
+    lead window without a run yet, pushed as chunks (XCom keys ``chunk-0000``...); returns the keys."""
+    import pendulum
+    from airflow.sdk import conf
+
+    from airflow_live_provider.calendar_source import PLANNER_CALENDAR, calendar_location, read_calendar_text
+    from airflow_live_provider.events.calendar import lead_window, load_calendar, next_start
+    from airflow_live_provider.events.planner import plan_chunks, plan_event_runs, without_existing_runs
+    from airflow_live_provider.outputs import worker_local_storage
+
+    pinned = (params.get("calendar_path") or "").strip() or None
+    location = calendar_location(pinned)
+    events = load_calendar(read_calendar_text(location), source=location)
+    if warning := worker_local_storage(params.get("output_dir"), "output_dir"):
+        print(warning)
+    run_time = getattr(dag_run, "run_after", None) or pendulum.now("UTC")
+    now = pendulum.instance(run_time).in_timezone("UTC")
+    lead = lead_window(params.get("lead_hours") or 24)
+    planned = plan_event_runs(
+        events, now, lead, calendar=pinned or PLANNER_CALENDAR, output_dir=params.get("output_dir")
+    )
+    new = without_existing_runs(planned, ti)
+    shown = [p["trigger_run_id"] for p in new[:20]] + ([f"... {len(new) - 20} more"] if len(new) > 20 else [])
+    print(
+        f"calendar {location}: {len(events)} event(s), {len(planned)} instance(s) starting between "
+        f"{now.isoformat()} and {(now + lead).isoformat()} or running, {len(planned) - len(new)} of "
+        f"them with a live_event run already; new runs: {shown}"
+    )
+    limit = conf.getint("live_provider", "max_active_event_runs", fallback=256)
+    if len(planned) > limit:
+        print(
+            f"WARNING: {len(planned)} instances in the window but [live_provider] max_active_event_runs "
+            f"is {limit}: the later ones queue until earlier events end, and may get their tokens "
+            "late. Raise it (and run a triggerer per ~330 waiting instances) or shorten lead_hours."
+        )
+    if not planned:
+        upcoming = next_start(events, now)
+        print(
+            f"next event: {upcoming['name']!r} at {upcoming['start']}"
+            if upcoming
+            else "no event starts within the next year"
+        )
+    keys = []
+    for index, chunk in enumerate(plan_chunks(new)):
+        key = f"chunk-{index:04d}"
+        ti.xcom_push(key=key, value=chunk)
+        keys.append(key)
+    return keys

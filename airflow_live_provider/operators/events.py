@@ -1,9 +1,11 @@
 """The tasks of an event instance's run (DAG ``live_event``), each on the instance's own clock.
 
 Every operator reads its instance from the run's ``conf`` (the planner puts it there), so one DAG
-serves every instance and the Grid shows one run per instance. Waiting for a moment uses Airflow's
-own :class:`~airflow.providers.standard.triggers.temporal.DateTimeTrigger` (no worker slot is
-held); watching a stream uses this provider's trigger. The logic lives in
+serves every instance and the Grid shows one run per instance. Waiting for a moment uses
+:class:`~airflow_live_provider.triggers.event_moment.EventMomentTrigger` (no worker slot is held;
+it also wakes the step early when the calendar moved on, so a superseded or cancelled run ends
+within a minute; a run made by hand without a calendar waits with Airflow's ``DateTimeTrigger``);
+watching a stream uses this provider's trigger. The logic lives in
 :mod:`airflow_live_provider.events.timeline`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
@@ -28,6 +30,25 @@ def _event_run(context: Any) -> EventRun:
 
     dag_run = context.get("dag_run")
     return event_run(getattr(dag_run, "conf", None), context.get("run_id"))
+
+
+def _wait_until(run: EventRun, moment: datetime) -> Any:
+    """The trigger a step waits for its moment with (see the module's docstring)."""
+    if not run.conf.get("calendar"):
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        return DateTimeTrigger(moment=moment)
+    from airflow.sdk import conf
+
+    from airflow_live_provider.triggers.event_moment import EventMomentTrigger
+
+    return EventMomentTrigger(
+        moment=moment,
+        event=run.event,
+        definition=str(run.conf["definition"]),
+        calendar=str(run.conf["calendar"]),
+        check_interval=conf.getint("live_provider", "calendar_poll_seconds", fallback=60),
+    )
 
 
 def _skip(message: str) -> None:
@@ -74,10 +95,11 @@ class EventCredentialsOperator(BaseOperator):
     """One vendor's short-lived credentials (``vendor="polyv"``: watch tokens; ``"isdp"``: join
     tokens), issued at ``start - token_lead_seconds`` so they are valid at the start.
 
-    Before the moment the task defers to a ``DateTimeTrigger`` (a triggerer restart re-creates it
-    from the database); after it, it issues at once; after the event's end it fails as missed.
-    Credentials this run already recorded are never issued again. XCom: ``{event, occurrence,
-    start, step, vendor, issued_now, count, issued_at, seconds_before_start, valid_until}``.
+    Before the moment the task defers to an ``EventMomentTrigger`` (a triggerer restart re-creates
+    it from the database; an edit or a cancellation wakes it early); after it, it issues at once;
+    after the event's end it fails as missed. What the instance holds is never issued again.
+    XCom: ``{event, occurrence, start, step, vendor, issued_now, count, issued_at,
+    seconds_before_start, valid_until}``.
     """
 
     ui_color = "#e8f0fe"
@@ -101,16 +123,16 @@ class EventCredentialsOperator(BaseOperator):
         return self._issue_or_wait(context)
 
     def resume(self, context: Any, event: Any = None, **_: Any) -> dict[str, Any]:
-        """Back from the triggerer: everything is worked out again from the run's records."""
-        return self._issue_or_wait(context)
+        """Back from the triggerer: everything is worked out again from the run's records (woken
+        early by a calendar edit: the calendar is asked first, and the step skips or waits again)."""
+        return self._issue_or_wait(context, woken_by=event)
 
-    def _issue_or_wait(self, context: Any) -> dict[str, Any]:
-        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-
+    def _issue_or_wait(self, context: Any, woken_by: Any = None) -> dict[str, Any]:
         from airflow_live_provider.events.run_sheets import steps_for
         from airflow_live_provider.events.timeline import (
             JIT_STEP,
             already_issued,
+            check_current,
             credential_moment,
             issue_credentials,
         )
@@ -119,10 +141,12 @@ class EventCredentialsOperator(BaseOperator):
         run = _event_run(context)
         if JIT_STEP[self.vendor] not in steps_for(run.event):
             _skip(f"event {run.name!r} has no {self.vendor} credentials to issue")
+        if isinstance(woken_by, dict) and woken_by.get("status") in ("changed", "cancelled"):
+            check_current(run, JIT_STEP[self.vendor])
         moment = credential_moment(run, self.vendor)
-        if already_issued(run, self.vendor) is None and datetime.now(UTC) < moment:
+        if not already_issued(run, self.vendor) and datetime.now(UTC) < moment:
             self.log.info("event %r: waiting in the triggerer until %s", run.name, utc_iso(moment))
-            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="resume")
+            self.defer(trigger=_wait_until(run, moment), method_name="resume")
         summary = issue_credentials(
             run, self.vendor, polyv_conn_id=self.polyv_conn_id, isdp_conn_id=self.isdp_conn_id
         )
@@ -141,7 +165,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     """Watch an instance's Volcengine stream go live, in the triggerer, around its start.
 
     The watch runs from ``start - 5 min`` until ``start + volcengine.go_live_grace_minutes``
-    (default 10): it first waits for the window to open (a ``DateTimeTrigger``), then polls
+    (default 10): it first waits for the window to open (an ``EventMomentTrigger``), then polls
     DescribeLiveStreamState (this provider's trigger). Online: success, recorded with the time.
     Forbidden: fails at once. Still not live at the end of the window: fails, naming the stream
     and its last state. A run that starts after the window closed fails as missed. Every outcome
@@ -156,13 +180,16 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         self._run: EventRun | None = None
 
     def execute(self, context: Any) -> Any:
-        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.events.timeline import ensure_current, record_go_live
+        from airflow_live_provider.events.timeline import check_current, record_go_live, reuse_go_live
         from airflow_live_provider.outputs import utc_iso
 
         run = self._load(context)
+        check_current(run, "go_live")
+        if reuse_go_live(run):  # a clear, a retry or an edit's new run: live already, nothing to watch
+            self.log.info("event %r: the stream was live already; nothing to watch", run.name)
+            return None
         opens, closes = self._window()
         now = datetime.now(UTC)
         if now >= closes:
@@ -172,15 +199,21 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
             )
             record_go_live(run, "missed", error=message)
             raise AirflowFailException(message)
-        ensure_current(run, "go_live")
         if now < opens:
             self.log.info("event %r: waiting in the triggerer until %s to watch the stream", run.name, opens)
-            self.defer(trigger=DateTimeTrigger(moment=opens), method_name="watch")
+            self.defer(trigger=_wait_until(run, opens), method_name="watch")
         return self.watch(context)
 
     def watch(self, context: Any, event: Any = None) -> Any:
-        """The window is open: watch the stream (deferring to this provider's trigger)."""
-        self._load(context)
+        """The window is open: watch the stream (deferring to this provider's trigger), unless
+        the calendar moved on meanwhile (woken early: the step skips, or waits again)."""
+        from airflow_live_provider.events.timeline import check_current
+
+        run = self._load(context)
+        check_current(run, "go_live")
+        opens = self._window()[0]
+        if datetime.now(UTC) < opens:
+            self.defer(trigger=_wait_until(run, opens), method_name="watch")
         return self._recorded(lambda: super(EventGoLiveSensor, self).execute(context))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
@@ -191,7 +224,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_live_provider.events.timeline import record_go_live
+        from airflow_live_provider.events.timeline import check_current, record_go_live, refresh_current
         from airflow_live_provider.outputs import utc_iso
 
         assert self._run is not None
@@ -200,8 +233,11 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         except TaskDeferred:
             raise
         except Exception as exc:
+            # Not live by the end of a window that an edit moved, or of a cancelled event: no failure.
+            check_current(self._run, "go_live")
             record_go_live(self._run, "failed", error=str(exc))
             raise
+        refresh_current(self._run)
         record_go_live(self._run, "done", live_at=utc_iso())
         return result
 

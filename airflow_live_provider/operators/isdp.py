@@ -49,6 +49,8 @@ class IsdpTokenBatchOperator(BaseOperator):
         self.output_uri = output_uri
         self.tokens_in_xcom = tokens_in_xcom
         self.isdp_conn_id = isdp_conn_id
+        #: The token file the last execute() wrote, for OpenLineage (a path, never a token).
+        self.written_uri: str | None = None
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         return task_output_uri("isdp_tokens", self, context)
@@ -81,6 +83,7 @@ class IsdpTokenBatchOperator(BaseOperator):
                 "tokens": entries,
             },
         )
+        self.written_uri = written
         self.log.info(
             "Wrote %d ISDP join token(s) for %d channel(s) to %s; they expire at %s",
             len(entries),
@@ -97,3 +100,14 @@ class IsdpTokenBatchOperator(BaseOperator):
         if self.tokens_in_xcom:
             summary["tokens"] = entries
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the channels (``isdp://<conn id>`` ``channels/<id>``) in, the token file
+        out (its location only)."""
+        from airflow_live_provider.lineage import isdp_channel_dataset, operator_lineage, storage_dataset
+
+        channels = self.channel_ids if isinstance(self.channel_ids, list | tuple) else []
+        return operator_lineage(
+            inputs=[isdp_channel_dataset(self.isdp_conn_id, c) for c in channels],
+            outputs=[storage_dataset(self.written_uri)] if self.written_uri else [],
+        )

@@ -50,6 +50,8 @@ class PolyvWatchTokenOperator(BaseOperator):
         self.output_uri = output_uri
         self.tokens_in_xcom = tokens_in_xcom
         self.polyv_conn_id = polyv_conn_id
+        #: The token file the last execute() wrote, for OpenLineage (a path, never a token).
+        self.written_uri: str | None = None
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         from airflow_live_provider.outputs import task_output_uri
@@ -78,6 +80,7 @@ class PolyvWatchTokenOperator(BaseOperator):
                 "tokens": tokens,
             },
         )
+        self.written_uri = location
         self.log.info("Wrote %d watch token(s) for channel %s to %s", len(tokens), channel_id, location)
         result: dict[str, Any] = {
             "channel_id": channel_id,
@@ -88,6 +91,16 @@ class PolyvWatchTokenOperator(BaseOperator):
         if self.tokens_in_xcom:
             result["tokens"] = tokens
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the channel (``polyv://<conn id>`` ``channels/<id>``) in, the token file
+        out (its location only)."""
+        from airflow_live_provider.lineage import operator_lineage, polyv_channel_dataset, storage_dataset
+
+        return operator_lineage(
+            inputs=[polyv_channel_dataset(self.polyv_conn_id, self.channel_id)],
+            outputs=[storage_dataset(self.written_uri)] if self.written_uri else [],
+        )
 
 
 class PolyvCreateTransmitChannelsOperator(BaseOperator):
@@ -112,6 +125,8 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
         self.channel_id = channel_id
         self.names = names
         self.polyv_conn_id = polyv_conn_id
+        #: The receive channel ids of the last execute(), for OpenLineage.
+        self.receive_channel_ids: list[str] = []
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow_live_provider.hooks.polyv import PolyvHook
@@ -122,6 +137,7 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
         names = validate_names(self.names)
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)
         result = hook.create_transmit_channels(channel_id, names)
+        self.receive_channel_ids = [str(item["channelId"]) for item in result]
         created = sum(1 for item in result if item["created"])
         self.log.info(
             "Transmit channel %s: %d receive channel(s) created, %d already there",
@@ -130,3 +146,13 @@ class PolyvCreateTransmitChannelsOperator(BaseOperator):
             len(result) - created,
         )
         return [{"name": r["name"], "channelId": r["channelId"], "created": r["created"]} for r in result]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the transmit channel in, each of its receive channels out (all
+        ``polyv://<conn id>`` ``channels/<id>``; no channel password)."""
+        from airflow_live_provider.lineage import operator_lineage, polyv_channel_dataset
+
+        return operator_lineage(
+            inputs=[polyv_channel_dataset(self.polyv_conn_id, self.channel_id)],
+            outputs=[polyv_channel_dataset(self.polyv_conn_id, c) for c in self.receive_channel_ids],
+        )

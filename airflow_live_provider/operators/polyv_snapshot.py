@@ -97,6 +97,8 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         self.min_remaining_flow = min_remaining_flow
         self.min_remaining_space = min_remaining_space
         self.polyv_conn_id = polyv_conn_id
+        #: What the last execute() wrote (its URI and row count), for OpenLineage.
+        self.written: tuple[str, int] | None = None
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
@@ -148,6 +150,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
                     lines.clear()
             fh.write("".join(lines))
         location = str(path)
+        self.written = (location, summary.count)
         self.log.info("Wrote %d Polyv sub-account(s) to %s", summary.count, location)
         if summary.unusable_count:
             self.log.warning("%s", summary.unusable_text())
@@ -166,6 +169,23 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
             "expired_or_frozen_count": summary.inactive_count,
             "unusable_values_count": summary.unusable_count,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: read ``polyv://<conn id>`` ``sub-accounts``; wrote the snapshot file (with
+        its row count) and the outlet assets (the snapshot asset by default)."""
+        from airflow_live_provider.lineage import (
+            SUB_ACCOUNTS,
+            asset_datasets,
+            operator_lineage,
+            polyv_dataset,
+            storage_dataset,
+        )
+
+        outputs = [storage_dataset(self.written[0], rows=self.written[1])] if self.written else []
+        return operator_lineage(
+            inputs=[polyv_dataset(self.polyv_conn_id, SUB_ACCOUNTS)],
+            outputs=outputs + asset_datasets(self.outlets),
+        )
 
     def _announce(
         self,

@@ -129,6 +129,8 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         self.output_uri = output_uri
         self.urls_in_xcom = urls_in_xcom
         self.volcengine_conn_id = volcengine_conn_id
+        #: The push-URL file the last execute() wrote, for OpenLineage (a path, never a URL).
+        self.written_uri: str | None = None
 
     def default_output_uri(self, context: Mapping[str, Any]) -> str:
         return task_output_uri("push_urls", self, context)
@@ -171,6 +173,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
                 "result": result,
             },
         )
+        self.written_uri = written
         self.log.info("Wrote %d push address(es) for %s/%s to %s", count, self.app, self.stream, written)
         summary: dict[str, Any] = {
             "vhost": self.vhost,
@@ -182,3 +185,13 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         if self.urls_in_xcom:
             summary["urls"] = result
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the stream (``volclive://<vhost>`` ``<app>/<stream>``) in, the push-URL file
+        out (its location only: the URLs are credentials)."""
+        from airflow_live_provider.lineage import operator_lineage, storage_dataset, volclive_dataset
+
+        return operator_lineage(
+            inputs=[volclive_dataset(self.vhost, self.app, self.stream)] if self.vhost else [],
+            outputs=[storage_dataset(self.written_uri)] if self.written_uri else [],
+        )

@@ -1,8 +1,9 @@
 """The "Live events" plugin: a page in Airflow's UI listing every event instance and its run sheet.
 
-Registered by the provider (``plugins`` in ``get_provider_info``), so installing the package is
-enough: the api-server mounts the app at ``/live-events`` behind Airflow's own login, and the UI's
-navigation gets a **Live events** entry that shows it inside the UI.
+Registered through the ``airflow.plugins`` entry point (pyproject.toml), so installing the package is
+enough: the api-server mounts the app at ``/live-events`` behind Airflow's own login, the UI's
+navigation gets a **Live events** entry that shows it inside the UI, and every DAG run's page a
+**Run sheet** tab (the sheet of a ``live_event`` run; "not an event run" elsewhere).
 
 Airflow imports every plugin in every task process too (for macros), so this module stays light:
 the FastAPI app (FastAPI, Airflow's API security, the ORM) is built on the first request the
@@ -19,6 +20,8 @@ from airflow.plugins_manager import AirflowPlugin
 
 #: Where the api-server mounts the app (the navigation entry and the pages' links use it).
 URL_PREFIX = "/live-events"
+#: The run page tab's route in the UI (``/dags/<dag>/runs/<run>/plugin/<route>``), unique across plugins.
+RUN_TAB_ROUTE = "live-event-run-sheet"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -60,5 +63,13 @@ class LiveEventsPlugin(AirflowPlugin):
             # Shown inside the UI (same origin, so the UI's session cookie goes along).
             "url_route": "live-events",
             "destination": "nav",
-        }
+        },
+        {
+            # A tab on every DAG run's page (Airflow has no per-DAG tabs): a live_event run's tab
+            # opens its run sheet, any other run's says it is not an event run.
+            "name": "Run sheet",
+            "href": f"{URL_PREFIX}/dags/{{DAG_ID}}/runs/{{RUN_ID}}/tab",
+            "url_route": RUN_TAB_ROUTE,
+            "destination": "dag_run",
+        },
     ]

@@ -80,6 +80,9 @@ class IsdpSimulator(VendorSimulator):
         self.issued_access_tokens: list[str] = []
         self.tokens_issued = 0
         self.join_tokens_issued = 0
+        #: What it handed out: one ``{channelIds, userAccount, validFrom, validUntil}`` (UTC epoch
+        #: seconds) per join token, so a test counts credentials per event from the vendor's side.
+        self.join_token_log: list[dict[str, Any]] = []
 
     # -- setup and knobs -----------------------------------------------------------------------
     def seed_demo(self) -> None:
@@ -224,10 +227,19 @@ class IsdpSimulator(VendorSimulator):
 
     def _join_token(self, channel_id: str, user: str, channel_ids: list[str]) -> dict[str, Any]:
         """One join token object, shaped like the doc's getTokenBatch example."""
+        now = self.server.now()
+        begin = datetime.fromtimestamp(now, BEIJING).replace(microsecond=0, tzinfo=None)
+        end = begin + timedelta(seconds=self.join_token_seconds)
         with self._lock:
             self.join_tokens_issued += 1
-        begin = datetime.fromtimestamp(self.server.now(), BEIJING).replace(microsecond=0, tzinfo=None)
-        end = begin + timedelta(seconds=self.join_token_seconds)
+            self.join_token_log.append(
+                {
+                    "channelIds": list(channel_ids),
+                    "userAccount": user,
+                    "validFrom": int(now),
+                    "validUntil": int(now) + int(self.join_token_seconds),
+                }
+            )
         seed = f"{user}|{','.join(channel_ids)}|{secrets.token_hex(8)}".encode()
         token = "006" + RTC_APP_ID + base64.b64encode(hashlib.sha256(seed).digest() * 2).decode()
         room = int(hashlib.sha256(user.encode()).hexdigest()[:4], 16) % 9000 + 1000

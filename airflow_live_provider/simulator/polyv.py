@@ -342,6 +342,7 @@ class PolyvSimulator(VendorSimulator):
                 "channelId": channel_id,
                 "viewerId": viewer_id,
                 "nickname": params.get("nickname"),
+                "issuedAt": int(self.server.now() * 1000),
                 "expiresAt": int(self.server.now() * 1000) + TOKEN_TTL_MS,
             }
         return self._v3({"token": token})

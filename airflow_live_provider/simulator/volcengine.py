@@ -153,6 +153,8 @@ class VolcengineSimulator(VendorSimulator):
         self.quotas = dict(QUOTAS)
         #: (vhost, app, stream) -> its plan; streams not listed are offline.
         self.streams: dict[tuple[str, str, str], StreamPlan] = {}
+        #: What it handed out: one ``{vhost, app, stream, expires}`` (epoch s) per GeneratePushURL.
+        self.push_url_log: list[dict[str, Any]] = []
         self._next_session_id = FIRST_SESSION_ID
 
     # -- set-up helpers for tests and the demo ----------------------------------------------
@@ -509,6 +511,10 @@ class VolcengineSimulator(VendorSimulator):
             except ValueError:
                 raise _Refused(400, "InvalidParameter", "ExpiredTime must be an RFC3339 time") from None
         app, stream = body["App"], body["Stream"]
+        with self._lock:
+            self.push_url_log.append(
+                {"vhost": body["Vhost"], "app": app, "stream": stream, "expires": expires}
+            )
         config = vhost.auth.get("push")
         query = ""
         if config is not None and config.enabled:

@@ -428,7 +428,7 @@ class SessionScopeTrigger(StreamSessionTrigger):
 
     The watch list is the value under ``watch_list`` in the watcher's own asset state
     (``{"targets": [<target>, ...], ...}``, written by the planner from the events calendar, see
-    :func:`airflow_live_provider.events.session_records.publish_watch_lists`), read before the
+    :func:`airflow_live_provider.events.session_records.watch_lists`), read before the
     first poll and after every poll: a stream added to the calendar is polled from the next
     poll, one removed is no longer polled. Each stream keeps its own state (and pending events)
     under ``session:<stream URI>``. Events carry the stream's own ``asset_uri`` (its

@@ -80,8 +80,8 @@ PARSE_SCRIPT = textwrap.dedent(
             "params": sorted(dag.params.keys()),
             "max_active_runs": dag.max_active_runs,
             "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets},
-            "schedule_assets": [a.uri for a in dag.timetable.asset_condition.objects]
-            if getattr(dag.timetable, "asset_condition", None) is not None else [],
+            "schedule_assets": [a.uri for a in getattr(cond, "objects", [cond])]
+            if (cond := getattr(dag.timetable, "asset_condition", None)) is not None else [],
             "param_titles": {k: (dag.params.get_param(k).schema or {}).get("title") for k in dag.params},
         }
     print("RESULT" + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
@@ -111,8 +111,10 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         snapshot["params"]
     )
     pre = report["dags"]["live_event_preprovision"]
-    assert pre["tasks"] == ["plan", "publish_watch_list", "start_event_run"]
-    assert pre["catchup"] is False and "@hourly" in pre["schedule"]
+    assert pre["tasks"] == ["plan", "publish_watch_list", "start_event_runs"]
+    # Hourly, or at once when the calendar watcher sees an edit.
+    assert pre["catchup"] is False and pre["timetable"] == "AssetOrTimeSchedule"
+    assert pre["schedule_assets"] == ["livecalendar://planner/"] and "0 * * * *" in pre["schedule"]
     assert {"calendar_path", "lead_hours", "output_dir"} <= set(pre["params"])
     event = report["dags"]["live_event"]
     assert event["tasks"] == [
@@ -396,7 +398,16 @@ def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock
     # Each instance's run, with the conf the planner gave it.
     [now_conf] = [c for r, c in runs.items() if r.startswith("event__starting-now__")]
     [soon_conf] = [c for r, c in runs.items() if r.startswith("event__soon-in-shanghai__")]
-    now_out = dags_test(airflow_home, server, "live_event", "-c", json.dumps(now_conf))
+    # The first planner run read the Variable: its runs ask the calendar where the planner reads it.
+    assert now_conf["calendar"] == "@planner"
+    now_out = dags_test(
+        airflow_home,
+        server,
+        "live_event",
+        "-c",
+        json.dumps(now_conf),
+        AIRFLOW_VAR_LIVE_EVENTS_CALENDAR=str(calendar),
+    )
     assert "waiting in the triggerer until" in now_out
     assert "stream live/now on vhost 'live.demo.example.com' is live" in now_out
     now_sheet = sheet_of(airflow_home, "starting-now")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -14,9 +13,11 @@ import pytest
 
 from airflow_live_provider.events.calendar import parse_calendar
 from airflow_live_provider.events.planner import (
-    current_definition,
+    PLAN_CHUNK,
+    calendar_verdict,
     definition_hash,
     event_from_conf,
+    plan_chunks,
     plan_event_runs,
 )
 from airflow_live_provider.exceptions import LiveApiInputError
@@ -101,29 +102,55 @@ def test_a_lead_window_shorter_than_the_planners_hour_plus_a_token_lead_is_refus
     assert plan(calendar(), lead=1.2)  # an hour plus the 600 s Polyv lead fits
 
 
-def test_an_instance_is_current_changed_or_removed(tmp_path: Path) -> None:
+def test_an_instance_is_current_changed_or_cancelled() -> None:
     raw = {
         "name": "Launch",
         "start": "2026-12-01T11:00:00Z",
         "isdp": {"channel_ids": ["1"], "user_account": "u"},
     }
-    path = tmp_path / "cal.json"
-    path.write_text(json.dumps([raw]))
     [conf] = [
         p["conf"]
         for p in plan_event_runs(
-            parse_calendar([raw]), NOW, timedelta(hours=24), calendar=str(path), output_dir=""
+            parse_calendar([raw]), NOW, timedelta(hours=24), calendar="@planner", output_dir=""
         )
     ]
-    assert current_definition(conf, conf["event"]) == ("current", "")
-    path.write_text(json.dumps([{**raw, "start": "2026-12-01T11:30:00Z"}]))
-    verdict, detail = current_definition(conf, conf["event"])
-    assert (
-        verdict == "changed"
-        and "2026-12-01T11:30:00" in detail
-        and "event__launch__20261201T113000Z__" in detail
+    assert calendar_verdict(conf, conf["event"], parse_calendar([raw]))[:2] == ("current", "")
+    # The same instant written in another form is no change.
+    same = {**raw, "start": "2026-12-01T19:00:00", "timezone": "Asia/Shanghai"}
+    assert calendar_verdict(conf, conf["event"], parse_calendar([same]))[0] == "current"
+    verdict, detail, found = calendar_verdict(
+        conf, conf["event"], parse_calendar([{**raw, "start": "2026-12-01T10:30:00Z"}])
     )
-    path.write_text(json.dumps([{**raw, "name": "Other"}]))
-    assert current_definition(conf, conf["event"])[0] == "removed"
-    path.write_text("{not json")
-    assert current_definition(conf, conf["event"])[0] == "unknown"
+    assert verdict == "changed" and "event__launch__20261201T103000Z__" in detail
+    assert found is not None and found["start"] == "2026-12-01T10:30:00+00:00"
+    assert calendar_verdict(conf, conf["event"], parse_calendar([{**raw, "name": "Other"}]))[0] == "cancelled"
+    assert (
+        calendar_verdict(conf, conf["event"], parse_calendar([{**raw, "cancelled": True}]))[0] == "cancelled"
+    )
+
+
+def test_two_events_with_the_same_definition_get_different_run_ids() -> None:
+    """The hash covers the instance's identity: two Chinese-named events at one start, with the
+    same sections, used to share a run id (both reduce to 'event')."""
+    body = {"start": "2026-12-01T11:00:00Z", "isdp": {"channel_ids": ["1"], "user_account": "u"}}
+    events = parse_calendar([{"name": "发布会", **body}, {"name": "直播间", **body}])
+    ids = [p["trigger_run_id"] for p in plan(events)]
+    assert len(set(ids)) == 2, ids
+
+
+def test_5000_new_instances_plan_in_chunks_within_max_map_length() -> None:
+    raw = [
+        {
+            "name": f"E{i}",
+            "start": f"2026-12-01T{10 + i // 3600 % 10:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            "isdp": {"channel_ids": ["1"], "user_account": "u"},
+        }
+        for i in range(5000)
+    ]
+    planned = plan_event_runs(
+        parse_calendar(raw), NOW, timedelta(hours=24), calendar="@planner", output_dir=""
+    )
+    chunks = plan_chunks(planned)
+    assert len(planned) == 5000 and len(chunks) == 5000 // PLAN_CHUNK <= 1024
+    assert [p for chunk in chunks for p in chunk] == planned  # every instance once, in order
+    assert max(len(json.dumps(chunk)) for chunk in chunks) < 1_000_000

@@ -325,14 +325,15 @@ def test_a_changed_or_removed_instance_issues_nothing_and_says_so(
     assert latest(sheets)["runId"] == "new"  # the stale run never overwrites latest
     assert "Superseded" in render_page(old_sheet)
     assert summarize(old)["status"] == "superseded"
+    assert latest(sheets)["runId"] == "new"  # nor does its summary
 
     calendar.write_text(json.dumps([]))
-    with pytest.raises(AirflowSkipException, match="was removed from the calendar"):
+    with pytest.raises(AirflowSkipException, match="was cancelled"):
         issue_credentials(new, "polyv")
     assert calls(sim_connections, WATCH_TOKEN_PATH) == 1
-    # A calendar that cannot be read now does not stop an event's credentials.
-    calendar.write_text("{broken")
-    assert issue_credentials(make_run(event, sheets, "third", calendar), "isdp")["count"] == 1
+    assert summarize(new)["status"] == "cancelled"  # ends without failing
+    assert latest(sheets)["superseded"]["status"] == "cancelled"
+    assert "Cancelled" in render_page(latest(sheets))
 
 
 def render_page(sheet: dict[str, Any]) -> str:

@@ -212,29 +212,45 @@ def test_go_live_woken_after_its_window_fails_as_missed(
     assert keynote_sheet(tmp_path)["steps"]["go_live"]["status"] == "missed"
 
 
-def test_the_planners_trigger_task_asks_airflow_for_exactly_that_run() -> None:
-    """The signal the task runner turns into a run (an existing run id then skips the task)."""
-    from airflow.sdk.exceptions import DagRunTriggerException
+def test_the_planners_chunk_task_asks_airflow_for_each_run_of_its_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Task SDK message the task runner sends for TriggerDagRunOperator, once per instance of
+    its own chunk; an existing run is left alone and counted."""
+    from airflow.sdk.exceptions import ErrorType
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import ErrorResponse, OKResponse
 
-    from airflow_live_provider.operators.event_runs import StartEventRunOperator
+    from airflow_live_provider.operators.event_runs import StartEventRunsOperator
 
-    conf = {"event": {"name": "Town hall"}, "definition": "0123abcd"}
-    op = StartEventRunOperator(
-        task_id="start_event_run",
-        trigger_dag_id="live_event",
-        trigger_run_id="event__town-hall__x",
-        conf=conf,
+    chunk = [
+        {"trigger_run_id": f"event__e{i}__x", "conf": {"event": {"name": f"E{i}"}, "definition": "0123abcd"}}
+        for i in range(3)
+    ]
+    sent: list[Any] = []
+
+    class Comms:
+        def send(self, msg: Any) -> Any:
+            sent.append(msg)
+            if msg.run_id == "event__e1__x":
+                return ErrorResponse(error=ErrorType.DAGRUN_ALREADY_EXISTS)
+            return OKResponse(ok=True)
+
+    class TI:
+        def xcom_pull(self, task_ids: str, key: str) -> Any:
+            assert (task_ids, key) == ("plan", "chunk-0003")
+            return chunk
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
+    op = StartEventRunsOperator(
+        task_id="start_event_runs", trigger_dag_id="live_event", chunk_key="chunk-0003"
     )
-    with pytest.raises(DagRunTriggerException) as info:
-        op.execute({})
-    signal = info.value
-    assert (signal.trigger_dag_id, signal.dag_run_id, signal.conf) == (
-        "live_event",
-        "event__town-hall__x",
-        conf,
-    )
-    assert signal.skip_when_already_exists is True and signal.logical_date is None
-    assert signal.wait_for_completion is False
-    op.conf = {"event": {1, 2}}  # not JSON: refused before anything is asked
+    assert op.execute({"ti": TI()}) == {"started": 2, "existing": 1}
+    assert [(m.dag_id, m.run_id, m.conf, m.logical_date) for m in sent] == [
+        ("live_event", p["trigger_run_id"], p["conf"], None) for p in chunk
+    ]
+    chunk[0]["conf"] = {"event": {1, 2}}  # not JSON: refused before anything is asked
+    sent.clear()
     with pytest.raises(TypeError):
-        op.execute({})
+        op.execute({"ti": TI()})
+    assert sent == []

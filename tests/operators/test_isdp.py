@@ -97,7 +97,7 @@ def test_default_output_uri_under_airflow_home(sim_connections: SimulatorServer)
     xcom = op.execute(context("scheduled__2026-11-23T10:00:00+00:00"))
     uri = xcom["output_uri"]
     assert "/live_provider/isdp_tokens/" in uri and uri.endswith(
-        "/scheduled__2026-11-23T10_00_00_00_00/join.json"
+        "/scheduled__2026-11-23T10_00_00_00_00~968d32acd10a/join.json"
     )
     assert json.loads(Path(uri.removeprefix("file://")).read_text())["tokens"][0]["token"]
 

@@ -103,7 +103,9 @@ def test_watch_tokens_default_path_per_run_and_map_index(sim_connections: Simula
     assert path.parts[-4:] == (
         "watch_tokens",
         "preprovision",
-        "manual__2026-11-23T10_00_00_00_00",
+        # ':' and '+' are not kept in a folder name: the safe form plus a hash of the run id,
+        # so two run ids never share a folder.
+        "manual__2026-11-23T10_00_00_00_00~4fd567e8ea5a",
         "tokens-3.json",
     )
     assert path.exists() and str(path).startswith(str(local(default_output_root())))

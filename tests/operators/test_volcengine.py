@@ -158,7 +158,7 @@ def test_generate_push_url_urls_in_xcom_and_default_path(
         / "live_provider"
         / "push_urls"
         / op.dag_id
-        / "scheduled__2026-11-23T10_00_00_00_00"
+        / "scheduled__2026-11-23T10_00_00_00_00~968d32acd10a"
         / "push_urls.json"
     )
     assert xcom["output_uri"].endswith(str(expected))

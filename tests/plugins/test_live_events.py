@@ -35,7 +35,8 @@ from tests.helpers import assert_no_secret_in
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-USERS = {"admin": "admin", "viewer": "viewer", "nobody": ""}  # nobody: a user with no role
+# SimpleAuthManager's built-in roles, and nobody: a user with no role.
+USERS = {"admin": "admin", "op": "op", "user": "user", "viewer": "viewer", "nobody": ""}
 
 
 def _free_port() -> int:
@@ -131,7 +132,8 @@ def _wait(what: str, check: Any, proc: subprocess.Popen[bytes], timeout: float =
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("ui-home")
     (home / "dags").mkdir()
-    shutil.copy(ROOT / "dags" / "live_event.py", home / "dags" / "live_event.py")
+    for dag_file in ("live_event.py", "live_event_preprovision.py"):
+        shutil.copy(ROOT / "dags" / dag_file, home / "dags" / dag_file)
     out = home / "out"
     passwords = {user: f"pw-{user}-{secrets.token_hex(4)}" for user in USERS}
     (home / "passwords.json").write_text(json.dumps(passwords))
@@ -147,9 +149,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT": f"file://{out}",
-        # Airflow 3.3 loads providers' plugins only when it discovers providers eagerly.
-        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
-    }
+    }  # otherwise Airflow's defaults ([core] lazy_discover_providers = True among them)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True)
     log = open(home / "api-server.log", "wb")  # noqa: SIM115 - closed below
@@ -245,6 +245,56 @@ def _populate(site: Site) -> None:
     tasks = "/api/v2/dags/live_event/dagRuns/{}/taskInstances/{}"
     site.api("PATCH", tasks.format(site.runs["Morning brief"], "isdp_tokens"), {"new_state": "success"})
     site.api("PATCH", tasks.format(site.runs["Keynote"], "polyv_channels"), {"new_state": "failed"})
+    _hand_made_runs(site, now)
+
+
+#: Runs made by hand (not by the planner) in the lead window, conf as a user might write it.
+SCRIPT_NAME = "<script>alert('pwned')</script> Launch"
+
+
+def _hand_made_runs(site: Site, now: pendulum.DateTime) -> None:
+    def planner_like(name: str, hours: float) -> tuple[str, pendulum.DateTime]:
+        start = now.add(hours=hours).in_timezone("UTC").replace(microsecond=0)
+        return f"event__{name}__{start.strftime('%Y%m%dT%H%M%SZ')}__0badc0de", start
+
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565", "role": 1, "token_lead_seconds": 90}
+    odd = {
+        # minutes as text: the calendar's validator reads "60" as 60, as the run's steps do
+        "Odd duration": ("odd-duration", 4, lambda s: {"start": utc_iso(s), "duration_minutes": "60"}),
+        # a zone that does not exist: unreadable, named
+        "Mars base": ("mars-base", 4.5, lambda s: {"start": utc_iso(s), "timezone": "Mars/Olympus"}),
+        # a stray space after the start: the validator strips it
+        "Spaced start": ("spaced-start", 5, lambda s: {"start": utc_iso(s) + " ", "timezone": "UTC"}),
+        SCRIPT_NAME: ("script-alert-pwned-script-launch", 5.5, lambda s: {"start": utc_iso(s)}),
+    }
+    for name, (slug, hours, fields) in odd.items():
+        run_id, start = planner_like(slug, hours)
+        conf = {"event": {"name": name, **fields(start), "isdp": isdp}, "calendar": "by hand"}
+        site.api(
+            "POST",
+            "/api/v2/dags/live_event/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+        )
+        site.runs[name] = run_id
+    for run_id, conf in BROKEN_CONFS.items():
+        site.api(
+            "POST",
+            "/api/v2/dags/live_event/dagRuns",
+            {"dag_run_id": run_id, "logical_date": None, "conf": conf},
+        )
+
+
+#: Confs of any shape (run ids not the planner's): listed as unreadable, never a 500.
+BROKEN_CONFS: dict[str, Any] = {
+    "by-hand-no-event": {"note": "no event at all"},
+    "by-hand-event-text": {"event": "Keynote tomorrow"},
+    "by-hand-name-number": {"event": {"name": 5, "start": "2026-12-01T00:00:00Z"}},
+    "by-hand-duration-list": {
+        "event": {"name": "Listy", "start": "2026-12-01T00:00:00Z", "duration_minutes": [60], "isdp": {}}
+    },
+    "by-hand-start-year-0": {"event": {"name": "Ancient", "start": "0000-01-01T00:00:00Z", "isdp": {}}},
+    "by-hand-vendor-text": {"event": {"name": "Texty", "start": "2026-12-01T00:00:00Z", "isdp": "10882"}},
+}
 
 
 # -- the list page ---------------------------------------------------------------------------------
@@ -273,6 +323,45 @@ def test_list_page_shows_the_window_soonest_first_without_a_secret(site: Site) -
     assert_no_secret_in(page, *site.secrets)
     assert_no_secret_in(json.dumps(resp.headers), *site.secrets)
     assert resp.headers["cache-control"] == "no-store"
+
+
+def test_malformed_runs_never_take_the_list_down(site: Site) -> None:
+    """Each run's conf goes through the calendar's validator: what it reads is a card, what it
+    refuses is listed as unreadable naming the field; a name is text, never markup."""
+    resp = site.request("GET", "/live-events/")
+    assert resp.status == 200, resp.body
+    page = resp.body
+    cards, _, unreadable = page.partition("<h2>Cannot be read")
+    coming = cards.partition("<h2>Recent")[0]
+    assert "Odd duration</a>" in coming and "Spaced start</a>" in coming
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; Launch</a>" in coming
+    assert "<script>alert" not in page
+    mars = unreadable[unreadable.index(site.runs["Mars base"]) :]
+    assert (
+        "conf: event &#x27;Mars base&#x27;.timezone: &#x27;Mars/Olympus&#x27; is not a known IANA zone"
+        in mars
+    )
+    for run_id in BROKEN_CONFS:
+        assert f"<span class='id'>{run_id}</span>" in unreadable
+    assert (
+        "by-hand-event-text</span>" in unreadable and "conf.event: is missing or not an object" in unreadable
+    )
+    assert "conf: event.name: 5 is a int, not text" in unreadable  # not the calendar's "events[0]"
+
+
+@pytest.mark.parametrize("name", ["Mars base", *BROKEN_CONFS])
+def test_a_sheet_of_an_unreadable_run_names_the_problem(site: Site, name: str) -> None:
+    run_id = site.runs.get(name, name)
+    resp = site.request("GET", f"/live-events/runs/{run_id}/sheet")
+    assert resp.status == 422, resp.body
+    assert "Run definition unreadable" in resp.body and "conf" in resp.body
+
+
+def test_a_sheet_of_a_script_named_event_is_text(site: Site) -> None:
+    resp = site.request("GET", f"/live-events/runs/{site.runs[SCRIPT_NAME]}/sheet")
+    assert resp.status == 200 and "No run sheet yet" in resp.body
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt; Launch" in resp.body
+    assert "<script>alert" not in resp.body
 
 
 def test_list_page_takes_the_ui_session_cookie(site: Site) -> None:
@@ -314,10 +403,24 @@ def test_a_user_without_access_to_the_dag_is_refused(site: Site, path: str) -> N
     assert_no_secret_in(resp.body, *site.secrets)
 
 
-def test_a_viewer_may_read_run_sheets(site: Site) -> None:
-    """SimpleAuthManager's viewer role reads every DAG's runs, so it reads run sheets too."""
-    resp = site.request("GET", f"/live-events/runs/{site.runs['Keynote']}/sheet", user="viewer")
-    assert resp.status == 200
+def test_a_viewer_gets_the_list_but_no_run_sheet(site: Site) -> None:
+    """A run sheet holds credentials: reading runs (Viewer) is not enough, operating them is."""
+    sheet = f"/live-events/runs/{site.runs['Keynote']}/sheet"
+    resp = site.request("GET", sheet, user="viewer", cookie=True)
+    assert resp.status == 403
+    assert "operate the runs" in resp.body
+    assert_no_secret_in(resp.body, *site.secrets)
+    listed = site.request("GET", "/live-events/", user="viewer")
+    assert listed.status == 200 and "Keynote" in listed.body
+    assert_no_secret_in(listed.body, *site.secrets)
+
+
+@pytest.mark.parametrize("user", ["user", "op", "admin"])
+def test_roles_that_operate_runs_read_run_sheets(site: Site, user: str) -> None:
+    for path in ("/live-events/", f"/live-events/runs/{site.runs['Keynote']}/sheet"):
+        resp = site.request("GET", path, user=user)
+        assert resp.status == 200, (path, resp.body)
+    assert sum(token in resp.body for token in site.secrets) == 1
 
 
 @pytest.mark.parametrize(
@@ -341,7 +444,9 @@ def test_unknown_and_traversing_run_ids_are_404(site: Site, run: str) -> None:
 
 
 def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
-    conf = {"event": {"name": "Keynote", "start": "2026-12-01T00:00:00Z"}, "output_dir": f"{site.out}/../.."}
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565"}
+    event = {"name": "Keynote", "start": "2026-12-01T00:00:00Z", "isdp": isdp}
+    conf = {"event": event, "output_dir": f"{site.out}/../.."}
     site.api(
         "POST",
         "/api/v2/dags/live_event/dagRuns",
@@ -350,8 +455,75 @@ def test_a_run_whose_conf_climbs_out_is_404(site: Site) -> None:
     assert site.request("GET", "/live-events/runs/climber/sheet").status == 404
 
 
+# -- the Run sheet tab on a run's page --------------------------------------------------------------
+def test_the_run_sheet_tab_is_registered_on_run_pages(site: Site) -> None:
+    served = {p["name"]: p for p in site.api("GET", "/api/v2/plugins")["plugins"]}
+    [tab] = [v for v in served["live_events"]["external_views"] if v["destination"] == "dag_run"]
+    assert tab["name"] == "Run sheet" and tab["url_route"] == "live-event-run-sheet"
+    assert tab["href"] == "/live-events/dags/{DAG_ID}/runs/{RUN_ID}/tab"
+
+
+def test_the_tab_of_an_event_run_opens_its_sheet(site: Site) -> None:
+    run_id = site.runs["Keynote"]
+    resp = site.request("GET", f"/live-events/dags/live_event/runs/{run_id}/tab", user="op", cookie=True)
+    assert resp.status == 307 and resp.headers["location"] == f"/live-events/runs/{run_id}/sheet"
+    assert site.request("GET", resp.headers["location"], user="op", cookie=True).status == 200
+    # The sheet's own check applies to whoever follows the tab.
+    resp = site.request("GET", f"/live-events/dags/live_event/runs/{run_id}/tab", user="viewer", cookie=True)
+    assert site.request("GET", resp.headers["location"], user="viewer", cookie=True).status == 403
+
+
+def test_the_tab_elsewhere_says_not_an_event_run(site: Site) -> None:
+    resp = site.request("GET", "/live-events/dags/%3Cb%3Eother/runs/manual__1/tab", user="viewer")
+    assert resp.status == 200 and "Not an event run" in resp.body
+    assert "&lt;b&gt;other" in resp.body and "<b>other" not in resp.body
+    assert site.request("GET", "/live-events/dags/other/runs/manual__1/tab", user=None).status == 401
+
+
+# -- notes on the planner's runs -------------------------------------------------------------------
+def test_the_planners_runs_carry_a_note(site: Site, tmp_path: Path) -> None:
+    """The real planner (``dags test`` on the api-server's database) asks for each run with a note:
+    event name, start in its zone and UTC, vendors; Airflow serves it with the run."""
+    start = pendulum.now("UTC").add(hours=7).replace(second=0, microsecond=0)
+    isdp = {"channel_ids": ["10882"], "user_account": "135965565"}
+    volc = {"vhost": "live.example.com", "app": "live", "stream": "opener"}
+    events = [
+        {"name": "Planned *opener*", "start": utc_iso(start), "timezone": "Asia/Shanghai", "isdp": isdp},
+        {"name": "Planned closer", "start": utc_iso(start.add(hours=1)), "volcengine": volc, "isdp": isdp},
+    ]
+    calendar = tmp_path / "calendar.json"
+    calendar.write_text(json.dumps({"events": events}))
+    done = subprocess.run(
+        [
+            AIRFLOW,
+            "dags",
+            "test",
+            "live_event_preprovision",
+            "-c",
+            json.dumps({"calendar_path": str(calendar)}),
+        ],
+        env=site.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    runs = site.api("GET", "/api/v2/dags/live_event/dagRuns?limit=100")["dag_runs"]
+    notes = {
+        r["conf"]["event"]["name"]: r["note"] for r in runs if r["conf"].get("calendar") == str(calendar)
+    }
+    local = start.in_timezone("Asia/Shanghai")
+    assert notes == {
+        "Planned *opener*": f"**Planned \\*opener\\*** · {local:%a %d %b %Y %H:%M} (Asia/Shanghai) · "
+        f"{start:%H:%M} UTC · Huawei ISDP",
+        "Planned closer": f"**Planned closer** · {start.add(hours=1):%a %d %b %Y %H:%M} UTC · "
+        "Volcengine Live, Huawei ISDP",
+    }
+
+
 # -- registration ----------------------------------------------------------------------------------
 def test_airflow_lists_the_plugin(site: Site) -> None:
+    """On Airflow's default settings: the CLI and the api-server list it, with no import error."""
     out = subprocess.run(
         [AIRFLOW, "plugins", "-o", "json"], env=site.env, capture_output=True, text=True, check=True
     )
@@ -359,14 +531,53 @@ def test_airflow_lists_the_plugin(site: Site) -> None:
     plugin = plugins["live_events"]
     assert "/live-events" in json.dumps(plugin["fastapi_apps"])
     assert "Live events" in json.dumps(plugin["external_views"])
+    served = site.api("GET", "/api/v2/plugins")["plugins"]
+    assert [p["name"] for p in served].count("live_events") == 1
+    assert site.api("GET", "/api/v2/plugins/importErrors")["import_errors"] == []
+    resp = site.request("GET", "/live-events/")
+    assert resp.status == 200 and "<h1>Live events</h1>" in resp.body  # the page, not the UI's shell
 
 
-def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
-    """Airflow's own provider-info schema accepts the ``plugins`` entry, and its class loads."""
+@pytest.mark.parametrize("lazy", ["True", "False"])
+@pytest.mark.parametrize("checkout_on_path", [False, True], ids=["installed", "checkout-on-path"])
+def test_the_plugin_loads_once_however_providers_are_discovered(
+    tmp_path: Path, lazy: str, checkout_on_path: bool
+) -> None:
+    """Loaded through the ``airflow.plugins`` entry point, so lazy discovery (the default) has it,
+    and eager discovery does not register it a second time (that would be an import error). Also
+    with the checkout on ``PYTHONPATH``, as the demo and the cluster test run Airflow: no build
+    leftover there (``*.egg-info``, removed by ``make install``) makes a second distribution."""
+    code = (
+        "import json\n"
+        "from airflow import plugins_manager\n"
+        "plugins_manager.ensure_plugins_loaded()\n"
+        "names = [p['name'] for p in plugins_manager.get_plugin_info()]\n"
+        "print(json.dumps([names.count('live_events'), plugins_manager.get_import_errors()]))\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": lazy,
+        **({"PYTHONPATH": str(ROOT)} if checkout_on_path else {}),
+    }
+    cwd = ROOT if checkout_on_path else tmp_path
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
+    count, errors = json.loads(out.stdout.strip().splitlines()[-1])
+    assert count == 1
+    # Ours only: the OpenLineage provider (a dev dependency) registers its own plugin twice under
+    # eager discovery, which Airflow reports as its import error.
+    assert {k: v for k, v in errors.items() if "OpenLineage" not in k} == {}
+
+
+def test_provider_info_stays_within_airflows_schema_without_a_second_plugin_entry() -> None:
+    """The plugin comes from the entry point alone: a ``plugins`` entry in the provider info would
+    register it again whenever providers are discovered eagerly."""
     import importlib
 
     import jsonschema
-    from airflow.providers_manager import ProvidersManager
 
     from airflow_live_provider.get_provider_info import get_provider_info
 
@@ -375,12 +586,13 @@ def test_provider_info_declares_the_plugin_within_airflows_schema() -> None:
     )
     info = get_provider_info()
     jsonschema.validate(info, json.loads(schema_path.read_text()))
-    manager = ProvidersManager()
-    manager.initialize_providers_plugins()
-    declared = {(p.name, p.plugin_class) for p in manager.plugins}
-    assert ("live_events", "airflow_live_provider.plugins.live_events.LiveEventsPlugin") in declared
+    assert "plugins" not in info
+    from importlib.metadata import entry_points
+
     from airflow_live_provider.plugins.live_events import LiveEventsPlugin
 
+    (entry,) = {e.value for e in entry_points(group="airflow.plugins", name="live_events")}
+    assert entry == "airflow_live_provider.plugins.live_events:LiveEventsPlugin"
     assert LiveEventsPlugin.fastapi_apps[0]["url_prefix"] == "/live-events"
 
 
