@@ -329,3 +329,17 @@ def session_scope_asset(
         group=STREAM_ASSET_GROUP,
         watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
     )
+
+
+def sample_session_scope_assets() -> list[Asset]:
+    """The sample DAGs' session scope assets (``DEFAULT_SESSION_SCOPES``), timed by ``[live_provider]
+    session_poll_seconds`` (30) and ``session_offline_grace_seconds`` (60). ``live_stream_sessions``
+    is scheduled on them and the planner has them as inlets (to write their watch lists): both
+    declare the very same watchers, or each parse of one DAG file would replace the other's."""
+    from airflow.sdk import conf
+
+    timing = {
+        "poll_interval": conf.getint("live_provider", "session_poll_seconds", fallback=30),
+        "offline_grace_seconds": conf.getint("live_provider", "session_offline_grace_seconds", fallback=60),
+    }
+    return [session_scope_asset(vendor, conn_id, **timing) for vendor, conn_id in DEFAULT_SESSION_SCOPES]

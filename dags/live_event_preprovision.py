@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, conf, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, conf, task
 
-from airflow_live_provider.assets import DEFAULT_SESSION_SCOPES, calendar_asset, session_scope_name
+from airflow_live_provider.assets import calendar_asset, sample_session_scope_assets
 from airflow_live_provider.operators.event_runs import StartEventRunsOperator
 
 with DAG(
@@ -84,7 +84,8 @@ with DAG(
     ).expand(chunk_key=plan())
 
     # The session watchers' watch lists (live_stream_sessions): this calendar's streams and channels.
-    @task(inlets=[Asset.ref(name=session_scope_name(v, c)) for v, c in DEFAULT_SESSION_SCOPES])
+    # Inlets (never outlets: those would fire the watchers' DAG), the very assets it is scheduled on.
+    @task(inlets=sample_session_scope_assets())
     def publish_watch_list(
         params: dict[str, Any] | None = None, asset_state_store: Any = None
     ) -> dict[str, int]:
@@ -97,11 +98,10 @@ with DAG(
         location = calendar_location(((params or {}).get("calendar_path") or "").strip() or None)
         events = load_calendar(read_calendar_text(location), source=location)
         lists = watch_lists(events, calendar=location, published_at=pendulum.now("UTC").isoformat())
-        for vendor, conn_id in DEFAULT_SESSION_SCOPES:
-            asset_state_store[Asset.ref(name=session_scope_name(vendor, conn_id))].set(
-                WATCH_LIST_KEY, lists[vendor]
-            )
-            print(f"{vendor} sessions ({conn_id}): watching {len(lists[vendor]['targets'])} from {location}")
-        return {vendor: len(lists[vendor]["targets"]) for vendor, _ in DEFAULT_SESSION_SCOPES}
+        for asset in sample_session_scope_assets():
+            vendor = asset.name.split("/")[1]
+            asset_state_store[asset].set(WATCH_LIST_KEY, lists[vendor])
+            print(f"{asset.name}: watching {len(lists[vendor]['targets'])} from {location}")
+        return {vendor: len(lists[vendor]["targets"]) for vendor in lists}
 
     publish_watch_list()

@@ -20,19 +20,15 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, AssetAny, Param, conf, task
+from airflow.sdk import DAG, AssetAny, Param, task
 
-from airflow_live_provider.assets import DEFAULT_SESSION_SCOPES, session_scope_asset
+from airflow_live_provider.assets import sample_session_scope_assets
 
 CALENDAR_VARIABLE = "live_events_calendar"
 
 # How often to poll, how long offline means ended: [live_provider] session_poll_seconds (30) and
 # session_offline_grace_seconds (60).
-timing = {
-    "poll_interval": conf.getint("live_provider", "session_poll_seconds", fallback=30),
-    "offline_grace_seconds": conf.getint("live_provider", "session_offline_grace_seconds", fallback=60),
-}
-watched = [session_scope_asset(vendor, conn_id, **timing) for vendor, conn_id in DEFAULT_SESSION_SCOPES]
+watched = sample_session_scope_assets()
 
 with DAG(
     dag_id="live_stream_sessions",

@@ -80,6 +80,11 @@ PARSE_SCRIPT = textwrap.dedent(
             "params": sorted(dag.params.keys()),
             "max_active_runs": dag.max_active_runs,
             "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets},
+            "inlet_watchers": {t.task_id: [[w.trigger.serialize() for w in getattr(a, "watchers", [])]
+                                           for a in t.inlets] for t in dag.tasks if t.inlets},
+            "schedule_watchers": [[w.trigger.serialize() for w in a.watchers]
+                                  for a in getattr(getattr(dag.timetable, "asset_condition", None),
+                                                   "objects", [])],
             "schedule_assets": [a.uri for a in getattr(cond, "objects", [cond])]
             if (cond := getattr(dag.timetable, "asset_condition", None)) is not None else [],
             "param_titles": {k: (dag.params.get_param(k).schema or {}).get("title") for k in dag.params},
@@ -140,6 +145,10 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         "stream-sessions/volcengine/volcengine_live_default",
         "stream-sessions/polyv/polyv_default",
     ]
+    # The planner writes their watch lists: its inlets are the very same assets, watchers included
+    # (another copy would make each parse of one file replace the other's watchers).
+    assert pre["inlet_watchers"] == {"publish_watch_list": sessions["schedule_watchers"]}
+    assert [len(w) for w in sessions["schedule_watchers"]] == [1, 1]
     for dag in (snapshot, pre, trend, event, sessions):  # every param has a title in the trigger form
         assert all(dag["param_titles"].values()), dag["param_titles"]
 
