@@ -274,3 +274,72 @@ def calendar_asset(poll_seconds: float = 60, calendar: str | None = None) -> Ass
         group="live-events",
         watchers=[AssetWatcher(name=CALENDAR_WATCHER, trigger=trigger)],
     )
+
+
+# -- stream sessions of a whole vendor scope (the calendar's streams) ------------------------------
+#: The vendors with a session scope watcher, and the name prefix of their assets.
+SESSION_SCOPE_VENDORS = ("volcengine", "polyv")
+SESSION_SCOPE_PREFIX = "stream-sessions"
+#: The scopes the sample DAGs watch and publish: each vendor's default connection (the event runs').
+DEFAULT_SESSION_SCOPES = (("volcengine", "volcengine_live_default"), ("polyv", "polyv_default"))
+#: The asset state key a scope watcher reads its watch list from.
+WATCH_LIST_KEY = "watch_list"
+
+
+def session_scope_name(vendor: str, conn_id: str) -> str:
+    """``stream-sessions/<vendor>/<conn id>``: the name (and URI) of a scope watcher's asset."""
+    if vendor not in SESSION_SCOPE_VENDORS:
+        raise LiveApiInputError("vendor", f"{vendor!r} is not one of {', '.join(SESSION_SCOPE_VENDORS)}")
+    if not _is_conn_id(conn_id):
+        raise LiveApiInputError(
+            "conn_id", f"{conn_id!r} is not a connection id (letters, digits, '_', '-', '.')"
+        )
+    return f"{SESSION_SCOPE_PREFIX}/{vendor}/{conn_id}"
+
+
+def session_scope_asset(
+    vendor: str, conn_id: str, *, poll_interval: float = 30, offline_grace_seconds: float = 60
+) -> Asset:
+    """One vendor connection's stream sessions as an asset, watched by one scope watcher
+    (:class:`~airflow_live_provider.triggers.stream_sessions.SessionScopeTrigger`) that polls the
+    streams on the watch list in the asset's state (``watch_list``, published by the planner from
+    the events calendar: :func:`airflow_live_provider.events.session_records.watch_lists`).
+    Each event's payload names its stream (``asset_uri``, ``target``). Nothing is read at parse."""
+    from airflow.sdk import AssetWatcher
+
+    name = session_scope_name(vendor, conn_id)
+    trigger: Any
+    if vendor == "volcengine":
+        from airflow_live_provider.triggers.volcengine import VolcengineSessionScopeTrigger
+
+        trigger = VolcengineSessionScopeTrigger(
+            volcengine_conn_id=conn_id,
+            poll_interval=poll_interval,
+            offline_grace_seconds=offline_grace_seconds,
+        )
+    else:
+        from airflow_live_provider.triggers.polyv import PolyvSessionScopeTrigger
+
+        trigger = PolyvSessionScopeTrigger(
+            polyv_conn_id=conn_id, poll_interval=poll_interval, offline_grace_seconds=offline_grace_seconds
+        )
+    return Asset(
+        name=name,
+        uri=name,
+        group=STREAM_ASSET_GROUP,
+        watchers=[AssetWatcher(name=SESSIONS_WATCHER, trigger=trigger)],
+    )
+
+
+def sample_session_scope_assets() -> list[Asset]:
+    """The sample DAGs' session scope assets (``DEFAULT_SESSION_SCOPES``), timed by ``[live_provider]
+    session_poll_seconds`` (30) and ``session_offline_grace_seconds`` (60). ``live_stream_sessions``
+    is scheduled on them and the planner has them as inlets (to write their watch lists): both
+    declare the very same watchers, or each parse of one DAG file would replace the other's."""
+    from airflow.sdk import conf
+
+    timing = {
+        "poll_interval": conf.getint("live_provider", "session_poll_seconds", fallback=30),
+        "offline_grace_seconds": conf.getint("live_provider", "session_offline_grace_seconds", fallback=60),
+    }
+    return [session_scope_asset(vendor, conn_id, **timing) for vendor, conn_id in DEFAULT_SESSION_SCOPES]

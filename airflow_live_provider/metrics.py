@@ -12,7 +12,10 @@ Names (stable: dashboards depend on them; the README has the table):
   vendor throttled us), ``.retries`` (an attempt that resends an earlier one), ``.latency`` (timer);
 - ``live_provider.<vendor>.quota_wait`` (timer): time waiting on our own client-side rate limiter;
 - ``live_provider.event.token_lead.<vendor>`` (gauge, s) and ``live_provider.event.go_live_delay``
-  (gauge, s), from the event steps.
+  (gauge, s), from the event steps;
+- ``live_provider.sessions.<vendor>.polls`` (counter, one per session-watcher group poll),
+  ``.poll_errors`` (a poll that failed: its streams stay unknown) and ``.bad_answers`` (of those,
+  the vendor answered in a shape we cannot read, e.g. a listing without ``StreamInfoList``).
 
 ``<action>`` comes from :func:`endpoint_actions` (Polyv, ISDP) or the Volcengine ``Action``: a short
 fixed vocabulary. No channel id, name, token or other per-call value ever goes into a name or tag.
@@ -157,6 +160,27 @@ def record_go_live_delay(seconds: float) -> None:
     """Gauge ``live_provider.event.go_live_delay``: seconds from an event's start to its stream
     being online (negative: live before the start)."""
     _gauge(f"{PREFIX}.event.go_live_delay", seconds)
+
+
+#: What :func:`record_session_poll` takes.
+SESSION_POLL_OUTCOMES = ("ok", "failed", "bad_answer")
+
+
+def record_session_poll(vendor: str, outcome: str) -> None:
+    """Counters for one session-watcher group poll: ``live_provider.sessions.<vendor>.polls``, plus
+    ``.poll_errors`` when it failed and ``.bad_answers`` when the answer had the wrong shape."""
+    if outcome not in SESSION_POLL_OUTCOMES:
+        raise LiveApiInputError("outcome", f"{outcome!r} is not one of {', '.join(SESSION_POLL_OUTCOMES)}")
+    base = f"{PREFIX}.sessions.{_check_vendor(vendor)}"
+    try:
+        stats = _stats()
+        stats.incr(f"{base}.polls")
+        if outcome != "ok":
+            stats.incr(f"{base}.poll_errors")
+        if outcome == "bad_answer":
+            stats.incr(f"{base}.bad_answers")
+    except Exception:  # noqa: BLE001 - metrics are best effort
+        log.debug("metrics: could not emit for %s", base, exc_info=True)
 
 
 def _gauge(name: str, seconds: float) -> None:

@@ -24,6 +24,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -399,14 +400,17 @@ def _exhausted(error: LiveApiError, how: str) -> LiveApiError:
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds, from either form RFC 9110 allows (seconds or an HTTP date)."""
+    """``Retry-After`` in seconds, from either form RFC 9110 allows (seconds or an HTTP date); None
+    when absent or not a finite time (``inf``, ``nan``)."""
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # "inf" and "nan" parse as floats: no usable wait
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError):

@@ -13,6 +13,10 @@ watched in the triggerer every ``[live_provider] calendar_poll_seconds``): an ed
 its new run within about a minute. That run keeps what the instance was already issued and issues
 only what the edit needs; the old run stands down at its next step. Nothing here looks up a
 connection, reads a Variable or touches the network at parse time.
+
+``publish_watch_list`` (on its own, beside the planning) writes the calendar's Volcengine streams and
+Polyv channels into the state of the session watchers' assets (``live_stream_sessions``): what they
+poll from their next poll on.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, conf
 
-from airflow_live_provider.assets import calendar_asset
-from airflow_live_provider.operators.event_runs import PlanEventRunsOperator, StartEventRunsOperator
+from airflow_live_provider.assets import calendar_asset, sample_session_scope_assets
+from airflow_live_provider.operators.event_runs import (
+    PlanEventRunsOperator,
+    PublishWatchListsOperator,
+    StartEventRunsOperator,
+)
 
 with DAG(
     dag_id="live_event_preprovision",
@@ -70,3 +78,7 @@ with DAG(
     StartEventRunsOperator.partial(
         task_id="start_event_runs", trigger_dag_id="live_event", map_index_template="{{ task.chunk_key }}"
     ).expand(chunk_key=plan.output)
+
+    # The session watchers' watch lists (live_stream_sessions): this calendar's streams and channels.
+    # Inlets (never outlets: those would fire the watchers' DAG), the very assets it is scheduled on.
+    PublishWatchListsOperator(task_id="publish_watch_list", inlets=sample_session_scope_assets())

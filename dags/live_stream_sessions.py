@@ -1,10 +1,12 @@
 """Stream sessions as Airflow events: a run each time a watched stream goes live and each time it ends.
 
-Scheduled on one asset per stream of the events calendar (``live_events.json`` next to this file,
-read at parse time: a local file, never a connection, Variable or the network): each Volcengine
-stream is ``volclive://<vhost>/<app>/<stream>`` and each Polyv channel
-``polyv://polyv_default/channels/<id>``, each with a session watcher in the triggerer (one shared
-poll per connection, see the README). Any of them firing starts a run (``AssetAny``).
+Scheduled on one asset per vendor connection (``stream-sessions/volcengine/volcengine_live_default``
+and ``stream-sessions/polyv/polyv_default``), each with one session watcher in the triggerer that
+polls the streams on its watch list: the Volcengine streams and Polyv channels of the events
+calendar, as the planner (``live_event_preprovision``, task ``publish_watch_list``) read it from its
+param, the Variable ``live_events_calendar`` or an object store, written into the asset's state at
+every planner run. Nothing is read at parse time (no file, connection, Variable or network). Any of
+them firing starts a run (``AssetAny``); each event names its stream (``asset_uri``, ``target``).
 
 ``record`` writes each event as a line of ``<output_dir>/sessions/<YYYY-MM>.jsonl`` (stream,
 started, ended, duration; a replayed event is not written twice) and, when a session ended, adds it
@@ -15,32 +17,23 @@ One run at a time, so two runs never rewrite the same month's file together.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, AssetAny, Param, conf, task
+from airflow.sdk import DAG, AssetAny, Param, task
 
-from airflow_live_provider.assets import polyv_channel_asset, volcengine_stream_asset
-from airflow_live_provider.events.session_records import watched_streams
+from airflow_live_provider.assets import sample_session_scope_assets
 
-CALENDAR = Path(__file__).with_name("live_events.json")
 CALENDAR_VARIABLE = "live_events_calendar"
 
 # How often to poll, how long offline means ended: [live_provider] session_poll_seconds (30) and
 # session_offline_grace_seconds (60).
-timing = {
-    "poll_interval": conf.getint("live_provider", "session_poll_seconds", fallback=30),
-    "offline_grace_seconds": conf.getint("live_provider", "session_offline_grace_seconds", fallback=60),
-}
-streams, channels = watched_streams(CALENDAR.read_text(encoding="utf-8"))
-watched = [volcengine_stream_asset(vhost, app, stream, **timing) for vhost, app, stream in streams]
-watched += [polyv_channel_asset(channel_id, **timing) for channel_id in channels]
+watched = sample_session_scope_assets()
 
 with DAG(
     dag_id="live_stream_sessions",
     description="Record every live stream session (started, ended) and put it on its event's run sheet",
-    schedule=AssetAny(*watched) if watched else None,
+    schedule=AssetAny(*watched),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -58,7 +51,7 @@ with DAG(
             type=["null", "string"],
             title="Events calendar",
             description=f"To find an ended session's event. Empty: the Variable {CALENDAR_VARIABLE}, "
-            "else live_events.json next to this DAG file.",
+            "else live_events.json in the DAGs folder.",
         ),
     },
     doc_md=__doc__,
@@ -69,15 +62,12 @@ with DAG(
         triggering_asset_events: Any = None, dag_run: Any = None, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """The run's session events on record (JSON Lines, and ended sessions on their run sheets)."""
-        from airflow.sdk import Variable
-
+        from airflow_live_provider.calendar_source import calendar_location
         from airflow_live_provider.events.session_records import record_sessions, session_events
 
         params = params or {}
         events = session_events(triggering_asset_events, getattr(dag_run, "conf", None))
-        calendar = (
-            params.get("calendar_path") or Variable.get(CALENDAR_VARIABLE, default=None) or str(CALENDAR)
-        )
+        calendar = calendar_location((params.get("calendar_path") or "").strip() or None)
         summary = record_sessions(
             events,
             output_dir=params.get("output_dir"),

@@ -63,9 +63,11 @@ EVENT_DAG = "live_event"
 EVENT_A_IN = 420
 #: Where the event runs write (the cluster's [live_provider] output_root + run_sheets).
 SHEETS = "default/run_sheets"
-#: Stream sessions (issue #22): the sample DAG scheduled on the sample calendar's streams, whose
-#: daily-demo stream is event B's here, and a DAG watching LOAD_STREAMS streams of one vhost/app.
+#: Stream sessions (issues #22, #32): the sample DAG, whose Volcengine scope watcher watches the
+#: streams of the calendar the planner reads (event B's daily-demo, event A's stream-a), and a DAG
+#: watching LOAD_STREAMS streams of one vhost/app with one-stream watchers.
 SESSIONS_DAG = "live_stream_sessions"
+SESSION_SCOPE = "stream-sessions/volcengine/volcengine_live_default"
 SESSION_STREAM = "daily-demo"
 LOAD_DAG = "stream_watch_load"
 LOAD_APP = "load"
@@ -495,8 +497,8 @@ def run() -> int:
             lambda: dag_runs_of(SESSIONS_DAG),
             lambda: asset_events(api, token),
             failures,
-            restart=lambda: cluster.start(
-                "triggerer", [airflow, "triggerer"], main_env, log_name="triggerer-3"
+            restart=lambda n: cluster.start(
+                "triggerer", [airflow, "triggerer"], main_env, log_name=f"triggerer-{n + 2}"
             ),
         )
         per_worker: dict[str, int] = {}
@@ -592,19 +594,25 @@ def run() -> int:
                     failures.append(
                         f"{folder}: a token is not valid at the start {start}: {entry['validUntil']}"
                     )
-        b_sessions = (latest.get("event-b") or {}).get("sessions") or []
-        if len(b_sessions) != 1 or not (b_sessions[0].get("durationSeconds") or 0) > 0:
-            failures.append(f"event B's run sheet does not hold its one stream session: {b_sessions}")
+        for folder, expected in (("event-b", 2), ("event-a", 1)):  # each session on its event's sheet
+            on_sheet = (latest.get(folder) or {}).get("sessions") or []
+            if len(on_sheet) != expected or not all((s.get("durationSeconds") or 0) > 0 for s in on_sheet):
+                failures.append(
+                    f"{folder}'s run sheet does not hold its {expected} stream session(s): {on_sheet}"
+                )
         session_lines = [
             json.loads(line)
             for k in keys
             if k.startswith(f"{SHEETS}/sessions/") and k.endswith(".jsonl")
             for line in s3.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode().splitlines()
         ]
-        if sorted(r["kind"] for r in session_lines) != ["ended", "started"]:
-            failures.append(
-                f"sessions JSON Lines hold {[r['kind'] for r in session_lines]}, not started+ended"
-            )
+        by_session: dict[str, list[str]] = {}
+        for record in session_lines:
+            if record["stream"].rsplit("/", 1)[-1] not in SESSION_SCENARIO_STREAMS:
+                continue
+            by_session.setdefault(f"{record['stream']} {record['sessionId']}", []).append(record["kind"])
+        if len(by_session) != 3 or any(sorted(k) != ["ended", "started"] for k in by_session.values()):
+            failures.append(f"sessions JSON Lines hold {by_session}, not one started+ended per session (3)")
         go_live_a = ((latest.get("event-a") or {}).get("steps") or {}).get("go_live") or {}
         if go_live_a.get("status") != "failed" or "stream-a" not in str(go_live_a.get("error")):
             failures.append(f"event A's run sheet does not name its stream as not live: {go_live_a}")
@@ -916,14 +924,31 @@ def cluster_dags() -> Path:
 
 
 def asset_events(api: str, token: str) -> list[dict[str, Any]]:
-    """Every asset event of the session stream's asset, oldest first."""
-    uri = f"volclive://live.demo.example.com/live/{SESSION_STREAM}"
-    assets = http("GET", f"{api}/api/v2/assets?uri_pattern={SESSION_STREAM}&limit=100", token)["assets"]
-    ids = [a["id"] for a in assets if a["uri"] == uri]
+    """Every asset event of the Volcengine session scope asset (the calendar's streams), oldest first."""
+    assets = http("GET", f"{api}/api/v2/assets?uri_pattern=stream-sessions&limit=100", token)["assets"]
+    ids = [a["id"] for a in assets if a["uri"] == SESSION_SCOPE]
     if not ids:
         return []
     found = http("GET", f"{api}/api/v2/assets/events?asset_id={ids[0]}&limit=100&order_by=timestamp", token)
     return list(found["asset_events"])
+
+
+#: The streams of the session scenario (the calendar's other streams, e.g. issue #29's "extended",
+#: which is online all along, are watched too, and left out of its counts).
+SESSION_SCENARIO_STREAMS = (SESSION_STREAM, "stream-a")
+
+
+def distinct_sessions(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(stream, kind, session id) of each asset event on the scenario's streams, once each, oldest
+    first: a watcher restarted while an event was pending fires it again (at-least-once), with the
+    same identity."""
+    seen: dict[tuple[str, str, str], None] = {}
+    for event in events:
+        payload = (event.get("extra") or {}).get("payload") or {}
+        if str(payload.get("asset_uri")).rsplit("/", 1)[-1] not in SESSION_SCENARIO_STREAMS:
+            continue
+        seen[(str(payload.get("asset_uri")), str(payload.get("kind")), str(payload.get("session_id")))] = None
+    return list(seen)
 
 
 def stream_sessions(
@@ -935,39 +960,87 @@ def stream_sessions(
     *,
     restart: Any,
 ) -> str:
-    """Issue #22 on the cluster: event B's stream went live (a session started) during its event.
-    Exactly one asset event and one ``live_stream_sessions`` run for it; the triggerer killed and
-    restarted mid-session adds none; stopping the stream makes exactly one "ended" event and run;
+    """Issues #22 and #32 on the cluster. Three sessions of streams that come from the calendar the
+    planner read through its Variable (an object in the bucket): event B's stream twice, event A's
+    once. The triggerer is SIGKILLed and restarted six times at random moments: mid-session, right
+    after a stream goes live (before or after its "started" fired) and right after it stops
+    (before or after its "ended"). Each session must come out as one "started" and one "ended"
+    (an event fired again after a restart carries the same session id), every run succeeds, and
     the 500 load streams cost one listing per poll, within Volcengine's 10 requests/s."""
+    import random
 
-    def finished(count: int) -> list[dict[str, Any]] | None:
-        runs = session_runs()
-        return runs if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs) else None
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    kills: list[str] = []
 
-    wait_for("the 'started' run of live_stream_sessions", lambda: finished(1), timeout=180)
-    cluster.kill("triggerer")
-    time.sleep(3)
-    restart()
-    # Its watchers come back on the new triggerer (dead one noticed after 15 s) and poll a few times.
+    def kill(why: str) -> None:
+        cluster.kill("triggerer")
+        kills.append(why)
+        log(f"triggerer killed (SIGKILL) {why}; restarting it")
+        time.sleep(3)
+        restart(len(kills))
+
+    def until(count: int, what: str) -> list[tuple[str, str, str]]:
+        """Until ``count`` distinct session events arrived and every sessions run finished."""
+
+        def done() -> list[tuple[str, str, str]] | None:
+            found = distinct_sessions(session_events())
+            runs = session_runs()
+            settled = len(found) >= count and all(r["state"] in ("success", "failed") for r in runs)
+            return found if settled else None
+
+        # A dead triggerer is noticed after 15 s; its watchers then poll again on the new one.
+        return list(wait_for(what, done, timeout=240))
+
+    vhost, app = "live.demo.example.com", "live"
+    # Session 1: B's stream, started by the timer during B's event (issue #22's session).
+    first = until(1, "the 'started' of session 1")
+    kill("mid-session")
     time.sleep(15 + SESSION_GRACE_SECONDS + 6 * SESSION_POLL_SECONDS)
-    during = session_runs()
-    sim.volcengine.stop_session("live.demo.example.com", "live", SESSION_STREAM)
-    runs = wait_for("the 'ended' run of live_stream_sessions", lambda: finished(2), timeout=180)
-    time.sleep(3 * SESSION_POLL_SECONDS)  # nothing more may come
+    during = distinct_sessions(session_events())
+    sim.volcengine.stop_session(vhost, app, SESSION_STREAM)
+    time.sleep(rng.uniform(0, SESSION_POLL_SECONDS + SESSION_GRACE_SECONDS))
+    kill("right after the stream stopped")
+    until(2, "the 'ended' of session 1")
+    # Session 2: A's stream (its event's go-live watch failed long ago).
+    sim.volcengine.start_session(vhost, app, "stream-a")
+    time.sleep(rng.uniform(0, SESSION_POLL_SECONDS + 2))
+    kill("right after the stream went live")
+    until(3, "the 'started' of session 2")
+    sim.volcengine.stop_session(vhost, app, "stream-a")
+    time.sleep(SESSION_GRACE_SECONDS + rng.uniform(0, SESSION_POLL_SECONDS))
+    kill("around the 'ended'")
+    until(4, "the 'ended' of session 2")
+    # Session 3: B's stream again, a new push session.
+    sim.volcengine.start_session(vhost, app, SESSION_STREAM)
+    time.sleep(SESSION_POLL_SECONDS + rng.uniform(0, 2))
+    kill("around the 'started'")
+    until(5, "the 'started' of session 3")
+    sim.volcengine.stop_session(vhost, app, SESSION_STREAM)
+    time.sleep(rng.uniform(0, SESSION_POLL_SECONDS))
+    kill("right after the stream stopped")
+    found = until(6, "the 'ended' of session 3")
+    time.sleep(15 + 3 * SESSION_POLL_SECONDS)  # the last restart's re-fires, if any, land too
+    found = until(6, "every sessions run to finish")
     runs = session_runs()
     events = session_events()
-    kinds = [((e.get("extra") or {}).get("payload") or {}).get("kind") for e in events]
+
+    if first[:1] != [(f"volclive://{vhost}/{app}/{SESSION_STREAM}", "started", first[0][2])]:
+        failures.append(f"the first session event is {first[:1]}, not B's stream starting")
     if len(during) != 1:
-        failures.append(f"{len(during)} live_stream_sessions runs during the session (one expected)")
-    if kinds != ["started", "ended"]:
-        failures.append(f"the session stream's asset events are {kinds}, not one started then one ended")
-    if [r["run_type"] for r in runs] != ["asset_triggered"] * 2 or any(r["state"] != "success" for r in runs):
+        failures.append(f"session events during the first session: {during} (one 'started' expected)")
+    per_session: dict[tuple[str, str], list[str]] = {}
+    for uri, kind, session in found:
+        per_session.setdefault((uri, session), []).append(kind)
+    streams = sorted(uri.rsplit("/", 1)[-1] for uri, _ in per_session)
+    if sorted(per_session.values()) != [["started", "ended"]] * 3 or streams != sorted(
+        [SESSION_STREAM, SESSION_STREAM, "stream-a"]
+    ):
+        failures.append(f"session events by session: {per_session} (three sessions, started then ended)")
+    if not runs or any(r["run_type"] != "asset_triggered" or r["state"] != "success" for r in runs):
         failures.append(f"live_stream_sessions runs: {[(r['run_type'], r['state']) for r in runs]}")
-    payloads = [(e.get("extra") or {}).get("payload") or {} for e in events]
-    if len({p.get("session_id") for p in payloads}) != 1:
-        failures.append(
-            f"started and ended name different sessions: {[p.get('session_id') for p in payloads]}"
-        )
+    if len(kills) < 5:
+        failures.append(f"the triggerer was killed {len(kills)} times during the sessions, not 5 or more")
     window = 10
     busiest = sim.max_requests_in_window(
         lambda r: r.query.get("Action") == DESCRIBE_ONLINE and r.query.get("App") == LOAD_APP, window
@@ -980,7 +1053,8 @@ def stream_sessions(
             f"{LOAD_STREAMS} watched streams: {load_polls} polls, busiest {window} s held {busiest}"
         )
     return (
-        f"sessions: {len(runs)} runs, asset events {kinds}, none during the triggerer restart; "
+        f"sessions: 3 sessions (seed {seed}), {len(found)} distinct events from {len(events)} asset "
+        f"events (all streams), {len(runs)} runs, triggerer killed {len(kills)} times ({'; '.join(kills)}); "
         f"{LOAD_STREAMS} watched streams: {load_polls} listings in all, at most {busiest} in any {window} s "
         f"(quota {10 * window})"
     )

@@ -31,7 +31,8 @@ from airflow_live_provider.vendors.polyv import GROUP_PACKAGE_LIST_PATH, WATCH_T
 PREFIX = "airflow."  # Airflow's default [metrics] statsd_prefix
 NAME = re.compile(
     r"live_provider\.(?:(?:polyv|volcengine|isdp)\.(?:[A-Za-z_]+\.(?:requests|errors|throttled|retries|latency)"
-    r"|quota_wait)|event\.(?:token_lead\.(?:polyv|isdp)|go_live_delay))"
+    r"|quota_wait)|event\.(?:token_lead\.(?:polyv|isdp)|go_live_delay)"
+    r"|sessions\.(?:polyv|volcengine)\.(?:polls|poll_errors|bad_answers))"
 )
 
 
@@ -206,6 +207,51 @@ def test_polls_from_a_trigger_count_too(statsd: StatsdListener, live_connections
     polls = [r for r in live_connections.requests if r.query.get("Action") == "DescribeLiveStreamState"]
     assert counts(statsd.drain())["live_provider.volcengine.DescribeLiveStreamState.requests"] == len(polls)
     assert polls
+
+
+def test_session_polls_failed_polls_and_wrong_shaped_answers_are_counted(
+    statsd: StatsdListener, live_connections: SimulatorServer
+) -> None:
+    """A watcher group's polls: one good, one answered without StreamInfoList (a bad answer), one
+    throttled (a failed poll): three polls, two errors, one bad answer."""
+    import asyncio
+
+    from airflow_live_provider.simulator.server import SimResponse
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
+
+    listing = live_connections.routes[("GET", "/")]
+    answers = iter(
+        [
+            listing,
+            lambda req: SimResponse(200, {"ResponseMetadata": {"RequestId": "r"}, "Result": {}}),
+            listing,
+        ]
+    )
+    live_connections.routes[("GET", "/")] = lambda req: next(answers)(req)
+    trigger = VolcengineStreamSessionTrigger(
+        vhost=volc_sim.DEMO_VHOST, app=volc_sim.DEMO_APP, stream="s", poll_interval=0.01
+    )
+
+    async def three_polls() -> list[str | None]:
+        errors: list[str | None] = []
+        polls = VolcengineStreamSessionTrigger.open_shared_stream(trigger.serialize()[1])
+        async for snapshot in polls:
+            errors.append(snapshot.error)
+            if len(errors) == 2:
+                live_connections.faults.add("429", path="/", times=5)
+            if len(errors) == 3:
+                break
+        await polls.aclose()  # type: ignore[attr-defined]
+        return errors
+
+    errors = asyncio.run(three_polls())
+    assert errors[0] is None and "StreamInfoList" in (errors[1] or "") and errors[2]
+    seen = counts(statsd.drain())
+    assert seen["live_provider.sessions.volcengine.polls"] == 3
+    assert seen["live_provider.sessions.volcengine.poll_errors"] == 2
+    assert seen["live_provider.sessions.volcengine.bad_answers"] == 1
+    with pytest.raises(LiveApiInputError, match="'maybe' is not one of ok, failed, bad_answer"):
+        metrics.record_session_poll("polyv", "maybe")
 
 
 def test_event_figures_are_gauges_per_vendor(statsd: StatsdListener) -> None:

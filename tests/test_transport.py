@@ -107,6 +107,26 @@ def test_429_with_retry_after_then_success(echo: SimulatorServer) -> None:
     assert [r.status for r in echo.requests_to("/echo")] == [429, 200]
 
 
+@pytest.mark.parametrize("told", ["inf", "nan", "Infinity"])
+def test_a_retry_after_that_is_no_finite_time_is_ignored_for_the_backoff(
+    echo: SimulatorServer, told: str
+) -> None:
+    """``Retry-After: inf`` parses as a float: taken as given, the next attempt would wait forever
+    (or the call would give up at once). It is ignored: the ordinary backoff applies."""
+
+    def handler(req: SimRequest) -> SimResponse:
+        if len(echo.requests_to("/inf")) == 0:
+            return SimResponse(503, {"error": "busy"}, {"Retry-After": told})
+        return SimResponse(200, {"ok": True})
+
+    echo.routes[("GET", "/inf")] = handler
+    clock = FakeClock()
+    build, calls = counting_build("/inf")
+    make_transport(echo, clock).request(build, parse_json)
+    assert len(calls) == 2
+    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] < 60, clock.sleeps
+
+
 def test_503_then_success(echo: SimulatorServer) -> None:
     echo.faults.add("503", path="/echo", times=2)
     build, calls = counting_build()

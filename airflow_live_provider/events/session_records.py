@@ -9,7 +9,8 @@ again, so a replayed or twice-delivered event changes nothing. An "ended" sessio
 into the run sheet of the calendar's event instance on that stream (the one whose start is nearest,
 within :data:`MATCH_MARGIN` of its window), and that sheet and its page are republished.
 
-Light at import (the DAG file calls :func:`watched_streams` at every parse): ``json`` only.
+Light at import: ``json`` only. :func:`watch_lists` says what the session scope watchers watch: the
+calendar's streams (the planner publishes them).
 """
 
 from __future__ import annotations
@@ -29,24 +30,33 @@ SESSIONS_FOLDER = "sessions"
 MAX_TEXT = 1000
 
 
-def watched_streams(calendar_text: str) -> tuple[list[tuple[str, str, str]], list[str]]:
-    """The Volcengine streams ``(vhost, app, stream)`` and Polyv channel ids of a calendar, each once,
-    in calendar order. Read at DAG parse: no validation beyond the shape (the planner validates the
-    calendar), and a section without its fields is skipped."""
-    data = json.loads(calendar_text)
-    events = data.get("events") if isinstance(data, dict) else None
+def watch_lists(
+    events: Iterable[Mapping[str, Any]], *, calendar: str, published_at: str
+) -> dict[str, dict[str, Any]]:
+    """What each vendor's session scope watcher watches: the streams and channels of the calendar's
+    events (validated by :func:`~airflow_live_provider.events.calendar.load_calendar`), each once, in
+    calendar order: ``{"volcengine": {"targets": [{vhost, app, stream}, ...], "calendar",
+    "published_at"}, "polyv": {"targets": [{channel_id}, ...], ...}}``. The planner writes each
+    under ``watch_list`` in its scope asset's state (see the README, Stream sessions)."""
     streams: dict[tuple[str, str, str], None] = {}
     channels: dict[str, None] = {}
-    for event in events if isinstance(events, list) else []:
-        if not isinstance(event, dict):
-            continue
+    for event in events:
         volc = event.get("volcengine")
-        if isinstance(volc, dict) and all(isinstance(volc.get(k), str) for k in ("vhost", "app", "stream")):
-            streams[(volc["vhost"], volc["app"], volc["stream"])] = None
+        if isinstance(volc, Mapping) and all(
+            isinstance(volc.get(k), str) for k in ("vhost", "app", "stream")
+        ):
+            streams[(volc["vhost"].lower(), volc["app"], volc["stream"])] = None
         polyv = event.get("polyv")
-        if isinstance(polyv, dict) and isinstance(polyv.get("channel_id"), str | int):
+        if isinstance(polyv, Mapping) and isinstance(polyv.get("channel_id"), str | int):
             channels[str(polyv["channel_id"])] = None
-    return list(streams), list(channels)
+    about = {"calendar": calendar, "published_at": published_at}
+    return {
+        "volcengine": {
+            "targets": [{"vhost": v, "app": a, "stream": s} for v, a, s in streams],
+            **about,
+        },
+        "polyv": {"targets": [{"channel_id": c} for c in channels], **about},
+    }
 
 
 # -- the events a run was given --------------------------------------------------------------------

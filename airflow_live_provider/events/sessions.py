@@ -15,6 +15,13 @@ Rules:
   first offline poll.
 - Another session id without an offline poll in between fires "ended" (the old session, ended at
   the poll that saw the new one) then "started" (the new one).
+- A session the vendor gives no id (Polyv) gets one when it starts: the time of the first poll
+  that saw it live (its ``started_at``), kept in the state, so every event of that session, and
+  every re-fire of one, carries the same ``session_id``.
+
+Delivery (the trigger's part, :mod:`airflow_live_provider.triggers.stream_sessions`): the events
+an :func:`observe` decides are kept in ``WatchState.pending`` and stored *before* they are fired,
+and fired again by a watcher that starts with them still pending (see :func:`event_key`).
 
 Payloads carry times as UTC ISO-8601 ``...Z`` and never a credential (see the README).
 """
@@ -76,9 +83,14 @@ class WatchState:
     first_seen_live_at: str | None = None
     last_seen_live_at: str | None = None
     offline_since: str | None = None
+    #: Events fired (or about to be) whose hand-over is not yet known, oldest first: stored before
+    #: they are fired, re-fired by a watcher that starts with them, dropped once handed on.
+    pending: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["pending"] = [dict(p) for p in self.pending]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> WatchState | None:
@@ -89,9 +101,17 @@ class WatchState:
         values = {k: v for k, v in data.items() if k in known}
         if not isinstance(values.get("live", False), bool):
             return None
+        pending = values.pop("pending", None) or []
+        if not isinstance(pending, list) or not all(isinstance(p, Mapping) for p in pending):
+            return None
         if any(v is not None and not isinstance(v, str) for k, v in values.items() if k != "live"):
             return None
-        return cls(**values)
+        return cls(**values, pending=tuple(dict(p) for p in pending))
+
+
+def event_key(payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What tells one event from another: its kind and session (id and start)."""
+    return payload.get("kind"), payload.get("session_id"), payload.get("started_at")
 
 
 def _ended(state: WatchState, ended_at: datetime, now: datetime) -> dict[str, Any]:
@@ -111,10 +131,12 @@ def _ended(state: WatchState, ended_at: datetime, now: datetime) -> dict[str, An
 
 def _start(seen: Seen, now: datetime) -> tuple[WatchState, dict[str, Any]]:
     vendor_start = parse_utc(seen.started_at)
+    started_at = utc_text(vendor_start or now)
     state = WatchState(
         live=True,
-        session_id=seen.session_id,
-        started_at=utc_text(vendor_start or now),
+        # No id from the vendor: the session's start, fixed here, so a re-fire carries the same.
+        session_id=seen.session_id or started_at,
+        started_at=started_at,
         first_seen_live_at=utc_text(now),
         last_seen_live_at=utc_text(now),
     )
@@ -138,7 +160,8 @@ def observe(
 ) -> tuple[WatchState, list[dict[str, Any]]]:
     """The state after this poll and the events it decides (oldest first).
 
-    ``identity`` (vendor, conn_id, asset_uri, target) is copied into every payload.
+    ``identity`` (vendor, conn_id, asset_uri, target) is copied into every payload. ``pending`` is
+    the caller's business: the returned state's may be empty or stale, set it on the result.
     """
     state = state or WatchState()
     if now.tzinfo is None:

@@ -26,6 +26,33 @@ class PlanEventRunsOperator(BaseOperator):
         return plan_new_runs(dict(context.get("params") or {}), context.get("dag_run"), context["ti"])
 
 
+class PublishWatchListsOperator(BaseOperator):
+    """Write each session-watcher scope's watch list (the calendar's streams and channels, where
+    the planner reads it) into the state of its asset, one of this task's ``inlets``
+    (``assets.sample_session_scope_assets``). XCom: how many targets per vendor."""
+
+    ui_color = "#ffefeb"
+
+    def execute(self, context: Any) -> dict[str, int]:
+        import pendulum
+
+        from airflow_live_provider.assets import WATCH_LIST_KEY
+        from airflow_live_provider.calendar_source import calendar_location, read_calendar_text
+        from airflow_live_provider.events.calendar import load_calendar
+        from airflow_live_provider.events.session_records import watch_lists
+
+        params = context.get("params") or {}
+        location = calendar_location((params.get("calendar_path") or "").strip() or None)
+        events = load_calendar(read_calendar_text(location), source=location)
+        lists = watch_lists(events, calendar=location, published_at=pendulum.now("UTC").isoformat())
+        store = context["asset_state_store"]
+        for asset in self.inlets:
+            vendor = asset.name.split("/")[1]
+            store[asset].set(WATCH_LIST_KEY, lists[vendor])
+            self.log.info("%s: watching %d from %s", asset.name, len(lists[vendor]["targets"]), location)
+        return {vendor: len(lists[vendor]["targets"]) for vendor in lists}
+
+
 class StartEventRunsOperator(BaseOperator):
     """Ask Airflow for one run of ``trigger_dag_id`` per ``{trigger_run_id, conf}`` in the XCom
     ``chunk_key`` of task ``plan_task_id``; a run that exists already is left alone (run ids are

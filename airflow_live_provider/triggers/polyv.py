@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.triggers.base import LiveWatchTrigger
-from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
+from airflow_live_provider.triggers.stream_sessions import (
+    PollSnapshot,
+    SessionScopeTrigger,
+    StreamSessionTrigger,
+)
 
 if TYPE_CHECKING:
     from airflow_live_provider.events.sessions import Seen, WatchState
@@ -129,14 +133,23 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
     def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
         """``{channel id: "live" | "end"}`` for the channels the group watched when the poll began.
 
-        Asked 20 at a time so that a batch Polyv refuses for good (a deleted channel: 403
+        Asked 20 at a time (the poll fails once its deadline ``_deadline`` has passed) so that a
+        batch Polyv refuses for good (a deleted channel: 403
         "illegal channel id") leaves only its own 20 channels unknown; throttling or a server
         error stops the poll (retrying the other batches now would only add to the load).
         """
+        import time
+
+        from airflow_live_provider.triggers.stream_sessions import poll_overran
+
         channels: list[str] = kwargs["_channels"]
+        deadline = kwargs.get("_deadline")
         statuses: dict[str, str] = {}
         refused: LiveApiError | None = None
         for start in range(0, len(channels), MAX_CHANNELS_PER_POLL_CALL):
+            if deadline is not None and time.monotonic() > deadline:
+                asked = f"{start} of {len(channels)} channels asked"
+                raise poll_overran(cls.vendor, "channels/live-status", asked)
             batch = channels[start : start + MAX_CHANNELS_PER_POLL_CALL]
             try:
                 statuses.update(client.get_channel_live_statuses(batch))
@@ -147,12 +160,85 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
                 log.warning("Polyv channels %s..%s unknown this poll: %s", batch[0], batch[-1], exc)
         if refused is not None and not statuses:
             raise refused
+        strange = sorted(c for c, status in statuses.items() if status not in ("live", "end"))
+        if strange:
+            log.warning(
+                "Polyv channels %s unknown this poll: a status other than live/end (%s)",
+                ", ".join(strange[:10]) + (" ..." if len(strange) > 10 else ""),
+                statuses[strange[0]][:40],
+            )
         return statuses
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
-        from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
+        return seen_status(snapshot.result.get(self.channel_id))
 
-        status = snapshot.result.get(self.channel_id)
-        if status is None:  # joined after this poll began
-            return UNKNOWN
-        return Seen(live=True) if status == "live" else OFFLINE
+
+class PolyvSessionScopeTrigger(SessionScopeTrigger):
+    """Session events of the channels on a watch list, on one Polyv connection (see
+    :class:`~airflow_live_provider.triggers.stream_sessions.SessionScopeTrigger`): targets are
+    ``{"channel_id"}``, each poll asks the batch live-status call for all of them, 20 a call."""
+
+    vendor = "polyv"
+
+    def __init__(
+        self,
+        *,
+        polyv_conn_id: str = "polyv_default",
+        poll_interval: float = 30,
+        offline_grace_seconds: float = 60,
+    ) -> None:
+        super().__init__(
+            conn_id=polyv_conn_id, poll_interval=poll_interval, offline_grace_seconds=offline_grace_seconds
+        )
+        self.polyv_conn_id = polyv_conn_id
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {"polyv_conn_id": self.polyv_conn_id}
+
+    @classmethod
+    def conn_id_of(cls, kwargs: Mapping[str, Any]) -> str:
+        return str(kwargs["polyv_conn_id"])
+
+    @classmethod
+    def make_client(cls, kwargs: Mapping[str, Any]) -> Any:
+        return PolyvChannelSessionTrigger.make_client(kwargs)
+
+    @classmethod
+    def check_target(cls, raw: Any) -> dict[str, str]:
+        from airflow_live_provider.exceptions import LiveApiInputError
+        from airflow_live_provider.vendors.names import validate_channel_id
+
+        if not isinstance(raw, Mapping):
+            raise LiveApiInputError("target", f"must be {{channel_id}}, got {type(raw).__name__}")
+        channel = raw.get("channel_id")
+        return {"channel_id": validate_channel_id(str(channel) if isinstance(channel, int) else channel)}
+
+    @classmethod
+    def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
+        from airflow_live_provider.assets import polyv_channel_uri
+
+        return polyv_channel_uri(conn_id, target["channel_id"])
+
+    @classmethod
+    def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, str]:
+        channels = sorted({t["channel_id"] for t in kwargs["_targets"]}, key=int)
+        return PolyvChannelSessionTrigger.fetch(
+            client, {"_channels": channels, "_deadline": kwargs.get("_deadline")}
+        )
+
+    def seen_target(
+        self, target: Mapping[str, str], snapshot: PollSnapshot, state: WatchState | None
+    ) -> Seen:
+        return seen_status(snapshot.result.get(target["channel_id"]))
+
+
+def seen_status(status: str | None) -> Seen:
+    """What a channel's batch live status says: ``live``, ``end`` (offline), else unknown (not
+    asked in this poll, or a status Polyv does not document)."""
+    from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen
+
+    if status == "live":
+        return Seen(live=True)
+    if status == "end":
+        return OFFLINE
+    return UNKNOWN

@@ -11,7 +11,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_live_provider.triggers.base import LiveWatchTrigger
-from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger
+from airflow_live_provider.triggers.stream_sessions import (
+    PollSnapshot,
+    SessionScopeTrigger,
+    StreamSessionTrigger,
+)
 
 if TYPE_CHECKING:
     from airflow_live_provider.events.sessions import Seen, WatchState
@@ -144,26 +148,123 @@ class VolcengineStreamSessionTrigger(StreamSessionTrigger):
 
     @classmethod
     def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, list[Any]]:
-        """``{stream name: [OnlineStream, ...]}`` of the group's vhost/app."""
+        """``{stream name: [OnlineStream, ...]}`` of the group's vhost/app: at most
+        :data:`~.stream_sessions.MAX_POLL_PAGES` pages, stopped once the poll's deadline
+        (``_deadline``, monotonic) has passed (a :class:`LiveApiResponseError`: the poll fails)."""
+        import time
+
+        from airflow_live_provider.triggers.stream_sessions import MAX_POLL_PAGES, poll_overran
+
         online: dict[str, list[Any]] = {}
-        for item in client.iter_online_streams(vhost=kwargs["vhost"], app=kwargs["app"]):
+        deadline = kwargs.get("_deadline")
+        listing = client.iter_online_streams(
+            vhost=kwargs["vhost"], app=kwargs["app"], max_pages=MAX_POLL_PAGES
+        )
+        for count, item in enumerate(listing, 1):
+            if deadline is not None and count % 100 == 0 and time.monotonic() > deadline:
+                raise poll_overran(cls.vendor, "DescribeLiveStreamInfoByPage", f"{count} streams listed")
             if item.app == kwargs["app"]:
                 online.setdefault(item.stream, []).append(item)
+        if deadline is not None and time.monotonic() > deadline:
+            raise poll_overran(cls.vendor, "DescribeLiveStreamInfoByPage", "the listing ended")
         return online
 
     def seen(self, snapshot: PollSnapshot, state: WatchState | None) -> Seen:
-        from airflow_live_provider.events.sessions import OFFLINE, Seen
+        return seen_in_listing(snapshot.result.get(self.stream, []), state)
 
-        listed = snapshot.result.get(self.stream, [])
-        if not listed:
-            return OFFLINE
-        sessions = {session_id(item): item for item in listed}
-        # Listed more than once (another domain): keep the session already seen, else the newest.
-        if state is not None and state.session_id in sessions:
-            chosen = state.session_id
-        else:
-            chosen = max(sessions, key=lambda s: (sessions[s].session_start_time or "", s))
-        return Seen(live=True, session_id=chosen, started_at=sessions[chosen].session_start_time)
+
+class VolcengineSessionScopeTrigger(SessionScopeTrigger):
+    """Session events of the streams on a watch list, on one connection (see
+    :class:`~airflow_live_provider.triggers.stream_sessions.SessionScopeTrigger`).
+
+    Targets are ``{"vhost", "app", "stream"}``; each poll lists the ONLINE streams of every
+    vhost/app on the list (DescribeLiveStreamInfoByPage, 1,000 a page), so a poll costs
+    ``ceil(online streams / 1000)`` requests per vhost/app, whatever the number watched.
+    """
+
+    vendor = "volcengine"
+
+    def __init__(
+        self,
+        *,
+        volcengine_conn_id: str = "volcengine_live_default",
+        poll_interval: float = 30,
+        offline_grace_seconds: float = 60,
+    ) -> None:
+        super().__init__(
+            conn_id=volcengine_conn_id,
+            poll_interval=poll_interval,
+            offline_grace_seconds=offline_grace_seconds,
+        )
+        self.volcengine_conn_id = volcengine_conn_id
+
+    def target_kwargs(self) -> dict[str, Any]:
+        return {"volcengine_conn_id": self.volcengine_conn_id}
+
+    @classmethod
+    def conn_id_of(cls, kwargs: Mapping[str, Any]) -> str:
+        return str(kwargs["volcengine_conn_id"])
+
+    @classmethod
+    def make_client(cls, kwargs: Mapping[str, Any]) -> Any:
+        return VolcengineStreamSessionTrigger.make_client(kwargs)
+
+    @classmethod
+    def check_target(cls, raw: Any) -> dict[str, str]:
+        from airflow_live_provider.exceptions import LiveApiInputError
+        from airflow_live_provider.vendors.names import validate_app, validate_host_name, validate_stream
+
+        if not isinstance(raw, Mapping):
+            raise LiveApiInputError("target", f"must be {{vhost, app, stream}}, got {type(raw).__name__}")
+        return {
+            "vhost": validate_host_name(raw.get("vhost")).lower(),
+            "app": validate_app(raw.get("app")),
+            "stream": validate_stream(raw.get("stream")),
+        }
+
+    @classmethod
+    def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
+        from airflow_live_provider.assets import volclive_uri
+
+        return volclive_uri(target["vhost"], target["app"], target["stream"])
+
+    @classmethod
+    def fetch(cls, client: Any, kwargs: Mapping[str, Any]) -> dict[str, dict[str, list[Any]]]:
+        """``{"<vhost>/<app>": {stream: [OnlineStream, ...]}}`` for every vhost/app on the list
+        when the poll began; any failure fails the whole poll (its streams unknown)."""
+        scopes = sorted({(t["vhost"], t["app"]) for t in kwargs["_targets"]})
+        deadline = kwargs.get("_deadline")
+        return {
+            f"{vhost}/{app}": VolcengineStreamSessionTrigger.fetch(
+                client, {"vhost": vhost, "app": app, "_deadline": deadline}
+            )
+            for vhost, app in scopes
+        }
+
+    def seen_target(
+        self, target: Mapping[str, str], snapshot: PollSnapshot, state: WatchState | None
+    ) -> Seen:
+        from airflow_live_provider.events.sessions import UNKNOWN
+
+        listing = snapshot.result.get(f"{target['vhost']}/{target['app']}")
+        if listing is None:  # on the list since this poll began
+            return UNKNOWN
+        return seen_in_listing(listing.get(target["stream"], []), state)
+
+
+def seen_in_listing(listed: list[Any], state: WatchState | None) -> Seen:
+    """What one stream's entries in an online-stream listing say (none: offline)."""
+    from airflow_live_provider.events.sessions import OFFLINE, Seen
+
+    if not listed:
+        return OFFLINE
+    sessions = {session_id(item): item for item in listed}
+    # Listed more than once (another domain): keep the session already seen, else the newest.
+    if state is not None and state.session_id in sessions:
+        chosen = state.session_id
+    else:
+        chosen = max(sessions, key=lambda s: (sessions[s].session_start_time or "", s))
+    return Seen(live=True, session_id=chosen, started_at=sessions[chosen].session_start_time)
 
 
 def session_id(item: Any) -> str:

@@ -425,6 +425,7 @@ class VolcengineLiveClient:
         app: str | None = None,
         stream: str | None = None,
         page_size: int = MAX_ONLINE_STREAMS_PAGE_SIZE,
+        max_pages: int | None = None,
     ) -> Iterator[OnlineStream]:
         """Every ONLINE stream (optionally of one vhost, domain, app or stream), one
         DescribeLiveStreamInfoByPage page at a time: N watched streams cost ``ceil(N / page_size)``
@@ -435,9 +436,11 @@ class VolcengineLiveClient:
         ``PageNum`` >= 1, ``PageSize`` 1..1000, Vhost or Domain (not both), Stream only with App,
         10 requests/s per user (shared bucket), no
         ``HasMore``: a page shorter than ``PageSize`` is the last. Inputs are checked here, before
-        any request; page N+1 is fetched once page N is consumed. A page longer than asked, a page
-        repeating the previous one or more than :data:`MAX_ONLINE_STREAM_PAGES` pages is a
-        :class:`LiveApiResponseError` (a hostile answer cannot make this page forever).
+        any request; page N+1 is fetched once page N is consumed. A page without
+        ``StreamInfoList`` (``null`` is an empty page), a page longer than asked, a page repeating
+        the previous one or more than ``max_pages`` pages (at most
+        :data:`MAX_ONLINE_STREAM_PAGES`) is a :class:`LiveApiResponseError`: a hostile answer cannot
+        make this page forever, and an answer that lists nothing by mistake is not "none online".
         """
         query = online_streams_query(vhost=vhost, domain=domain, app=app, stream=stream)
         size = whole_number(
@@ -449,19 +452,34 @@ class VolcengineLiveClient:
             example="1000",
             what="page size",
         )
-        return self._iter_online_stream_pages(query, size)
+        pages = whole_number(
+            MAX_ONLINE_STREAM_PAGES if max_pages is None else max_pages,
+            "max_pages",
+            vendor=VENDOR,
+            low=1,
+            high=MAX_ONLINE_STREAM_PAGES,
+            example="100",
+            what="page count",
+        )
+        return self._iter_online_stream_pages(query, size, pages)
 
-    def _iter_online_stream_pages(self, query: dict[str, str], size: int) -> Iterator[OnlineStream]:
+    def _iter_online_stream_pages(
+        self, query: dict[str, str], size: int, max_pages: int
+    ) -> Iterator[OnlineStream]:
         call = "DescribeLiveStreamInfoByPage"
         previous: list[Any] | None = None
-        for page_num in range(1, MAX_ONLINE_STREAM_PAGES + 1):
+        for page_num in range(1, max_pages + 1):
             result = self.call(
                 call,
                 version=DEFAULT_VERSION,
                 method="GET",
                 query={**query, "PageNum": page_num, "PageSize": size},
             )
-            raw = result.get("StreamInfoList")
+            if "StreamInfoList" not in result:
+                raise bad_answer(
+                    VENDOR, call, f"page {page_num} has no Result.StreamInfoList (not taken as none online)"
+                )
+            raw = result["StreamInfoList"]
             items = [] if raw is None else expect_list(raw, VENDOR, call, "Result.StreamInfoList")
             if len(items) > size:
                 raise bad_answer(
@@ -474,9 +492,7 @@ class VolcengineLiveClient:
             if len(items) < size:
                 return
             previous = items
-        raise bad_answer(
-            VENDOR, call, f"more than {MAX_ONLINE_STREAM_PAGES} pages of online streams; stopped paging"
-        )
+        raise bad_answer(VENDOR, call, f"more than {max_pages} pages of online streams; stopped paging")
 
     def generate_push_url(
         self,

@@ -80,6 +80,11 @@ PARSE_SCRIPT = textwrap.dedent(
             "params": sorted(dag.params.keys()),
             "max_active_runs": dag.max_active_runs,
             "outlets": {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets},
+            "inlet_watchers": {t.task_id: [[w.trigger.serialize() for w in getattr(a, "watchers", [])]
+                                           for a in t.inlets] for t in dag.tasks if t.inlets},
+            "schedule_watchers": [[w.trigger.serialize() for w in a.watchers]
+                                  for a in getattr(getattr(dag.timetable, "asset_condition", None),
+                                                   "objects", [])],
             "schedule_assets": [a.uri for a in getattr(cond, "objects", [cond])]
             if (cond := getattr(dag.timetable, "asset_condition", None)) is not None else [],
             "param_titles": {k: (dag.params.get_param(k).schema or {}).get("title") for k in dag.params},
@@ -111,7 +116,7 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
         snapshot["params"]
     )
     pre = report["dags"]["live_event_preprovision"]
-    assert pre["tasks"] == ["plan", "start_event_runs"]
+    assert pre["tasks"] == ["plan", "publish_watch_list", "start_event_runs"]
     # Hourly, or at once when the calendar watcher sees an edit.
     assert pre["catchup"] is False and pre["timetable"] == "AssetOrTimeSchedule"
     assert pre["schedule_assets"] == ["livecalendar://planner/"] and "0 * * * *" in pre["schedule"]
@@ -131,16 +136,19 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert trend["tasks"] == ["trend"] and trend["timetable"] == "AssetTriggeredTimetable"
     assert trend["schedule_assets"] == snapshot["outlets"]["snapshot"]
     assert trend["schedule_assets"] == ["polyv://polyv_group_default/sub-account-snapshots"]
-    # The session DAG: scheduled on the sample calendar's streams, any of them (read at parse from
-    # the local calendar file, never a Variable: the lookups above are trapped).
+    # The session DAG: scheduled on one asset per vendor connection, whose watcher polls the watch
+    # list the planner publishes (nothing read at parse: the lookups above are trapped).
     sessions = report["dags"]["live_stream_sessions"]
     assert sessions["tasks"] == ["record"] and sessions["timetable"] == "AssetTriggeredTimetable"
     assert sessions["schedule"].startswith("AssetAny(") and sessions["max_active_runs"] == 1
     assert sessions["schedule_assets"] == [
-        "volclive://live.demo.example.com/live/daily-demo",
-        "volclive://live.demo.example.com/live/launch-keynote",
-        "polyv://polyv_default/channels/3151318",
+        "stream-sessions/volcengine/volcengine_live_default",
+        "stream-sessions/polyv/polyv_default",
     ]
+    # The planner writes their watch lists: its inlets are the very same assets, watchers included
+    # (another copy would make each parse of one file replace the other's watchers).
+    assert pre["inlet_watchers"] == {"publish_watch_list": sessions["schedule_watchers"]}
+    assert [len(w) for w in sessions["schedule_watchers"]] == [1, 1]
     for dag in (snapshot, pre, trend, event, sessions):  # every param has a title in the trigger form
         assert all(dag["param_titles"].values()), dag["param_titles"]
 
@@ -324,6 +332,21 @@ def write_calendar(path: Path, now: pendulum.DateTime) -> pendulum.DateTime:
     return close
 
 
+def watch_lists_stored(home: Path) -> dict[str, Any]:
+    """Asset name -> the ``watch_list`` in its asset state (read in a fresh process, as below)."""
+    script = (
+        "import json, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1])\n"
+        'rows = db.execute("SELECT a.name, s.value FROM asset_state_store s '
+        "JOIN asset a ON a.id = s.asset_id WHERE s.key = 'watch_list'\").fetchall()\n"
+        "print(json.dumps({n: json.loads(v) for n, v in rows}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home / "airflow.db")], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(done.stdout))
+
+
 def sheet_of(home: Path, folder: str, name: str = "latest.json") -> dict[str, Any]:
     return json.loads((home / "live_provider" / "run_sheets" / folder / name).read_text())
 
@@ -365,6 +388,15 @@ def test_planner_makes_one_run_per_instance_and_each_run_issues_on_its_own_clock
     )
     assert len(runs) == 2, runs  # the event a week away is outside the 24 h window
     assert len(server.requests) == before, "the planner must not call a vendor"
+    # The session watchers' watch lists: the streams and channels of the calendar in the Variable
+    # (the whole calendar, not only the window), in the state of their assets.
+    lists = watch_lists_stored(airflow_home)
+    assert lists["stream-sessions/volcengine/volcengine_live_default"]["targets"] == [
+        {"vhost": volc_sim.DEMO_VHOST, "app": volc_sim.DEMO_APP, "stream": s}
+        for s in ("now", "soon", "later")
+    ]
+    assert lists["stream-sessions/polyv/polyv_default"]["targets"] == [{"channel_id": transmit}]
+    assert lists["stream-sessions/polyv/polyv_default"]["calendar"] == str(calendar)
     # Planned again (calendar as a param this time): the same run ids exist, nothing new.
     second = dags_test(
         airflow_home, server, "live_event_preprovision", "-c", json.dumps({"calendar_path": str(calendar)})

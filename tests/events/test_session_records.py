@@ -11,8 +11,9 @@ from typing import Any
 import pendulum
 import pytest
 
+from airflow_live_provider.events.calendar import load_calendar
 from airflow_live_provider.events.run_sheets import RunSheetUnreadable
-from airflow_live_provider.events.session_records import record_sessions, session_events, watched_streams
+from airflow_live_provider.events.session_records import record_sessions, session_events, watch_lists
 from airflow_live_provider.exceptions import LiveApiInputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +53,17 @@ def lines(folder: Path) -> list[dict[str, Any]]:
 
 
 def test_the_sample_calendar_watches_each_stream_and_channel_once() -> None:
-    streams, channels = watched_streams(SAMPLE_CALENDAR.read_text())
-    assert streams == [
-        ("live.demo.example.com", "live", "daily-demo"),
-        ("live.demo.example.com", "live", "launch-keynote"),
-    ]
-    assert channels == ["3151318"]  # two events share it: one watcher
+    events = load_calendar(SAMPLE_CALENDAR.read_text(), source="live_events.json")
+    lists = watch_lists(events, calendar="live_events.json", published_at="2026-12-01T10:00:00Z")
+    assert lists["volcengine"] == {
+        "targets": [
+            {"vhost": "live.demo.example.com", "app": "live", "stream": "daily-demo"},
+            {"vhost": "live.demo.example.com", "app": "live", "stream": "launch-keynote"},
+        ],
+        "calendar": "live_events.json",
+        "published_at": "2026-12-01T10:00:00Z",
+    }
+    assert lists["polyv"]["targets"] == [{"channel_id": "3151318"}]  # two events share it: watched once
 
 
 def test_events_come_from_the_trigger_else_from_conf_and_bad_ones_name_the_field() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from airflow_live_provider.events.sessions import OFFLINE, UNKNOWN, Seen, WatchState, observe
@@ -155,7 +156,7 @@ def test_a_restart_mid_grace_does_not_lose_the_end() -> None:
     assert [(e["kind"], e["ended_at"]) for e in after] == [("ended", "2026-12-01T10:00:30.000Z")]
 
 
-def test_polyv_without_session_ids_uses_the_first_live_poll_as_the_start() -> None:
+def test_polyv_without_session_ids_uses_the_first_live_poll_as_the_start_and_the_id() -> None:
     polyv = {
         "vendor": "polyv",
         "conn_id": "polyv_default",
@@ -163,11 +164,24 @@ def test_polyv_without_session_ids_uses_the_first_live_poll_as_the_start() -> No
         "target": {"channel_id": "1"},
     }
     state, fired = observe(None, Seen(live=True), at(0), GRACE, identity=polyv)
-    assert fired[0]["session_id"] is None
+    # The id is fixed in the state when the session starts: every event of it carries the same.
+    assert fired[0]["session_id"] == state.session_id == "2026-12-01T10:00:00.000Z"
     assert fired[0]["started_at"] == fired[0]["first_seen_live_at"] == "2026-12-01T10:00:00.000Z"
+    state, fired = observe(state, Seen(live=True), at(20), GRACE, identity=polyv)
     state, fired = observe(state, Seen(live=False), at(30), GRACE, identity=polyv)
     state, fired = observe(state, Seen(live=False), at(90), GRACE, identity=polyv)
     assert fired[0]["duration_seconds"] == 30.0 and fired[0]["target"] == {"channel_id": "1"}
+    assert fired[0]["session_id"] == "2026-12-01T10:00:00.000Z"
+
+
+def test_pending_events_survive_the_json_round_trip_and_bad_ones_are_not_ours() -> None:
+    state, fired = observe(None, live(), at(0), GRACE, identity=IDENTITY)
+    state = replace(state, pending=tuple(fired))
+    back = WatchState.from_json(json.loads(json.dumps(state.to_json())))
+    assert back == state and back.pending[0]["kind"] == "started"
+    assert WatchState.from_json({**state.to_json(), "pending": "started"}) is None
+    assert WatchState.from_json({**state.to_json(), "pending": ["started"]}) is None
+    assert WatchState.from_json({"live": False}) == WatchState()  # stored before pending existed
 
 
 def test_stored_values_not_ours_count_as_no_state() -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -20,11 +23,14 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.simulator.server import LoggedRequest
+from airflow_live_provider.triggers import stream_sessions
 from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS
 from airflow_live_provider.triggers.stream_sessions import (
     PollSnapshot,
     PolyvChannelSessionTrigger,
+    PolyvSessionScopeTrigger,
     StreamSessionTrigger,
+    VolcengineSessionScopeTrigger,
     VolcengineStreamSessionTrigger,
     next_pause,
 )
@@ -139,7 +145,10 @@ def watch(
             queue.put_nowait(None)
         await asyncio.gather(*consumers)
 
-    asyncio.run(main())
+    async def bounded() -> None:  # a safety net (a bug must not hang the suite), never asserted on
+        await asyncio.wait_for(main(), timeout=120)
+
+    asyncio.run(bounded())
     return events, snapshots
 
 
@@ -251,13 +260,17 @@ def test_500_streams_on_one_vhost_app_cost_one_request_per_poll(sim: SimulatorSe
     assert fired == {s: ["started"] for s in on_air}
 
 
-def test_a_restart_mid_session_fires_nothing(sim: SimulatorServer) -> None:
+def test_a_restart_mid_session_fires_nothing(sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once its events were handed on (here: at the next poll), a restarted watcher fires nothing."""
+    monkeypatch.setattr(stream_sessions, "HANDOVER_SECONDS", 0.0)
     stores = [MemoryStore(), MemoryStore()]
     start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
     triggers = [volc("keynote"), volc("quiet")]
     events, _ = watch(triggers, [start, None], stores=stores)
     assert [kinds(e) for e in events] == [["started"], []]
-    assert stores[0].writes == 1 and stores[1].writes == 0  # written after the event only
+    # Written before the event (with it pending) and once it was handed on; nothing for "quiet".
+    assert stores[0].writes == 2 and stores[1].writes == 0
+    assert stores[0].data["stream_session"]["pending"] == []
     # The triggerer restarts: new trigger objects, a new poll loop, the same stored state.
     events, _ = watch(triggers, [None, None, None], stores=stores)
     assert events == [[], []]
@@ -295,7 +308,7 @@ def test_500_polyv_channels_cost_25_requests_per_poll(sim: SimulatorServer) -> N
     fired = {c: kinds(e) for c, e in zip(channels, events, strict=True) if e}
     assert fired == {c: ["started"] for c in live}
     first = events[channels.index(live[0])][0]
-    assert first["session_id"] is None and first["target"] == {"channel_id": live[0]}
+    assert first["session_id"] == first["started_at"] and first["target"] == {"channel_id": live[0]}
     assert first["asset_uri"] == f"polyv://polyv_default/channels/{live[0]}"
 
 
@@ -369,8 +382,8 @@ def test_backoff_doubles_with_jitter_up_to_a_cap_and_errors_that_retrying_cannot
     assert all(min(MAX_BACKOFF_SECONDS, 2.0 ** (n + 1)) / 2 <= p for n, p in enumerate(pauses))
     assert all(p <= MAX_BACKOFF_SECONDS for p in pauses)
     assert len({round(p, 6) for p in pauses[:5]}) == 5  # jittered, not a fixed ladder
-    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=300.0)
-    assert next_pause(told, 1.0, 1.0) == 300.0  # the vendor's Retry-After wins
+    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=3.5)
+    assert next_pause(told, 1.0, 1.0) == 3.5  # the vendor's Retry-After wins (within 5 intervals)
     denied = LiveApiError("forbidden", vendor="v", retryable=False)
     assert next_pause(denied, 1.0, 1.0) == 10.0
     assert next_pause(denied, 30.0, 30.0) == MAX_BACKOFF_SECONDS
@@ -435,3 +448,245 @@ def test_a_deleted_polyv_channel_blinds_only_its_own_batch(sim: SimulatorServer)
     assert any(r.status == 403 for r in sim.requests_to(POLYV_STATUS_PATH))
     fired = {c: kinds(e) for c, e in zip([ghost, *channels], events, strict=True) if e}
     assert fired == {channels[-1]: ["started"]}  # channels[5] shares the ghost's batch: unknown
+
+
+# -- never silent ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("retry_after", [math.inf, math.nan, -5.0, 86400.0, 1e308])
+def test_a_retry_after_is_capped_at_five_poll_intervals_and_only_finite_ones_count(
+    retry_after: float,
+) -> None:
+    told = LiveApiError("slow down", vendor="v", retryable=True, retry_after=retry_after)
+    pause = next_pause(told, 30.0, 30.0)
+    assert math.isfinite(pause) and 0 < pause <= 5 * 30.0
+    denied = LiveApiError("no", vendor="v", retryable=False, retry_after=retry_after)
+    assert math.isfinite(next_pause(denied, 30.0, 30.0))
+
+
+def test_a_retry_after_of_inf_does_not_silence_the_group(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The listing answers 429 with ``Retry-After: inf`` (then a day): the group polls again within
+    five intervals each time, and the session that started meanwhile is reported."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+
+    def throttle(retry_after: float) -> Callable[[], None]:
+        return lambda: sim.faults.add("429", path="/", times=1, retry_after=retry_after)
+
+    start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    (events,), snapshots = watch(
+        [volc("keynote", poll_interval=0.02)], [throttle(math.inf), throttle(86400), start]
+    )
+    throttled = [r for r in listings(sim) if r.status == 429]
+    assert len(throttled) == 2
+    assert sum(1 for s in snapshots if s.error) == 2
+    waits = [float(m) for m in re.findall(r"next poll in ([0-9.]+|inf) s", caplog.text)]
+    assert len(waits) == 2 and all(w <= 5 * 0.02 + 0.05 for w in waits)  # what the log says it waits
+    assert kinds(events) == ["started"]
+
+
+def test_a_listing_without_stream_info_list_is_a_failed_poll_not_all_offline(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A live session; then the listing answers ``{}`` (no StreamInfoList) for several polls, past
+    the grace: no "ended" (the streams are unknown, not offline), each such poll is an error; then
+    the listing is back and still shows the session: nothing fires."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+    listing = sim.routes[("GET", "/")]
+
+    def empty_answer(req: Any) -> Any:
+        from airflow_live_provider.simulator.server import SimResponse
+
+        return SimResponse(200, {"ResponseMetadata": {"RequestId": "rid-empty"}, "Result": {}})
+
+    def broken() -> None:
+        sim.routes[("GET", "/")] = empty_answer
+
+    def fixed() -> None:
+        sim.routes[("GET", "/")] = listing
+
+    start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    (events,), snapshots = watch([volc("keynote")], [start, None, broken, None, None, None, fixed, None])
+    assert kinds(events) == ["started"]
+    errors = [s.error for s in snapshots if s.error]
+    assert len(errors) == 4 and all("StreamInfoList" in e for e in errors)
+    assert "3 polls in a row failed" in caplog.text  # the group says so at ERROR
+    assert any(r.levelno == logging.ERROR and "StreamInfoList" in r.getMessage() for r in caplog.records)
+    assert "polling again after 4 failed polls in a row" in caplog.text
+
+
+def test_a_group_failing_polls_in_a_row_says_so_with_the_vendors_message_scrubbed(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every signature refused (403 InvalidTimestamp) for six polls: an ERROR at the 3rd and the
+    6th naming the vendor's code, never a credential; warnings for the others."""
+    caplog.set_level(logging.WARNING, logger=stream_sessions.__name__)
+
+    def skew() -> None:
+        sim.clock_skew = 3600.0
+
+    def unskew() -> None:
+        sim.clock_skew = 0.0
+
+    watch([volc("keynote")], [skew, None, None, None, None, None, unskew, None])
+    mine = [r for r in caplog.records if r.name == stream_sessions.__name__]
+    alerts = [r.getMessage() for r in mine if r.levelno == logging.ERROR]
+    assert len(alerts) == 2
+    assert "3 polls in a row failed" in alerts[0] and "6 polls in a row failed" in alerts[1]
+    assert all("InvalidTimestamp" in a and "VolcengineStreamSessionTrigger group" in a for a in alerts)
+    assert_no_secret_in(caplog.text, *sim.secrets())
+
+
+def test_a_listing_stops_at_the_page_cap(sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 streams online fill page 1, so the listing asks for page 2: with a cap of one page the
+    poll fails (unknown) instead of paging on; with the cap back the stream is seen live."""
+    monkeypatch.setattr(stream_sessions, "MAX_POLL_PAGES", 1)
+    start = lambda: [sim.volcengine.start_session(VHOST, APP, f"s{n:04d}") for n in range(1000)]  # noqa: E731
+    uncap = lambda: monkeypatch.setattr(stream_sessions, "MAX_POLL_PAGES", 2)  # noqa: E731
+    (events,), snapshots = watch([volc("s0001")], [start, None, uncap])
+    assert [s.error is not None for s in snapshots] == [True, True, False]
+    assert all("more than 1 pages" in (s.error or "") for s in snapshots[:2])
+    assert len(listings(sim)) == 2 + 2  # one page for each capped poll, then both pages
+    assert kinds(events) == ["started"]
+
+
+@pytest.mark.parametrize("watcher", ["volcengine", "polyv"])
+def test_a_poll_past_its_deadline_is_a_failed_poll(
+    sim: SimulatorServer, monkeypatch: pytest.MonkeyPatch, watcher: str
+) -> None:
+    """With a deadline already passed when the poll begins, the poll fails (its streams unknown,
+    the session not reported); with the deadline back the session is reported."""
+    monkeypatch.setattr(stream_sessions, "MIN_POLL_DEADLINE_SECONDS", -1.0)
+    monkeypatch.setattr(stream_sessions, "POLL_DEADLINE_INTERVALS", 0)
+    restore = lambda: monkeypatch.setattr(stream_sessions, "MIN_POLL_DEADLINE_SECONDS", 30.0)  # noqa: E731
+    channel = polyv_sim.DEMO_CHANNEL_ID
+    if watcher == "volcengine":
+        trigger: StreamSessionTrigger = volc("keynote")
+        start = lambda: sim.volcengine.start_session(VHOST, APP, "keynote")  # noqa: E731
+    else:
+        trigger = polyv(channel)
+        start = lambda: sim.polyv.go_live(channel)  # noqa: E731
+    (events,), snapshots = watch([trigger], [start, None, restore])
+    assert [s.error is not None for s in snapshots] == [True, True, False]
+    assert all("passed its deadline" in (s.error or "") for s in snapshots[:2])
+    assert kinds(events) == ["started"]
+
+
+def test_a_polyv_status_polyv_does_not_document_is_unknown_not_offline(sim: SimulatorServer) -> None:
+    channel = polyv_sim.DEMO_CHANNEL_ID
+    trigger = polyv(channel)
+    state = None
+    snapshot = PollSnapshot(datetime.now(UTC), {channel: "waiting"})
+    assert trigger.seen(snapshot, state).live is None
+    snapshot = snapshot._replace(result={channel: "end"})
+    assert trigger.seen(snapshot, state).live is False
+
+
+# -- one watcher per vendor scope, its watch list in its asset state --------------------------------
+def volc_scope(**kwargs: Any) -> VolcengineSessionScopeTrigger:
+    return VolcengineSessionScopeTrigger(**{"poll_interval": 0.01, "offline_grace_seconds": 0, **kwargs})
+
+
+def polyv_scope(**kwargs: Any) -> PolyvSessionScopeTrigger:
+    return PolyvSessionScopeTrigger(**{"poll_interval": 0.01, "offline_grace_seconds": 0, **kwargs})
+
+
+def watching(*targets: dict[str, Any]) -> MemoryStore:
+    """A scope watcher's asset state with a published watch list."""
+    return MemoryStore({"watch_list": {"targets": list(targets), "calendar": "test", "published_at": "now"}})
+
+
+def stream(name: str, app: str = APP) -> dict[str, str]:
+    return {"vhost": VHOST, "app": app, "stream": name}
+
+
+def test_a_scope_watcher_watches_the_streams_on_its_watch_list_one_listing_per_app(
+    sim: SimulatorServer,
+) -> None:
+    """Three streams on two apps listed: two listings a poll, whatever the count; a live stream off
+    the list fires nothing; each event names its own stream."""
+    store = watching(stream("keynote"), stream("panel"), stream("side", app="other"))
+    live = [(APP, "keynote"), ("other", "side"), (APP, "unlisted")]
+    start = lambda: [sim.volcengine.start_session(VHOST, a, s) for a, s in live]  # noqa: E731
+    (events,), snapshots = watch([volc_scope()], [start, None, None], stores=[store])
+    assert len(snapshots) == 3 and all(s.error is None for s in snapshots)
+    assert len(listings(sim)) == 3 * 2  # one listing per vhost/app per poll
+    assert sorted((e["kind"], e["asset_uri"]) for e in events) == [
+        ("started", f"volclive://{VHOST}/{APP}/keynote"),
+        ("started", f"volclive://{VHOST}/other/side"),
+    ]
+    first = next(e for e in events if e["target"]["stream"] == "keynote")
+    assert first["target"] == stream("keynote") and first["vendor"] == "volcengine"
+    assert first["session_id"].startswith("7")  # the vendor's <ID>@<SessionStartTime>
+    assert store.data[f"session:volclive://{VHOST}/{APP}/keynote"]["live"] is True
+
+
+def test_a_scope_watcher_follows_edits_of_its_watch_list(sim: SimulatorServer) -> None:
+    """A stream added to the list is watched from the next poll; one removed is no longer polled
+    (its app's listing stops) and fires nothing, even when it stops."""
+    store = watching(stream("keynote"))
+
+    def add() -> None:
+        store.data["watch_list"] = {"targets": [stream("keynote"), stream("late", app="other")]}
+
+    def remove() -> None:
+        store.data["watch_list"] = {"targets": [stream("late", app="other")]}
+
+    script = [
+        lambda: [sim.volcengine.start_session(VHOST, a, s) for a, s in [(APP, "keynote"), ("other", "late")]],
+        add,
+        None,
+        remove,
+        lambda: sim.volcengine.stop_session(VHOST, APP, "keynote"),
+        None,
+        None,
+    ]
+    (events,), snapshots = watch([volc_scope()], script, stores=[store])
+    assert [(e["kind"], e["target"]["stream"]) for e in events] == [
+        ("started", "keynote"),
+        ("started", "late"),
+    ]
+    apps = [r.query.get("App") for r in listings(sim)]
+    assert apps[-2:] == ["other", "other"]  # after the removal only the other app is listed
+
+
+def test_a_scope_watcher_without_a_watch_list_polls_nothing(sim: SimulatorServer) -> None:
+    sim.volcengine.start_session(VHOST, APP, "keynote")
+    (events,), snapshots = watch([volc_scope()], [None, None], stores=[MemoryStore()])
+    assert events == [] and listings(sim) == [] and len(snapshots) == 2
+
+
+def test_bad_watch_list_entries_are_left_out(
+    sim: SimulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = watching(stream("keynote"), {"vhost": VHOST, "app": APP, "stream": "key note"}, "s1")
+    (events,), _ = watch(
+        [volc_scope()], [lambda: sim.volcengine.start_session(VHOST, APP, "keynote"), None], stores=[store]
+    )
+    assert [e["target"]["stream"] for e in events] == ["keynote"]
+    said = capsys.readouterr().out  # the trigger's own log (its file in the triggerer)
+    assert "watch list entry 1 left out" in said and "watch list entry 2 left out" in said
+
+
+def test_a_polyv_scope_watcher_asks_20_channels_a_call(sim: SimulatorServer) -> None:
+    channels = [sim.polyv.add_channel(f"Watched {n}") for n in range(45)]
+    store = watching(*[{"channel_id": c} for c in channels])
+    live = channels[::20]
+    (events,), snapshots = watch(
+        [polyv_scope()], [lambda: [sim.polyv.go_live(c) for c in live], None], stores=[store]
+    )
+    assert len(sim.requests_to(POLYV_STATUS_PATH)) == 2 * 3  # ceil(45 / 20) a poll
+    assert sorted(e["target"]["channel_id"] for e in events) == sorted(live)
+    assert all(
+        e["asset_uri"] == f"polyv://polyv_default/channels/{e['target']['channel_id']}" for e in events
+    )
+    assert all(e["session_id"] == e["started_at"] for e in events)
+
+
+def test_scope_triggers_serialize_and_group_by_connection() -> None:
+    classpath, kwargs = volc_scope(volcengine_conn_id="volc_eu").serialize()
+    assert kwargs == {"volcengine_conn_id": "volc_eu", "poll_interval": 0.01, "offline_grace_seconds": 0.0}
+    assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
+    assert volc_scope().shared_stream_key() != volc_scope(volcengine_conn_id="other").shared_stream_key()
+    assert volc_scope().shared_stream_key() != volc("a").shared_stream_key()
+    assert polyv_scope().shared_stream_key() != polyv("1").shared_stream_key()
+    assert volc_scope().asset_uri() == "stream-sessions/volcengine/volcengine_live_default"

@@ -558,6 +558,8 @@ def _item(n: int, **changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("result", "says"),
     [
+        ({}, "page 1 has no Result.StreamInfoList (not taken as none online)"),
+        ({"RoughCount": 0}, "page 1 has no Result.StreamInfoList"),
         ({"StreamInfoList": "s1,s2"}, "Result.StreamInfoList is a string, not a list"),
         ({"StreamInfoList": {"Stream": "s1"}}, "Result.StreamInfoList is an object, not a list"),
         ({"StreamInfoList": [_item(0), "s1"]}, "Result.StreamInfoList[1] is a string, not an object"),
@@ -581,6 +583,22 @@ def test_online_streams_hostile_answer_is_refused(
         list(make_client(simulator).iter_online_streams(page_size=2))
     assert says in str(info.value)
     assert_no_secret_in(str(info.value), DEMO_SECRET_ACCESS_KEY)
+
+
+def test_online_streams_null_is_an_empty_page(simulator: SimulatorServer) -> None:
+    """``"StreamInfoList": null`` (how a Go service writes an empty list) says "none online"."""
+    _hostile(simulator, lambda number, size: {"StreamInfoList": None, "RoughCount": 0})
+    assert list(make_client(simulator).iter_online_streams(page_size=2)) == []
+
+
+def test_online_streams_stop_at_the_callers_page_cap(simulator: SimulatorServer) -> None:
+    _hostile(simulator, lambda number, size: {"StreamInfoList": [_item(number)]})
+    with pytest.raises(LiveApiResponseError, match="more than 3 pages"):
+        list(make_client(simulator).iter_online_streams(page_size=1, max_pages=3))
+    assert len(simulator.requests) == 3
+    with pytest.raises(LiveApiInputError, match="max_pages"):
+        make_client(simulator).iter_online_streams(max_pages=0)
+    assert len(simulator.requests) == 3
 
 
 def test_online_streams_a_bad_page_yields_none_of_its_items(simulator: SimulatorServer) -> None:
