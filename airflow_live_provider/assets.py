@@ -26,30 +26,27 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset
 
+from airflow_live_provider.asset_names import (
+    CHANNELS_PATH,
+    POLYV_SCHEME,
+    VOLCLIVE_SCHEME,
+    is_conn_id,
+    session_scope_name,
+    volclive_uri,
+)
 from airflow_live_provider.exceptions import LiveApiInputError
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
 SNAPSHOT_ASSET_GROUP = "polyv"
-POLYV_SCHEME = "polyv"
 #: What follows ``polyv://<conn id>/``: the provider's data products, or ``channels/<id>``.
 SNAPSHOTS_PRODUCT = "sub-account-snapshots"
 POLYV_PRODUCTS = (SNAPSHOTS_PRODUCT,)
-CHANNELS_PATH = "channels"
-VOLCLIVE_SCHEME = "volclive"
 STREAM_ASSET_GROUP = "live-streams"
 #: The watcher's name on each stream or channel asset.
 SESSIONS_WATCHER = "sessions"
-#: Airflow's rule for connection ids (letters, digits, '_', '-', '.'; at most 250). Checked with
-#: str methods, not regexes: compiling two regexes cost 0.2 ms of every parse of a DAG importing this.
-_CONN_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-MAX_CONN_ID_LENGTH = 250
 MAX_CHANNEL_ID_LENGTH = 32
-
-
-def _is_conn_id(text: str) -> bool:
-    return 0 < len(text) <= MAX_CONN_ID_LENGTH and _CONN_ID_CHARS.issuperset(text)
 
 
 def _is_channel_id(text: str) -> bool:
@@ -109,7 +106,7 @@ def sanitize_polyv_uri(uri: SplitResult) -> SplitResult:
     )
     if not uri.netloc:
         raise LiveApiInputError("uri", f"{shown!r} names no connection; {expected}")
-    if not _is_conn_id(uri.netloc):
+    if not is_conn_id(uri.netloc):
         raise LiveApiInputError(
             "uri",
             f"{shown!r}: {uri.netloc!r} is not a connection id (letters, digits, '_', '-', '.'; "
@@ -146,15 +143,6 @@ def snapshot_event_extra(
 
 
 # -- stream sessions ------------------------------------------------------------------------------
-def volclive_uri(vhost: str, app: str, stream: str) -> str:
-    """``volclive://<vhost>/<app>/<stream>``, as the URI handler normalises it (vhost lowercased)."""
-    return f"{VOLCLIVE_SCHEME}://{vhost.lower()}/{app}/{stream}"
-
-
-def polyv_channel_uri(polyv_conn_id: str, channel_id: str | int) -> str:
-    return f"{POLYV_SCHEME}://{polyv_conn_id}/{CHANNELS_PATH}/{channel_id}"
-
-
 def sanitize_volclive_uri(uri: SplitResult) -> SplitResult:
     """Airflow's ``asset-uris`` handler for ``volclive://<vhost>/<app>/<stream>``.
 
@@ -278,23 +266,8 @@ def calendar_asset(poll_seconds: float = 60, calendar: str | None = None) -> Ass
 
 # -- stream sessions of a whole vendor scope (the calendar's streams) ------------------------------
 #: The vendors with a session scope watcher, and the name prefix of their assets.
-SESSION_SCOPE_VENDORS = ("volcengine", "polyv")
-SESSION_SCOPE_PREFIX = "stream-sessions"
 #: The scopes the sample DAGs watch and publish: each vendor's default connection (the event runs').
 DEFAULT_SESSION_SCOPES = (("volcengine", "volcengine_live_default"), ("polyv", "polyv_default"))
-#: The asset state key a scope watcher reads its watch list from.
-WATCH_LIST_KEY = "watch_list"
-
-
-def session_scope_name(vendor: str, conn_id: str) -> str:
-    """``stream-sessions/<vendor>/<conn id>``: the name (and URI) of a scope watcher's asset."""
-    if vendor not in SESSION_SCOPE_VENDORS:
-        raise LiveApiInputError("vendor", f"{vendor!r} is not one of {', '.join(SESSION_SCOPE_VENDORS)}")
-    if not _is_conn_id(conn_id):
-        raise LiveApiInputError(
-            "conn_id", f"{conn_id!r} is not a connection id (letters, digits, '_', '-', '.')"
-        )
-    return f"{SESSION_SCOPE_PREFIX}/{vendor}/{conn_id}"
 
 
 def session_scope_asset(

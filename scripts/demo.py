@@ -349,7 +349,7 @@ def stream_session_runs(
     from contextlib import aclosing
 
     from airflow_live_provider.simulator import volcengine
-    from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
 
     os.environ.update(server.connection_env())  # the watcher runs in this process
     import logging

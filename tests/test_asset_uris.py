@@ -138,7 +138,7 @@ def test_polyv_channel_uris_are_accepted_and_checked() -> None:
 
 
 def test_a_stream_asset_is_one_line_with_its_watcher() -> None:
-    from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
 
     asset = volcengine_stream_asset("Live.Example.com", "live", "keynote", poll_interval=15)
     assert asset.uri == asset.name == STREAM_URI

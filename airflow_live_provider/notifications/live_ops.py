@@ -120,7 +120,7 @@ def error_text(exception: BaseException | None) -> str:
 def failure_facts(context: Mapping[str, Any], base_url: str | None = None) -> FailureFacts:
     """The facts of a failure callback's context (a task's, a DAG's, or a Deadline's)."""
     from airflow_live_provider.events.planner import EVENT_DAG_ID
-    from airflow_live_provider.plugins.live_events import URL_PREFIX
+    from airflow_live_provider.plugins import URL_PREFIX
 
     dag_run = context.get("dag_run")
     ti = context.get("task_instance") or context.get("ti")

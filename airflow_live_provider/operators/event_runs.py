@@ -36,7 +36,7 @@ class PublishWatchListsOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, int]:
         import pendulum
 
-        from airflow_live_provider.assets import WATCH_LIST_KEY
+        from airflow_live_provider.asset_names import WATCH_LIST_KEY
         from airflow_live_provider.calendar_source import calendar_location, read_calendar_text
         from airflow_live_provider.events.calendar import load_calendar
         from airflow_live_provider.events.session_records import watch_lists

@@ -18,8 +18,9 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from airflow_live_provider.plugins import URL_PREFIX
+
 #: Where the api-server mounts the app (the navigation entry and the pages' links use it).
-URL_PREFIX = "/live-events"
 #: The run page tab's route in the UI (``/dags/<dag>/runs/<run>/plugin/<route>``), unique across plugins.
 RUN_TAB_ROUTE = "live-event-run-sheet"
 

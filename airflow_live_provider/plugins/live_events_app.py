@@ -51,7 +51,7 @@ from airflow_live_provider.events.run_sheets import (
 )
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.outputs import parse_time, utc_iso
-from airflow_live_provider.plugins.live_events import URL_PREFIX
+from airflow_live_provider.plugins import URL_PREFIX
 from airflow_live_provider.reports.pages import document
 
 #: The tasks of a ``live_event`` run, in the order the page shows them.

@@ -96,7 +96,7 @@ class PolyvChannelSessionTrigger(StreamSessionTrigger):
         return {"channel_id": self.channel_id}
 
     def asset_uri(self) -> str:
-        from airflow_live_provider.assets import polyv_channel_uri
+        from airflow_live_provider.asset_names import polyv_channel_uri
 
         return polyv_channel_uri(self.polyv_conn_id, self.channel_id)
 
@@ -215,7 +215,7 @@ class PolyvSessionScopeTrigger(SessionScopeTrigger):
 
     @classmethod
     def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
-        from airflow_live_provider.assets import polyv_channel_uri
+        from airflow_live_provider.asset_names import polyv_channel_uri
 
         return polyv_channel_uri(conn_id, target["channel_id"])
 

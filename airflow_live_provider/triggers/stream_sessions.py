@@ -44,21 +44,10 @@ from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS, ClientSlot
 
 if TYPE_CHECKING:
     from airflow_live_provider.events.sessions import Seen, WatchState
-    from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger, PolyvSessionScopeTrigger
-    from airflow_live_provider.triggers.volcengine import (
-        VolcengineSessionScopeTrigger,
-        VolcengineStreamSessionTrigger,
-    )
 
-__all__ = [
-    "PollSnapshot",
-    "PolyvChannelSessionTrigger",
-    "PolyvSessionScopeTrigger",
-    "SessionScopeTrigger",
-    "StreamSessionTrigger",
-    "VolcengineSessionScopeTrigger",
-    "VolcengineStreamSessionTrigger",
-]
+# The vendors' watchers subclass these beside their live-watch triggers (triggers/volcengine.py,
+# triggers/polyv.py); this module does not import them (no import circle).
+__all__ = ["PollSnapshot", "SessionScopeTrigger", "StreamSessionTrigger"]
 
 log = logging.getLogger(__name__)
 
@@ -444,7 +433,7 @@ class SessionScopeTrigger(StreamSessionTrigger):
         return {}
 
     def asset_uri(self) -> str:
-        from airflow_live_provider.assets import session_scope_name
+        from airflow_live_provider.asset_names import session_scope_name
 
         return session_scope_name(self.vendor, self.conn_id)
 
@@ -480,7 +469,7 @@ class SessionScopeTrigger(StreamSessionTrigger):
     async def _watch_list(self, previous: tuple[dict[str, str], ...] | None) -> tuple[dict[str, str], ...]:
         """The targets on the stored watch list (bad entries left out, logged); the previous ones
         when it cannot be read; none before a watch list was ever published."""
-        from airflow_live_provider.assets import WATCH_LIST_KEY
+        from airflow_live_provider.asset_names import WATCH_LIST_KEY
 
         stored = await self._read(WATCH_LIST_KEY, "keeping the streams watched so far")
         if stored is None:
@@ -560,24 +549,3 @@ class SessionScopeTrigger(StreamSessionTrigger):
         finally:
             if _SCOPE_TARGETS.get(key) is targets:
                 _SCOPE_TARGETS.pop(key, None)
-
-
-def __getattr__(name: str) -> Any:
-    """The vendor triggers, importable from here (they live beside their live-watch triggers)."""
-    if name == "VolcengineStreamSessionTrigger":
-        from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
-
-        return VolcengineStreamSessionTrigger
-    if name == "PolyvChannelSessionTrigger":
-        from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger
-
-        return PolyvChannelSessionTrigger
-    if name == "VolcengineSessionScopeTrigger":
-        from airflow_live_provider.triggers.volcengine import VolcengineSessionScopeTrigger
-
-        return VolcengineSessionScopeTrigger
-    if name == "PolyvSessionScopeTrigger":
-        from airflow_live_provider.triggers.polyv import PolyvSessionScopeTrigger
-
-        return PolyvSessionScopeTrigger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

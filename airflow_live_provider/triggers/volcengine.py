@@ -126,7 +126,7 @@ class VolcengineStreamSessionTrigger(StreamSessionTrigger):
         return {"vhost": self.vhost, "app": self.app, "stream": self.stream}
 
     def asset_uri(self) -> str:
-        from airflow_live_provider.assets import volclive_uri
+        from airflow_live_provider.asset_names import volclive_uri
 
         return volclive_uri(self.vhost, self.app, self.stream)
 
@@ -224,7 +224,7 @@ class VolcengineSessionScopeTrigger(SessionScopeTrigger):
 
     @classmethod
     def target_uri(cls, conn_id: str, target: Mapping[str, str]) -> str:
-        from airflow_live_provider.assets import volclive_uri
+        from airflow_live_provider.asset_names import volclive_uri
 
         return volclive_uri(target["vhost"], target["app"], target["stream"])
 

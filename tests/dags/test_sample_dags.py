@@ -456,7 +456,7 @@ def test_a_stream_session_as_two_runs_of_the_sessions_dag(
     import asyncio
     from contextlib import aclosing
 
-    from airflow_live_provider.triggers.stream_sessions import VolcengineStreamSessionTrigger
+    from airflow_live_provider.triggers.volcengine import VolcengineStreamSessionTrigger
 
     # An event on the sample's daily-demo stream, started ten minutes ago (the calendar the
     # planner reads: the Variable); the session starts now, within its window.

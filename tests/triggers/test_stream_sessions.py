@@ -25,14 +25,11 @@ from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.simulator.server import LoggedRequest
 from airflow_live_provider.triggers import stream_sessions
 from airflow_live_provider.triggers.base import MAX_BACKOFF_SECONDS
-from airflow_live_provider.triggers.stream_sessions import (
-    PollSnapshot,
-    PolyvChannelSessionTrigger,
-    PolyvSessionScopeTrigger,
-    StreamSessionTrigger,
+from airflow_live_provider.triggers.polyv import PolyvChannelSessionTrigger, PolyvSessionScopeTrigger
+from airflow_live_provider.triggers.stream_sessions import PollSnapshot, StreamSessionTrigger, next_pause
+from airflow_live_provider.triggers.volcengine import (
     VolcengineSessionScopeTrigger,
     VolcengineStreamSessionTrigger,
-    next_pause,
 )
 from tests.helpers import assert_no_secret_in
 
