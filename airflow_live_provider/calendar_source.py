@@ -22,7 +22,9 @@ PLANNER_CALENDAR = "@planner"
 
 
 def calendar_location(pinned: str | None = None) -> str:
-    """``pinned`` (a planner run's ``calendar_path``), else the Variable, else the DAGs folder's file."""
+    """``pinned`` (a planner run's ``calendar_path``; blank counts as none), else the Variable, else
+    the DAGs folder's file."""
+    pinned = (pinned or "").strip()
     if pinned and pinned != PLANNER_CALENDAR:
         return pinned
     from airflow.sdk import Variable, conf

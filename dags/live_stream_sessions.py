@@ -67,7 +67,7 @@ with DAG(
 
         params = params or {}
         events = session_events(triggering_asset_events, getattr(dag_run, "conf", None))
-        calendar = calendar_location((params.get("calendar_path") or "").strip() or None)
+        calendar = calendar_location(params.get("calendar_path"))
         summary = record_sessions(
             events,
             output_dir=params.get("output_dir"),

@@ -827,6 +827,14 @@ def load_calendar(text: str, source: str = "calendar.json") -> list[dict[str, An
     return parse_calendar(data)
 
 
+def read_calendar(location: str) -> list[dict[str, Any]]:
+    """The validated events of the calendar file at ``location`` (a path or any
+    ObjectStoragePath URI), read through ``calendar_source``: every reader of the calendar."""
+    from airflow_live_provider.calendar_source import read_calendar_text
+
+    return load_calendar(read_calendar_text(location), source=location)
+
+
 def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """A JSON or YAML object whose keys are unique: a repeated key (the last silently winning,
     e.g. a second ``timezone``) is refused, naming it."""

@@ -304,11 +304,10 @@ def record_sessions(
     sheets: list[dict[str, Any]] = []
     ended = [r for r in records if r["kind"] == "ended"]
     if ended and calendar:
-        from airflow_live_provider.calendar_source import read_calendar_text
-        from airflow_live_provider.events.calendar import load_calendar
+        from airflow_live_provider.events.calendar import read_calendar
 
         try:
-            calendar_events = load_calendar(read_calendar_text(calendar), source=calendar)
+            calendar_events = read_calendar(calendar)
         except Exception as exc:  # read, parse or validation: the sessions are on record anyway
             summary["calendar_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             calendar_events = []

@@ -36,7 +36,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from airflow_live_provider.events.calendar import event_end, go_live_window, jit_moments, load_calendar
+from airflow_live_provider.events.calendar import event_end, go_live_window, jit_moments, read_calendar
 from airflow_live_provider.events.event_steps import JIT_STEP, steps_for
 from airflow_live_provider.events.planner import calendar_verdict, definition_hash, event_from_conf
 from airflow_live_provider.events.run_sheets import (
@@ -108,13 +108,12 @@ def current_verdict(run: EventRun) -> tuple[str, str]:
     """``(verdict, detail)`` for this run's definition against the calendar as the planner reads
     it now (see :func:`calendar_verdict`). A run made by hand with only ``{"event": ...}`` has no
     calendar: its own definition is current. Unreadable: :class:`CalendarUnreadable`."""
-    if "calendar" not in run.conf or not run.conf.get("calendar"):
+    if not run.conf.get("calendar"):
         return "current", ""
-    from airflow_live_provider.calendar_source import calendar_location, read_calendar_text
+    from airflow_live_provider.calendar_source import calendar_location
 
     try:
-        location = calendar_location(str(run.conf["calendar"]))
-        events = load_calendar(read_calendar_text(location), source=location)
+        events = read_calendar(calendar_location(str(run.conf["calendar"])))
     except Exception as exc:  # any reason: read error, parse error, validation error
         raise CalendarUnreadable(
             f"event {run.name!r}: the calendar cannot be read now ({type(exc).__name__}: "

@@ -37,13 +37,13 @@ class PublishWatchListsOperator(BaseOperator):
         import pendulum
 
         from airflow_live_provider.asset_names import WATCH_LIST_KEY
-        from airflow_live_provider.calendar_source import calendar_location, read_calendar_text
-        from airflow_live_provider.events.calendar import load_calendar
+        from airflow_live_provider.calendar_source import calendar_location
+        from airflow_live_provider.events.calendar import read_calendar
         from airflow_live_provider.events.session_records import watch_lists
 
         params = context.get("params") or {}
-        location = calendar_location((params.get("calendar_path") or "").strip() or None)
-        events = load_calendar(read_calendar_text(location), source=location)
+        location = calendar_location(params.get("calendar_path"))
+        events = read_calendar(location)
         lists = watch_lists(events, calendar=location, published_at=pendulum.now("UTC").isoformat())
         store = context["asset_state_store"]
         for asset in self.inlets:
@@ -120,14 +120,14 @@ def plan_new_runs(params: dict[str, Any], dag_run: Any, ti: Any) -> list[str]:
     import pendulum
     from airflow.sdk import conf
 
-    from airflow_live_provider.calendar_source import PLANNER_CALENDAR, calendar_location, read_calendar_text
-    from airflow_live_provider.events.calendar import lead_window, load_calendar, next_start
+    from airflow_live_provider.calendar_source import PLANNER_CALENDAR, calendar_location
+    from airflow_live_provider.events.calendar import lead_window, next_start, read_calendar
     from airflow_live_provider.events.planner import plan_chunks, plan_event_runs, without_existing_runs
     from airflow_live_provider.outputs import worker_local_storage
 
-    pinned = (params.get("calendar_path") or "").strip() or None
+    pinned = (params.get("calendar_path") or "").strip() or None  # written in the runs' conf
     location = calendar_location(pinned)
-    events = load_calendar(read_calendar_text(location), source=location)
+    events = read_calendar(location)
     if warning := worker_local_storage(params.get("output_dir"), "output_dir"):
         print(warning)
     run_time = getattr(dag_run, "run_after", None) or pendulum.now("UTC")

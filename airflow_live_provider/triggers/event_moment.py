@@ -43,11 +43,10 @@ async def calendar_events(pinned: str, max_age: float) -> list[dict[str, Any]] |
 
 
 def _load(location: str) -> list[dict[str, Any]] | None:
-    from airflow_live_provider.calendar_source import read_calendar_text
-    from airflow_live_provider.events.calendar import load_calendar
+    from airflow_live_provider.events.calendar import read_calendar
 
     try:
-        return load_calendar(read_calendar_text(location), source=location)
+        return read_calendar(location)
     except Exception:  # being rewritten, a store down: the step decides at its moment
         return None
 
