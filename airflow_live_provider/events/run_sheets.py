@@ -33,13 +33,12 @@ from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.outputs import (
     default_output_root,
     output_path,
-    parse_time,
     path_segment,
-    utc_iso,
     write_json,
     write_text,
 )
 from airflow_live_provider.reports.pages import document
+from airflow_live_provider.times import parse_instant, utc_iso
 
 LATEST = "latest"
 #: ``justInTime.status`` values.
@@ -108,7 +107,7 @@ def read_sheet(uri: str) -> dict[str, Any] | None:
 
 
 def new_sheet(event: dict[str, Any], run_id: str | None) -> dict[str, Any]:
-    start = parse_time(event["start"])
+    start = parse_instant(event["start"])
     return {
         "event": event["name"],
         "occurrence": event.get("occurrence"),
@@ -285,7 +284,7 @@ def _local(value: str | None, zone: str | None) -> str:
     """A UTC/offset timestamp shown in the event's own zone, e.g. ``Tue 1 Dec 19:30:00 (Asia/Shanghai)``."""
     if not value:
         return "unknown"
-    moment = pendulum.instance(parse_time(value))
+    moment = pendulum.instance(parse_instant(value))
     if zone:
         moment = moment.in_timezone(zone)
     label = zone or moment.strftime("UTC%z")
@@ -300,7 +299,7 @@ def _validity(item: dict[str, Any], zone: str | None, start: datetime) -> str:
     until = item.get("validUntil")
     state = ""
     if until:
-        end = parse_time(until)
+        end = parse_instant(until)
         state = (
             ' <span class="ok">valid at the start</span>'
             if end >= start
@@ -377,7 +376,7 @@ def _sessions(sheet: dict[str, Any], zone: str | None) -> list[str]:
 def render_html(sheet: dict[str, Any]) -> str:
     """A self-contained page (no scripts, no external assets) for the crew's phones."""
     zone = sheet.get("timezone")
-    start = parse_time(sheet["start"])
+    start = parse_instant(sheet["start"])
     esc = html.escape
     parts = [
         f"<h1>{esc(sheet['event'])}</h1>",

@@ -76,13 +76,13 @@ def _text(payload: Mapping[str, Any], key: str, where: str, *, required: bool = 
 
 
 def _time(payload: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> datetime | None:
-    from airflow_live_provider.outputs import parse_time
+    from airflow_live_provider.times import parse_instant
 
     value = _text(payload, key, where, required=required)
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_instant(value)
     except ValueError:
         raise _bad(
             f"{where}.{key}", f"must be an ISO-8601 time with Z or an offset, got {value[:80]!r}"
@@ -162,9 +162,9 @@ def identity(record: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def sessions_file(output_dir: str, started: str) -> str:
     """``<output_dir>/sessions/<YYYY-MM>.jsonl`` (the session's start month, UTC)."""
-    from airflow_live_provider.outputs import parse_time, utc_iso
+    from airflow_live_provider.times import parse_instant, utc_iso
 
-    return f"{output_dir}/{SESSIONS_FOLDER}/{utc_iso(parse_time(started))[:7]}.jsonl"
+    return f"{output_dir}/{SESSIONS_FOLDER}/{utc_iso(parse_instant(started))[:7]}.jsonl"
 
 
 def _read_lines(uri: str) -> list[dict[str, Any]]:
@@ -232,18 +232,18 @@ def matching_instance(events: list[dict[str, Any]], record: Mapping[str, Any]) -
     import pendulum
 
     from airflow_live_provider.events.calendar import event_end, occurrences
-    from airflow_live_provider.outputs import parse_time
+    from airflow_live_provider.times import parse_instant
 
-    started = pendulum.instance(parse_time(record["started"]))
+    started = pendulum.instance(parse_instant(record["started"]))
     candidates = [
         instance
         for event in events
         if _on_stream(event, record)
         for instance in occurrences(event, started - MATCH_MARGIN, started + MATCH_MARGIN)
-        if parse_time(instance["start"]) - MATCH_MARGIN <= started <= event_end(instance) + MATCH_MARGIN
+        if parse_instant(instance["start"]) - MATCH_MARGIN <= started <= event_end(instance) + MATCH_MARGIN
     ]
     return min(
-        candidates, key=lambda i: abs((parse_time(i["start"]) - started).total_seconds()), default=None
+        candidates, key=lambda i: abs((parse_instant(i["start"]) - started).total_seconds()), default=None
     )
 
 
@@ -270,14 +270,14 @@ def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[
         read_step,
         write_step,
     )
-    from airflow_live_provider.outputs import parse_time, utc_iso
+    from airflow_live_provider.times import parse_instant, utc_iso
 
     instance = matching_instance(events, record)
     if instance is None:
         return None
     folder = event_folder(output_dir, instance)
     latest = read_sheet(latest_uri(folder)) or {}
-    same_instance = latest.get("startUtc") == utc_iso(parse_time(instance["start"]))
+    same_instance = latest.get("startUtc") == utc_iso(parse_instant(instance["start"]))
     run_id = str(latest["runId"]) if same_instance and latest.get("runId") else instance_run_id(instance)
     held = (read_step(folder, run_id, SESSIONS) or {}).get("sessions") or []
     entry = sheet_entry(record)
@@ -295,7 +295,7 @@ def record_sessions(
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
     from airflow_live_provider.events.run_sheets import sheets_root
-    from airflow_live_provider.outputs import utc_iso
+    from airflow_live_provider.times import utc_iso
 
     output_dir = sheets_root(output_dir)
     now = utc_iso()

@@ -136,7 +136,7 @@ class EventCredentialsOperator(BaseOperator):
             credential_moment,
             issue_credentials,
         )
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
 
         run = _event_run(context)
         if JIT_STEP[self.vendor] not in steps_for(run.event):
@@ -183,7 +183,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airflow_live_provider.events.timeline import check_current, record_go_live, reuse_go_live
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
 
         run = self._load(context)
         check_current(run, "go_live")
@@ -225,7 +225,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         from airflow.sdk.exceptions import TaskDeferred
 
         from airflow_live_provider.events.timeline import check_current, record_go_live, refresh_current
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
 
         assert self._run is not None
         try:
