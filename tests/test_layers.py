@@ -33,7 +33,7 @@ WORKFLOW = {
     "events.timeline": {"airflow.sdk.exceptions", "hooks.volcengine", "hooks.polyv", "hooks.isdp", "metrics"},
 }
 #: Modules that know nothing of Airflow: the vendor clients, the HTTP core, errors, input checks.
-AIRFLOW_FREE = ("vendors", "transport", "exceptions", "validation", "asset_names")
+AIRFLOW_FREE = ("vendors", "transport", "exceptions", "validation", "asset_names", "times")
 
 
 def modules() -> dict[str, ast.Module]:
