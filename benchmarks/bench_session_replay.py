@@ -7,13 +7,15 @@ window (a stream that reconnects again and again, a backlog): two run sheets, on
 Printed per size: wall time, cost per session, file writes (all of them, the month's JSON Lines,
 sheet publishes = ``latest.json`` writes) and file reads.
 The old path (every ended session recorded on its sheet on its own, the sheet republished per
-session, as before 2026-12) is printed beside it for the sizes where it still runs in seconds.
-Printed, never asserted.
+session, as before 2026-12) is printed beside it for the sizes where it still runs in seconds
+(``--old-sizes 100,300,1000`` to choose them; 1,000 takes most of a minute). Printed, never
+asserted.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -131,7 +133,10 @@ def measure(
     return seconds, counts
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    old_sizes = OLD_SIZES
+    if argv[:1] == ["--old-sizes"] and len(argv) == 2:
+        old_sizes = tuple(int(n) for n in argv[1].split(","))
     header("Replaying ended stream sessions in one live_stream_sessions run (2 run sheets, local files)")
     work = Path(tempfile.mkdtemp(prefix="bench-session-replay-"))
     try:
@@ -141,7 +146,7 @@ def main() -> None:
             f"{'jsonl':>6} {'publishes':>9} {'reads':>7}"
         )
         measure(new_path, 10, work)  # imports and caches warmed, not counted
-        rows = [("old", old_path, n) for n in OLD_SIZES] + [("new", new_path, n) for n in SIZES]
+        rows = [("old", old_path, n) for n in old_sizes] + [("new", new_path, n) for n in SIZES]
         for label, path, count in rows:
             seconds, counts = measure(path, count, work)
             print(
@@ -155,4 +160,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
