@@ -165,10 +165,11 @@ def event_from_conf(conf: Any) -> dict[str, Any]:
         )
     # Where its sheets go, checked as every output location is (a conf is never rendered).
     check_output_location(conf.get("output_dir"), "dag_run.conf.output_dir", folder=True, optional=True)
-    if conf.get("calendar") is not None and not isinstance(conf["calendar"], str):
+    calendar = conf.get("calendar")
+    if calendar is not None and not isinstance(calendar, str):
         raise LiveApiInputError(
             "dag_run.conf.calendar",
-            f"{conf['calendar']!r} is a {type(conf['calendar']).__name__}, not text (a path, URI or @planner)",
+            f"{calendar!r} is a {type(calendar).__name__}, not text (a path, URI or @planner)",
         )
     definition = conf.get("definition")
     if definition is not None and not (
