@@ -492,7 +492,10 @@ def _tighten_own_folders(folder: str) -> None:
     ``$AIRFLOW_HOME/live_provider``) that this worker owns and that others can read (made by an
     older version, or by hand) become 0o700. Folders a user chose elsewhere are left alone: a
     shared volume may need group access."""
-    root = _local_file(output_path(default_output_root(), "output_root"))
+    try:
+        root = _local_file(output_path(default_output_root(), OUTPUT_ROOT_FIELD))
+    except LiveApiInputError:  # a bad root fails the tasks that write under it, not this one
+        return
     if root is None:
         return
     root = os.path.abspath(root)

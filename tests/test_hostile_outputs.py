@@ -212,6 +212,16 @@ def test_a_root_the_probe_cannot_write_names_the_setting(
     assert list(sim_connections.requests) == []
 
 
+def test_a_bad_root_does_not_fail_a_task_that_writes_elsewhere(
+    sim_connections: SimulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Writes tighten the root's own folders: a bad root is skipped there, not raised after the
+    vendor issued the tokens of a task given its own ``output_uri``."""
+    monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", f"{tmp_path}/root?x=1")
+    result = polyv_tokens(f"{tmp_path}/mine/tokens.json")
+    assert result["count"] == 1 and (tmp_path / "mine" / "tokens.json").is_file()
+
+
 # -- an event run's conf output_dir, and the planner's --------------------------------------------
 def volc_event_context(output_dir: Any) -> dict[str, Any]:
     [event] = parse_calendar(
