@@ -59,7 +59,7 @@ def default_output_root() -> str:
 
     configured = (conf.get("live_provider", "output_root", fallback="") or "").strip().rstrip("/")
     if configured:
-        if "://" not in configured and "{" not in configured:
+        if "://" not in configured:
             configured = os.path.abspath(configured)  # a relative setting is taken from here
         checked = check_output_location(configured, OUTPUT_ROOT_FIELD, folder=True)
         assert checked is not None
@@ -109,7 +109,13 @@ _TEMPLATE = re.compile(r"\{[{%#]")
 
 
 def check_output_location(
-    value: Any, field: str, *, folder: bool = False, optional: bool = False, templated: bool = False
+    value: Any,
+    field: str,
+    *,
+    folder: bool = False,
+    optional: bool = False,
+    templated: bool = False,
+    follow_links: bool = True,
 ) -> str | None:
     """The one check of an output location (a file or a folder) a user gives, before any vendor
     call or write: every operator's ``output_uri``, an event run's ``output_dir``, the session
@@ -124,7 +130,9 @@ def check_output_location(
       not render: a param, a conf, an XCom);
     - a ``?query`` or ``#fragment``: it names no file, and fsspec kept it in the file name;
     - a relative path, a ``file://`` URI naming another host;
-    - a local path in ``/proc``, ``/sys`` or ``/dev`` (symbolic links followed).
+    - a local path in ``/proc``, ``/sys`` or ``/dev`` (symbolic links followed, unless not
+      ``follow_links``: :func:`output_path`, on every read and write, leaves that to the entry
+      points and the probe).
 
     Returns the location: as given for a file; without surrounding spaces and trailing ``/`` for a
     ``folder``. Whether it can be written is proven by :func:`writable_output`'s probe.
@@ -180,19 +188,28 @@ def check_output_location(
         scheme, _, rest = uri.partition("://")
         local = rest if scheme.lower() in ("file", "local") else None
     if local is not None:
-        real = os.path.realpath(local)
-        system = next((f for f in VIRTUAL_FOLDERS if real == f or real.startswith(f + "/")), None)
-        if system:
-            given = os.path.normpath(local)
-            linked = not (given == system or given.startswith(system + "/"))
-            via = f" (through symbolic links: {_shown(real)})" if linked else ""
-            raise LiveApiInputError(
-                field,
-                f"{_shown(local)} is in {system}{via}, the kernel's virtual file system of processes, "
-                "devices and kernel objects: not storage, files cannot be kept there; choose a folder "
-                "on disk, a shared volume or s3://...",
-            )
+        _refuse_kernel_folder(local, field, follow_links=follow_links)
     return location
+
+
+def _kernel_folder(path: str) -> str | None:
+    return next((f for f in VIRTUAL_FOLDERS if path == f or path.startswith(f + "/")), None)
+
+
+def _refuse_kernel_folder(local: str, field: str, *, follow_links: bool = True) -> None:
+    """A local path in ``/proc``, ``/sys`` or ``/dev``, as written or (``follow_links``, ~11 us)
+    through symbolic links, is refused."""
+    given = os.path.normpath(local)
+    real = os.path.realpath(local) if follow_links else given
+    system = _kernel_folder(given) or _kernel_folder(real)
+    if system:
+        via = "" if _kernel_folder(given) else f" (through symbolic links: {_shown(real)})"
+        raise LiveApiInputError(
+            field,
+            f"{_shown(local)} is in {system}{via}, the kernel's virtual file system of processes, "
+            "devices and kernel objects: not storage, files cannot be kept there; choose a folder "
+            "on disk, a shared volume or s3://...",
+        )
 
 
 def task_output(given: Any, default: Callable[[], str], field: str = "output_uri") -> ObjectStoragePath:
@@ -235,7 +252,7 @@ def output_path(uri: str, field: str = "output_uri", *, templated: bool = False)
     """Parse a (rendered) output URI strictly, before any vendor call: checked by
     :func:`check_output_location`, and nothing in it is removed or reinterpreted (``urlsplit``
     drops line breaks; ``file://host/x`` would be a relative path)."""
-    checked = check_output_location(uri, field, templated=templated)
+    checked = check_output_location(uri, field, templated=templated, follow_links=False)
     assert checked is not None
     uri = _local_uri(checked if "://" in checked else f"file://{checked}", field)
     try:
@@ -305,6 +322,7 @@ def writable_output(uri: str, field: str = "output_uri", *, templated: bool = Fa
             )
         _probe_store(path, uri, field)
         return path
+    _refuse_kernel_folder(local, field)  # symbolic links followed (output_path did not)
     too_long = [part for part in local.split("/") if len(part.encode()) > MAX_NAME_BYTES]
     if too_long:
         raise LiveApiInputError(

@@ -412,3 +412,17 @@ def test_a_good_location_is_still_written(tmp_path: Path) -> None:
     summary = record_sessions(replayed(), output_dir=f"{folder}/", calendar=None, run_id="r")
     assert summary["added"] == 1
     assert (folder / "sessions" / "2026-12.jsonl").is_file()
+
+
+def test_a_symbolic_link_into_proc_is_followed_and_refused(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """``<tmp>/link -> /proc/self``: an operator's file and the session records' folder behind it
+    are in /proc (the records used to raise a raw FileNotFoundError there)."""
+    (tmp_path / "link").symlink_to("/proc/self")
+    with pytest.raises(LiveApiInputError, match=r"output_uri: .* is in /proc \(through symbolic links"):
+        polyv_tokens(f"{tmp_path}/link/tokens.json")
+    assert list(sim_connections.requests) == []
+    with pytest.raises(LiveApiError) as raised:
+        record_sessions(replayed(), output_dir=f"{tmp_path}/link", calendar=None, run_id="r")
+    assert_input_error(raised, "output_dir", "is in /proc (through symbolic links")
