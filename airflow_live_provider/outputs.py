@@ -1,6 +1,8 @@
 """Output files: where they go, their one timestamp format, and writing them safely.
 
-Before the first vendor call, :func:`writable_output` proves a location writable end to end (a
+Every output location a user gives (an operator's ``output_uri``, an ``output_dir``, the
+``[live_provider] output_root`` setting) passes one check, :func:`check_output_location`. Before
+the first vendor call, :func:`writable_output` proves a location writable end to end (a
 probe file is created and removed where the output will go), so nothing is issued only to fail at
 the end. Every output is then published whole or not at all, a reader never sees half a file, and
 a task killed outright leaves nothing under the final name:
