@@ -60,15 +60,18 @@ SNAPSHOT_PREFIX = "polyv_subaccounts_"
 SNAPSHOT_SUFFIX = ".jsonl"
 
 
-def snapshot_folder(output_dir: str | None = None) -> str:
+def snapshot_folder(output_dir: str | None = None, field: str = "output_dir") -> str:
     """Where snapshots and their pages go: ``output_dir``, else ``$AIRFLOW_HOME/live_provider/snapshots``.
 
     The DAGs call it from a template, so the default is resolved on the worker, not at parse.
+    ``output_dir`` (a param: never rendered) is checked as every output location is
+    (:func:`~airflow_live_provider.outputs.check_output_location`, errors naming ``field``).
     """
-    if output_dir and output_dir.strip():
-        return output_dir.strip().rstrip("/")
-    from airflow_live_provider.outputs import default_output_root
+    from airflow_live_provider.outputs import check_output_location, default_output_root
 
+    folder = check_output_location(output_dir, field, folder=True, optional=True)
+    if folder:
+        return folder
     return f"{default_output_root()}/snapshots"
 
 

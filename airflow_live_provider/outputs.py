@@ -1,6 +1,8 @@
 """Output files: where they go, their one timestamp format, and writing them safely.
 
-Before the first vendor call, :func:`writable_output` proves a location writable end to end (a
+Every output location a user gives (an operator's ``output_uri``, an ``output_dir``, the
+``[live_provider] output_root`` setting) passes one check, :func:`check_output_location`. Before
+the first vendor call, :func:`writable_output` proves a location writable end to end (a
 probe file is created and removed where the output will go), so nothing is issued only to fail at
 the end. Every output is then published whole or not at all, a reader never sees half a file, and
 a task killed outright leaves nothing under the final name:
@@ -24,7 +26,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -44,7 +46,11 @@ def default_output_root() -> str:
 
     configured = (conf.get("live_provider", "output_root", fallback="") or "").strip().rstrip("/")
     if configured:
-        return configured if "://" in configured else f"file://{os.path.abspath(configured)}"
+        if "://" not in configured:
+            configured = os.path.abspath(configured)  # a relative setting is taken from here
+        checked = check_output_location(configured, OUTPUT_ROOT_FIELD, folder=True)
+        assert checked is not None
+        return checked if "://" in checked else f"file://{checked}"
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return f"file://{os.path.abspath(home)}/live_provider"
 
@@ -81,6 +87,127 @@ def worker_local_storage(location: str | None, field: str) -> str | None:
     return None
 
 
+#: How errors name the setting every default location is under.
+OUTPUT_ROOT_FIELD = "[live_provider] output_root"
+#: The kernel's virtual file systems: processes, devices, kernel objects. Never storage (as root a
+#: write there would even succeed: ``/dev/x`` is a file in memory, gone at the next boot).
+VIRTUAL_FOLDERS = ("/proc", "/sys", "/dev")
+_TEMPLATE = re.compile(r"\{[{%#]")
+
+
+def check_output_location(
+    value: Any,
+    field: str,
+    *,
+    folder: bool = False,
+    optional: bool = False,
+    templated: bool = False,
+    follow_links: bool = True,
+) -> str | None:
+    """The one check of an output location (a file or a folder) a user gives, before any vendor
+    call or write: every operator's ``output_uri``, an event run's ``output_dir``, the session
+    records' and the snapshots' folders, ``[live_provider] output_root``; :func:`output_path` (so
+    every probe and write) applies it too. Refused, naming ``field``:
+
+    - a value that is not text (a number, a list: named as such), or empty (unless ``optional``:
+      then None or blank is None, "use the default");
+    - a control or other non-printable character (refused, never removed);
+    - an unrendered Jinja template (``{{ ds }}``, ``{% ... %}``) written literally; ``templated``
+      says whether ``field`` is a template field (then the value came from somewhere Airflow does
+      not render: a param, a conf, an XCom);
+    - a ``?query`` or ``#fragment``: it names no file, and fsspec kept it in the file name;
+    - a relative path, a ``file://`` URI naming another host;
+    - a local path in ``/proc``, ``/sys`` or ``/dev`` (symbolic links followed, unless not
+      ``follow_links``: :func:`output_path`, on every read and write, leaves that to the entry
+      points and the probe).
+
+    Returns the location: as given for a file; without surrounding spaces and trailing ``/`` for a
+    ``folder``. Whether it can be written is proven by :func:`writable_output`'s probe.
+    """
+    if optional and (value is None or (isinstance(value, str) and not value.strip())):
+        return None
+    if value is not None and not isinstance(value, str):
+        kind = type(value).__name__
+        raise LiveApiInputError(
+            field,
+            f"{str(value)[:60]!r} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not text: give a "
+            "path or a file://, s3://... URI",
+        )
+    if not value or not value.strip():
+        raise LiveApiInputError(field, "is empty; give a path or a file://, s3://, gs://... URI")
+    bad = next((i for i, ch in enumerate(value) if not ch.isprintable()), None)
+    if bad is not None:  # the character and where, not the URI: it may hold a user name
+        raise LiveApiInputError(
+            field,
+            f"contains control characters or other non-printable ones (a line break...; first: "
+            f"{value[bad]!r} at position {bad}); they are refused, never removed: give the location "
+            "without them",
+        )
+    location = (value.strip().rstrip("/") or "/") if folder else value
+    if template := _TEMPLATE.search(location):
+        shown = location[template.start() :]
+        shown = repr(shown if len(shown) <= 40 else f"{shown[:40]}...")
+        where = (
+            f"{field} is a template field, but this value was never rendered: Airflow renders a "
+            "template field once, and a template inside a param, a conf or an XCom it takes stays "
+            "as written; render the value where it is made, or write the location itself"
+            if templated
+            else f"{field} is not a template field, so nothing renders it; write the location "
+            "itself, or pass the template through a templated field (an operator's output_uri)"
+        )
+        raise LiveApiInputError(field, f"holds an unrendered Jinja template ({shown}): {where}")
+    for mark, what in (("?", "query"), ("#", "fragment")):
+        if mark in location:
+            raise LiveApiInputError(
+                field,
+                f"contains {mark!r} (at position {location.index(mark)}), which starts a URI {what}: "
+                f"a location names a file or folder, and the {what} would end up in the file name; "
+                f"remove it (a folder whose name has a {mark!r}: rename it)",
+            )
+    if "://" not in location:
+        if not location.startswith("/"):
+            raise LiveApiInputError(
+                field, f"{location[:120]!r} is neither an absolute path nor a URI such as file:///..."
+            )
+        local: str | None = location
+    else:
+        uri = _local_uri(location, field)
+        scheme, _, rest = uri.partition("://")
+        local = rest if scheme.lower() in ("file", "local") else None
+    if local is not None:
+        _refuse_kernel_folder(local, field, follow_links=follow_links)
+    return location
+
+
+def _kernel_folder(path: str) -> str | None:
+    return next((f for f in VIRTUAL_FOLDERS if path == f or path.startswith(f + "/")), None)
+
+
+def _refuse_kernel_folder(local: str, field: str, *, follow_links: bool = True) -> None:
+    """A local path in ``/proc``, ``/sys`` or ``/dev``, as written or (``follow_links``, ~11 us)
+    through symbolic links, is refused."""
+    given = os.path.normpath(local)
+    real = os.path.realpath(local) if follow_links else given
+    system = _kernel_folder(given) or _kernel_folder(real)
+    if system:
+        via = "" if _kernel_folder(given) else f" (through symbolic links: {_shown(real)})"
+        raise LiveApiInputError(
+            field,
+            f"{_shown(local)} is in {system}{via}, the kernel's virtual file system of processes, "
+            "devices and kernel objects: not storage, files cannot be kept there; choose a folder "
+            "on disk, a shared volume or s3://...",
+        )
+
+
+def task_output(given: Any, default: Callable[[], str], field: str = "output_uri") -> ObjectStoragePath:
+    """The file a task writes, proven writable before its first vendor call
+    (:func:`writable_output`): ``given``, a template field (None or empty: the task's default,
+    ``default()``, under the output root, whose errors then name ``[live_provider] output_root``)."""
+    if given is None or given == "":
+        return writable_output(default(), OUTPUT_ROOT_FIELD)
+    return writable_output(given, field, templated=True)
+
+
 def path_segment(text: str) -> str:
     """A dag id, run id or task id made safe as one path segment: never ``.``/``..`` nor hidden
     (Airflow accepts a run id of ``..``, which would otherwise climb out of its folder).
@@ -108,30 +235,13 @@ def task_output_uri(kind: str, task: Any, context: Mapping[str, Any], suffix: st
     return f"{default_output_root()}/{kind}/{parts}{mapped}{suffix}"
 
 
-def output_path(uri: str, field: str = "output_uri") -> ObjectStoragePath:
-    """Parse a (rendered) output URI strictly, before any vendor call: nothing in it is removed or
-    reinterpreted (``urlsplit`` drops line breaks; ``file://host/x`` would be a relative path)."""
-    if not isinstance(uri, str):
-        raise LiveApiInputError(
-            field, f"must be text (a path or a file://, s3://... URI), got {type(uri).__name__}"
-        )
-    if not uri.strip():
-        raise LiveApiInputError(field, "is empty; give a file://, s3://, gs://... URI for the output file")
-    bad = next((i for i, ch in enumerate(uri) if not ch.isprintable()), None)
-    if bad is not None:  # the character and where, not the URI: it may hold a user name
-        raise LiveApiInputError(
-            field,
-            f"contains control characters or other non-printable ones (a line break...; first: "
-            f"{uri[bad]!r} at position {bad}); they are refused, never removed: give the location "
-            "without them",
-        )
-    if "://" not in uri:
-        if not uri.startswith("/"):
-            raise LiveApiInputError(
-                field, f"{uri[:120]!r} is neither an absolute path nor a URI such as file:///..."
-            )
-        uri = f"file://{uri}"
-    uri = _local_uri(uri, field)
+def output_path(uri: str, field: str = "output_uri", *, templated: bool = False) -> ObjectStoragePath:
+    """Parse a (rendered) output URI strictly, before any vendor call: checked by
+    :func:`check_output_location`, and nothing in it is removed or reinterpreted (``urlsplit``
+    drops line breaks; ``file://host/x`` would be a relative path)."""
+    checked = check_output_location(uri, field, templated=templated, follow_links=False)
+    assert checked is not None
+    uri = _local_uri(checked if "://" in checked else f"file://{checked}", field)
     try:
         path = ObjectStoragePath(uri)
     except (ImportError, ValueError) as exc:
@@ -174,7 +284,7 @@ MAX_PATH_BYTES = 4095
 ATOMIC_UPLOAD_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs"})
 
 
-def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
+def writable_output(uri: str, field: str = "output_uri", *, templated: bool = False) -> ObjectStoragePath:
     """An output location proven writable end to end before the first vendor call, so nothing is
     issued or created only to fail at the end.
 
@@ -187,7 +297,7 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
     here. On an object store the probe object proves that the store answers and that the
     connection may write there.
     """
-    path = output_path(uri, field)  # an unknown scheme fails here
+    path = output_path(uri, field, templated=templated)  # an unknown scheme fails here
     _check_file_name(uri, path, field)
     local = _local_file(path)
     if local is None:
@@ -199,6 +309,7 @@ def writable_output(uri: str, field: str = "output_uri") -> ObjectStoragePath:
             )
         _probe_store(path, uri, field)
         return path
+    _refuse_kernel_folder(local, field)  # symbolic links followed (output_path did not)
     too_long = [part for part in local.split("/") if len(part.encode()) > MAX_NAME_BYTES]
     if too_long:
         raise LiveApiInputError(
@@ -386,7 +497,10 @@ def _tighten_own_folders(folder: str) -> None:
     ``$AIRFLOW_HOME/live_provider``) that this worker owns and that others can read (made by an
     older version, or by hand) become 0o700. Folders a user chose elsewhere are left alone: a
     shared volume may need group access."""
-    root = _local_file(output_path(default_output_root(), "output_root"))
+    try:
+        root = _local_file(output_path(default_output_root(), OUTPUT_ROOT_FIELD))
+    except LiveApiInputError:  # a bad root fails the tasks that write under it, not this one
+        return
     if root is None:
         return
     root = os.path.abspath(root)

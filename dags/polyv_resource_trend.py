@@ -61,7 +61,7 @@ with DAG(
     def trend(params: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
         """Read the snapshots, write the page, return the summary."""
         from airflow_live_provider.assets import SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, snapshot_folder
-        from airflow_live_provider.outputs import handed_off, write_text
+        from airflow_live_provider.outputs import handed_off, writable_output, write_text
         from airflow_live_provider.reports.trend import (
             build_trend,
             render_trend_html,
@@ -76,7 +76,8 @@ with DAG(
         latest = events[-1].extra.get("snapshot_uri") if events else None
         if not folder_uri and latest:
             folder_uri, _, until = str(latest).rpartition("/")
-        folder = handed_off(snapshot_folder(folder_uri), "snapshot_dir")
+        location = snapshot_folder(folder_uri, "snapshot_dir")  # checked: a param is never rendered
+        folder = handed_off(location, "snapshot_dir")
         names = snapshot_names(
             (child.name for child in folder.iterdir()),
             prefix=SNAPSHOT_PREFIX,
@@ -89,12 +90,14 @@ with DAG(
                 f"no {SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX} snapshot in {folder}: run "
                 "polyv_subaccount_snapshot first, or set snapshot_dir to where its snapshots are"
             )
+        stamp = names[-1][len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
+        # Proven writable before the snapshots are read (the page goes beside them).
+        page_path = writable_output(f"{location}/polyv_resource_trend_{stamp}.html", "snapshot_dir")
         result = build_trend(
             [(name, lambda p=folder / name: p.open("r", encoding="utf-8")) for name in names],
             runway_days=float(params.get("runway_days") or 30),
         )
-        stamp = names[-1][len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
-        page = write_text(folder / f"polyv_resource_trend_{stamp}.html", render_trend_html(result))
+        page = write_text(page_path, render_trend_html(result))
         summary = trend_summary(result, page=page)
         print(
             f"resource trend: {page} ({summary['snapshots']} snapshot(s), "

@@ -311,7 +311,7 @@ CASES: list[tuple[str, Case, str, str]] = [
             task_id="t", channel_id=polyv_sim.DEMO_CHANNEL_ID, viewer_ids=["v"], output_uri=7
         ).execute({}),
         "output_uri",
-        "must be text",
+        "'7' is an int, not text",
     ),  # type: ignore[arg-type]
 ]
 

@@ -59,7 +59,7 @@ LONG = "/".join(["d" * 200] * 25)  # 25 names within 255 bytes each, 5,024 bytes
 CASES: list[tuple[str, Where, str]] = [
     ("dangling symlink folder", lambda t: f"{t}/dangling/sheet.json", "symbolic link that leads nowhere"),
     ("symlink loop", lambda t: f"{t}/loop/sheet.json", "symbolic link that leads nowhere"),
-    ("/proc", lambda t: "/proc/sheet.json", "cannot create a file in /proc"),
+    ("/proc", lambda t: "/proc/sheet.json", "is in /proc, the kernel's virtual file system"),
     ("over-long path", lambda t: f"{t}/{LONG}/sheet.json", "paths have at most 4095"),
     ("memory:// (nothing attached)", lambda t: "memory://bucket/sheet.json", "gone when the task ends"),
     ("unknown scheme", lambda t: "nosuchscheme://bucket/sheet.json", "scheme is not available here"),

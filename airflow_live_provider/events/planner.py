@@ -34,6 +34,7 @@ from airflow_live_provider.events.calendar import (
 )
 from airflow_live_provider.events.notes import run_note
 from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.outputs import check_output_location
 from airflow_live_provider.times import parse_instant
 
 #: The DAG every instance runs in (``dags/live_event.py``).
@@ -163,11 +164,14 @@ def event_from_conf(conf: Any) -> dict[str, Any]:
             "has no 'event'; live_event runs are started by the live_event_preprovision planner "
             '(or trigger one with conf {"event": <one calendar instance>})',
         )
-    for key, what in (("output_dir", "a path or URI"), ("calendar", "a path, URI or @planner")):
-        if conf.get(key) is not None and not isinstance(conf[key], str):
-            raise LiveApiInputError(
-                f"dag_run.conf.{key}", f"{conf[key]!r} is a {type(conf[key]).__name__}, not text ({what})"
-            )
+    # Where its sheets go, checked as every output location is (a conf is never rendered).
+    check_output_location(conf.get("output_dir"), "dag_run.conf.output_dir", folder=True, optional=True)
+    calendar = conf.get("calendar")
+    if calendar is not None and not isinstance(calendar, str):
+        raise LiveApiInputError(
+            "dag_run.conf.calendar",
+            f"{calendar!r} is a {type(calendar).__name__}, not text (a path, URI or @planner)",
+        )
     definition = conf.get("definition")
     if definition is not None and not (
         isinstance(definition, str)

@@ -326,11 +326,16 @@ def record_sessions(
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
     from airflow_live_provider.events.run_sheets import sheets_root
+    from airflow_live_provider.outputs import OUTPUT_ROOT_FIELD, check_output_location, writable_output
     from airflow_live_provider.times import utc_iso
 
-    output_dir = sheets_root(output_dir)
+    given = check_output_location(output_dir, "output_dir", folder=True, optional=True)
+    output_dir = sheets_root(given)
     now = utc_iso()
     records = [event | {"recordedAt": now, "runId": run_id} for event in events]
+    # The pre-flight of an event run: a bad location is an input error, before anything is read.
+    for uri in sorted({sessions_file(output_dir, r["started"]) for r in records}):
+        writable_output(uri, "output_dir" if given else OUTPUT_ROOT_FIELD)
     summary = append_records(output_dir, records)
     sheets: list[dict[str, Any]] = []
     ended = [r for r in records if r["kind"] == "ended"]

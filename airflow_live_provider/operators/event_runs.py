@@ -123,19 +123,19 @@ def plan_new_runs(params: dict[str, Any], dag_run: Any, ti: Any) -> list[str]:
     from airflow_live_provider.calendar_source import PLANNER_CALENDAR, calendar_location
     from airflow_live_provider.events.calendar import lead_window, next_start, read_calendar
     from airflow_live_provider.events.planner import plan_chunks, plan_event_runs, without_existing_runs
-    from airflow_live_provider.outputs import worker_local_storage
+    from airflow_live_provider.outputs import check_output_location, worker_local_storage
 
+    # Written into every run's conf: checked here, once, before the calendar is read.
+    output_dir = check_output_location(params.get("output_dir"), "output_dir", folder=True, optional=True)
     pinned = (params.get("calendar_path") or "").strip() or None  # written in the runs' conf
     location = calendar_location(pinned)
     events = read_calendar(location)
-    if warning := worker_local_storage(params.get("output_dir"), "output_dir"):
+    if warning := worker_local_storage(output_dir, "output_dir"):
         print(warning)
     run_time = getattr(dag_run, "run_after", None) or pendulum.now("UTC")
     now = pendulum.instance(run_time).in_timezone("UTC")
     lead = lead_window(params.get("lead_hours") or 24)
-    planned = plan_event_runs(
-        events, now, lead, calendar=pinned or PLANNER_CALENDAR, output_dir=params.get("output_dir")
-    )
+    planned = plan_event_runs(events, now, lead, calendar=pinned or PLANNER_CALENDAR, output_dir=output_dir)
     new = without_existing_runs(planned, ti)
     shown = [p["trigger_run_id"] for p in new[:20]] + ([f"... {len(new) - 20} more"] if len(new) > 20 else [])
     print(

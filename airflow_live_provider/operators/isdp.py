@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_live_provider.outputs import task_output_uri, writable_output, write_json
+from airflow_live_provider.outputs import task_output, task_output_uri, write_json
 
 
 class IsdpTokenBatchOperator(BaseOperator):
@@ -67,7 +67,7 @@ class IsdpTokenBatchOperator(BaseOperator):
         channel_ids = validate_channel_ids(self.channel_ids)
         user_account = validate_user_account(self.user_account)
         role = validate_role(self.role)
-        path = writable_output(self.output_uri or self.default_output_uri(context))
+        path = task_output(self.output_uri, lambda: self.default_output_uri(context))
         from airflow_live_provider.steps import fetch_join_tokens
 
         fetched = fetch_join_tokens(IsdpHook(isdp_conn_id=self.isdp_conn_id), channel_ids, user_account, role)

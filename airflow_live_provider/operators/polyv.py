@@ -60,13 +60,13 @@ class PolyvWatchTokenOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.outputs import writable_output, write_json
+        from airflow_live_provider.outputs import task_output, write_json
         from airflow_live_provider.vendors.names import validate_channel_id
         from airflow_live_provider.vendors.polyv import normalize_viewers
 
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
-        path = writable_output(self.output_uri or self.default_output_uri(context))
+        path = task_output(self.output_uri, lambda: self.default_output_uri(context))
         from airflow_live_provider.steps import issue_watch_tokens
 
         issued = issue_watch_tokens(PolyvHook(polyv_conn_id=self.polyv_conn_id), channel_id, viewers)

@@ -109,7 +109,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.outputs import open_for_write, writable_output
+        from airflow_live_provider.outputs import open_for_write, task_output
         from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
         from airflow_live_provider.reports.snapshot_report import RESOURCE_FIELDS, SnapshotSummary
         from airflow_live_provider.times import utc_iso
@@ -120,7 +120,7 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
         }
         page_size = validate_page_size(self.page_size)
         emails = validate_emails(self.emails)
-        path = writable_output(self.output_uri or self.default_output_uri(context))
+        path = task_output(self.output_uri, lambda: self.default_output_uri(context))
         snapshot_time = utc_iso()
         summary = SnapshotSummary(thresholds=thresholds, track_status=False)  # constant memory
         hook = PolyvHook(polyv_conn_id=self.polyv_conn_id)

@@ -17,7 +17,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_live_provider.links.console import VolcengineStreamLink
-from airflow_live_provider.outputs import task_output_uri, writable_output, write_json
+from airflow_live_provider.outputs import task_output, task_output_uri, write_json
 from airflow_live_provider.redaction import mask_returned_secrets, redact
 from airflow_live_provider.steps import ensure_auth_enabled, generate_push_urls, push_url_count
 
@@ -145,8 +145,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         validate_stream(self.stream)
         duration = validate_valid_duration(self.valid_duration)
         expired_time = validate_expired_time(self.expired_time)
-        uri = self.output_uri or self.default_output_uri(context)
-        path = writable_output(uri)
+        path = task_output(self.output_uri, lambda: self.default_output_uri(context))
         hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
         until = parse_instant(expired_time, "expired_time") if expired_time else None
         pushed = generate_push_urls(
