@@ -21,6 +21,7 @@ by value.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import json
 import logging
@@ -227,12 +228,27 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         raise LiveApiInputError(field_name, "must not contain a query string or fragment")
     if parts.netloc.endswith(":"):
         raise LiveApiInputError(field_name, "ends in ':' with no port; give the port or drop the ':'")
+    if "[" in parts.netloc and not _is_ipv6(parts.hostname):
+        # urlsplit accepts an RFC 3986 IPvFuture literal ("[v1.x]"): no client can connect to it.
+        raise LiveApiInputError(
+            field_name,
+            "has a bracketed host that is not an IPv6 address (such as [::1]); "
+            f"write a host name or an IP address, e.g. {default_host!r} or 'http://[::1]:8999'",
+        )
     problem = host_name_problem(parts.hostname)
     if problem:
         raise LiveApiInputError(
             field_name, f"{problem}; use e.g. {default_host!r} or 'http://127.0.0.1:8999'"
         )
     return value.rstrip("/")
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -313,7 +329,7 @@ def transport_settings(
     problems = InputProblems()
     base_url = problems.check(resolve_base_url, host, default_host, field_name=f"{field_prefix}.host")
     if base_url is not None and port not in (None, "", 0):
-        number = problems.check(_port_number, port, f"{field_prefix}.port")
+        number = problems.check(port_number, port, f"{field_prefix}.port")
         parts = urlsplit(base_url)
         if number is None:
             pass
@@ -382,13 +398,28 @@ def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | 
     return number
 
 
-def _port_number(value: Any, field_name: str) -> int:
-    try:
+#: Ours: ``"0" * 5000`` is digits too, and ``int()`` of it raises past 4,300 digits.
+_MAX_PORT_DIGITS = 5
+
+
+def port_number(value: Any, field_name: str) -> int:
+    """A TCP port 1-65535: an int, or ASCII digits (a form, a template). A fraction (``8080.5``,
+    ``"1.9"``) is refused, never truncated; so are ``true`` (Python's ``int(True)`` is 1),
+    ``NaN`` and ``1e400``."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or not 1 <= number <= 65535:
-        raise LiveApiInputError(field_name, f"must be a TCP port 1-65535, got {value!r}")
+    elif isinstance(value, str):
+        digits = value.strip()
+        if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_PORT_DIGITS:
+            number = int(digits)
+    if number is None or not 1 <= number <= 65535:
+        shown = f"a {type(value).__name__} ({value})" if isinstance(value, bool) else repr(value)[:40]
+        raise LiveApiInputError(
+            field_name, f"must be a whole-number TCP port 1-65535 (e.g. 8443), got {shown}"
+        )
     return number
 
 
