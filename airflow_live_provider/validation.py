@@ -135,12 +135,44 @@ def whole_number(
     return value
 
 
-def setting_text(value: Any, field: str, *, vendor: str, what: str) -> str:
+#: Ours: account IDs (a Polyv appId, a Volcengine Access Key ID, ISDP application and client
+#: IDs) are a few dozen characters; a longer value is a paste gone wrong, not an ID.
+MAX_ID_SETTING_LENGTH = 128
+#: Ours: secrets and tokens (a Volcengine STS session token runs to a few KB).
+MAX_SECRET_SETTING_LENGTH = 8192
+
+
+def setting_problem(text: str, *, max_len: int, word: bool = False) -> str | None:
+    """Why a (stripped) client setting cannot be used, or None. Never quotes the value: it may
+    be a secret. ``word``: an ID, so no space inside either."""
+    if len(text) > max_len:
+        return f"has {len(text)} characters; at most {max_len} are accepted"
+    if invisible_characters(text):
+        return "contains a control or invisible character (a line break?); remove it"
+    if word and any(ch.isspace() for ch in text):
+        return "contains a space; an ID is one word (copy it again from the vendor's console)"
+    return None
+
+
+def setting_text(
+    value: Any,
+    field: str,
+    *,
+    vendor: str,
+    what: str,
+    max_len: int = MAX_SECRET_SETTING_LENGTH,
+    word: bool = False,
+) -> str:
     """A client setting (a credential, a region): text that is not blank, surrounding spaces
-    dropped (as the connection form does). The value is never echoed: it may be a secret."""
+    dropped (as the connection form does), at most ``max_len`` characters, no control character
+    (and no space inside if ``word``). The value is never echoed: it may be a secret."""
     if not isinstance(value, str):
         shown = "nothing" if value is None else f"a {type(value).__name__}"
         raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
     if not value.strip():
         raise LiveApiInputError(field, f"is empty; set the {what}", vendor=vendor)
-    return value.strip()
+    text = value.strip()
+    problem = setting_problem(text, max_len=max_len, word=word)
+    if problem:
+        raise LiveApiInputError(field, f"{problem} (the {what})", vendor=vendor)
+    return text

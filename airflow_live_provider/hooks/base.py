@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_live_provider.exceptions import InputProblems, LiveApiError, LiveApiInputError
 from airflow_live_provider.transport import ConnectionProblemsError, port_number, transport_settings
-from airflow_live_provider.validation import did_you_mean
+from airflow_live_provider.validation import MAX_SECRET_SETTING_LENGTH, did_you_mean, setting_problem
 
 ClientT = TypeVar("ClientT")
 
@@ -101,10 +101,19 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
         return f"{label} ({key})" if label else key
 
     def text(
-        self, value: Any, field: str, problems: InputProblems, *, what: str = "", default: str | None = None
+        self,
+        value: Any,
+        field: str,
+        problems: InputProblems,
+        *,
+        what: str = "",
+        default: str | None = None,
+        max_len: int = MAX_SECRET_SETTING_LENGTH,
+        word: bool = False,
     ) -> str | None:
         """A text field of the connection: stripped; ``what`` makes it required. Refused: not text
-        (a JSON list or object in an extra), control characters, and Airflow's ``***`` mask."""
+        (a JSON list or object in an extra), control characters, Airflow's ``***`` mask, more than
+        ``max_len`` characters and (``word``: an ID) a space inside. Never quoted: it may be a secret."""
         where = f"{self.conn_id}.{field}"
         if value is None or (isinstance(value, str) and not value.strip()):
             if what:
@@ -123,6 +132,10 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
             return None
         if not text.isprintable():
             problems.add(where, "contains a control character (a line break?); remove it")
+            return None
+        problem = setting_problem(text, max_len=max_len, word=word)
+        if problem:
+            problems.add(where, problem)
             return None
         return text
 

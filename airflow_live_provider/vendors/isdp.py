@@ -32,7 +32,13 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
 )
 from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
-from airflow_live_provider.validation import plain_text, setting_text, whole_number
+from airflow_live_provider.validation import (
+    MAX_ID_SETTING_LENGTH,
+    MAX_SECRET_SETTING_LENGTH,
+    plain_text,
+    setting_text,
+    whole_number,
+)
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_dict,
@@ -163,13 +169,23 @@ class IsdpClient:
         clock: Callable[[], float] = time.monotonic,
         **transport_options: Any,
     ) -> None:
-        for value, field, what in (
-            (app_id, "app_id", "application ID"),
-            (app_token, "app_token", "application token"),
-            (client_id, "client_id", "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)"),
-            (client_secret, "client_secret", "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)"),
+        for value, field, what, max_len in (
+            (app_id, "app_id", "application ID", MAX_ID_SETTING_LENGTH),
+            (app_token, "app_token", "application token", MAX_SECRET_SETTING_LENGTH),
+            (
+                client_id,
+                "client_id",
+                "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)",
+                MAX_ID_SETTING_LENGTH,
+            ),
+            (
+                client_secret,
+                "client_secret",
+                "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)",
+                MAX_SECRET_SETTING_LENGTH,
+            ),
         ):
-            setting_text(value, field, vendor=VENDOR, what=what)
+            setting_text(value, field, vendor=VENDOR, what=what, max_len=max_len)
         if refresh_margin < 0:
             raise LiveApiInputError("refresh_margin", "must be >= 0 seconds", vendor=VENDOR)
         self.app_id = app_id.strip()

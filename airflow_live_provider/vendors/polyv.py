@@ -35,7 +35,13 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import email_address, plain_text, setting_text, whole_number
+from airflow_live_provider.validation import (
+    MAX_ID_SETTING_LENGTH,
+    email_address,
+    plain_text,
+    setting_text,
+    whole_number,
+)
 from airflow_live_provider.vendors.names import validate_channel_id
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
@@ -408,7 +414,9 @@ class PolyvClient:
         simple_list_page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE,
         **transport_options: Any,
     ) -> None:
-        setting_text(app_id, "app_id", vendor=VENDOR, what="Polyv appId")
+        setting_text(
+            app_id, "app_id", vendor=VENDOR, what="Polyv appId", max_len=MAX_ID_SETTING_LENGTH, word=True
+        )
         setting_text(app_secret, "app_secret", vendor=VENDOR, what="Polyv appSecret")
         method = (signature_method or "MD5").strip().upper()
         if method not in SIGNATURE_METHODS:

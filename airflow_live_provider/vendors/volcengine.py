@@ -37,7 +37,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import setting_text, whole_number
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH, setting_text, whole_number
 from airflow_live_provider.vendors.names import (
     validate_app,
     validate_stream,
@@ -190,6 +190,27 @@ def format_x_date(epoch_seconds: float) -> str:
 
 
 # -- input validation (before any request) -------------------------------------------------------
+#: Volcengine region names: cn-north-1, cn-beijing, ap-singapore-1 ("cn north" would only surface
+#: later as SignatureDoesNotMatch).
+REGION_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Ours: real region names are about 15 characters; the region is signed into every request.
+MAX_REGION_LENGTH = 64
+
+
+def validate_region(value: Any, field: str = "region") -> str:
+    """A region name such as ``cn-north-1``: at most 64 lower-case letters, digits and dashes."""
+    text = setting_text(
+        value, field, vendor=VENDOR, what="region, e.g. 'cn-north-1'", max_len=MAX_REGION_LENGTH
+    )
+    if not REGION_PATTERN.fullmatch(text):
+        raise LiveApiInputError(
+            field,
+            f"{text!r} is not a region name such as cn-north-1 (lower-case letters, digits, dashes)",
+            vendor=VENDOR,
+        )
+    return text
+
+
 def validate_scene_type(scene_type: Any) -> str:
     if scene_type not in SCENE_TYPES:
         raise LiveApiInputError(
@@ -280,13 +301,23 @@ class VolcengineLiveClient:
         rate_limits: Mapping[str, float] | None = None,
         **transport_options: Any,
     ) -> None:
-        setting_text(access_key_id, "access_key_id", vendor=VENDOR, what="Access Key ID")
-        setting_text(secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key")
-        setting_text(region, "region", vendor=VENDOR, what="region, e.g. 'cn-north-1'")
-        self.access_key_id = access_key_id.strip()
-        self._secret_access_key = secret_access_key.strip()
-        self._session_token = (session_token or "").strip() or None
-        self.region = region.strip()
+        self.access_key_id = setting_text(
+            access_key_id,
+            "access_key_id",
+            vendor=VENDOR,
+            what="Access Key ID",
+            max_len=MAX_ID_SETTING_LENGTH,
+            word=True,
+        )
+        self._secret_access_key = setting_text(
+            secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key"
+        )
+        self._session_token = (
+            None
+            if session_token is None or (isinstance(session_token, str) and not session_token.strip())
+            else setting_text(session_token, "session_token", vendor=VENDOR, what="STS session token")
+        )
+        self.region = validate_region(region)
         self.clock = clock
         if urlsplit(base_url).path.strip("/"):
             # The signature covers the canonical URI "/": a path prefix could never verify.
