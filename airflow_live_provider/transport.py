@@ -47,7 +47,7 @@ from airflow_live_provider.exceptions import (
     LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
-from airflow_live_provider.validation import did_you_mean, host_name_problem
+from airflow_live_provider.validation import control_characters, did_you_mean, host_name_problem
 
 if TYPE_CHECKING:
     # Imported where first needed (a client being built): DAG files import operators, and
@@ -120,6 +120,62 @@ class HttpRequest:
     params: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Ours, as common gateways (nginx's 8 KB request-line buffers; others answer HTTP 414 past
+#: 8 KB): the largest path plus query string sent.
+MAX_URL_BYTES = 8192
+#: Ours, as nginx's default ``client_max_body_size``: the largest request body sent.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def check_request(req: HttpRequest, vendor: str) -> None:
+    """Refuse a request no vendor could take, before it is sent (every vendor's every call goes
+    through here): a control character (CR, LF, NUL, TAB...) in a query value, a URL over
+    :data:`MAX_URL_BYTES` or a body over :data:`MAX_BODY_BYTES`. Names the parameter, never
+    quotes its value (a query may carry a signature or a token)."""
+    from urllib.parse import urlencode
+
+    params = dict(req.params or {})
+    encoded: dict[str, int] = {}
+    for key, value in params.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(item, str) and control_characters(item) for item in values):
+            raise LiveApiInputError(
+                f"query[{key!r}]",
+                "contains a control character (CR, LF, NUL, TAB...); remove it",
+                vendor=vendor,
+            )
+        encoded[key] = len(urlencode({key: value}, doseq=True))
+    size = len(req.path.encode("utf-8")) + sum(encoded.values()) + len(encoded)  # '?' and '&'s
+    if size > MAX_URL_BYTES:
+        largest = max(encoded, key=encoded.__getitem__)
+        one = encoded[largest] * 2 >= size  # one parameter makes most of it: name that one
+        raise LiveApiInputError(
+            f"query[{largest!r}]" if one else "query",
+            f"makes the request URL {size} bytes"
+            + (f" ({encoded[largest]} of them this parameter)" if one else f" ({len(encoded)} parameters)")
+            + f"; at most {MAX_URL_BYTES} bytes are sent (gateways answer longer URLs with HTTP 414): "
+            "shorten it or split the call",
+            vendor=vendor,
+        )
+    check_body_size(req.data, vendor)
+
+
+def check_body_size(data: Mapping[str, Any] | bytes | None, vendor: str) -> None:
+    """Refuse a body over :data:`MAX_BODY_BYTES` (1 MiB) before it is sent."""
+    from urllib.parse import urlencode
+
+    if data is None:
+        return
+    size = len(data) if isinstance(data, bytes) else len(urlencode(dict(data), doseq=True))
+    if size > MAX_BODY_BYTES:
+        raise LiveApiInputError(
+            "body",
+            f"is {size} bytes; at most {MAX_BODY_BYTES} bytes (1 MiB) are sent in one request: "
+            "send less per call",
+            vendor=vendor,
+        )
 
 
 class TransportObserver(Protocol):
@@ -791,6 +847,7 @@ class Transport:
             attempt += 1
             waited = limiter.acquire() if limiter is not None else None
             req = build()
+            check_request(req, self.vendor)
             started = self._monotonic()
             remaining = max(0.1, deadline - started)
             status: int | str = "-"

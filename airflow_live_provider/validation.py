@@ -26,6 +26,12 @@ def invisible_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
+def control_characters(text: str) -> bool:
+    """Control (Cc) characters only: CR, LF, NUL, TAB, DEL... (format characters may be part of
+    a name, as the joiner inside an emoji)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def plain_text(
     value: Any, field: str, *, vendor: str, what: str, max_len: int, allow_int: bool = False
 ) -> str:

@@ -31,7 +31,13 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
+from airflow_live_provider.transport import (
+    HttpRequest,
+    Transport,
+    check_body_size,
+    is_retryable_status,
+    json_body,
+)
 from airflow_live_provider.validation import (
     MAX_ID_SETTING_LENGTH,
     MAX_SECRET_SETTING_LENGTH,
@@ -102,7 +108,15 @@ def _identifier(value: Any, field: str, what: str) -> str:
 
 
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    return _identifier(value, field, "ISDP channel ID such as '10882'")
+    """An ISDP channel ID (``'10882'``): text or an int; a number must be positive (0, ``"000"``,
+    -5 and ``"-5"`` are refused: no channel has them)."""
+    text = _identifier(value, field, "ISDP channel ID such as '10882'")
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit() and (text.startswith("-") or not digits.strip("0")):
+        raise LiveApiInputError(
+            field, f"{text!r} is not a channel ID: ISDP channel IDs are positive, e.g. '10882'", vendor=VENDOR
+        )
+    return text
 
 
 def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
@@ -336,6 +350,7 @@ class IsdpClient:
             raise LiveApiInputError(
                 "body", f"is not valid JSON ({exc}); use numbers, text, lists and dicts", vendor=VENDOR
             ) from None
+        check_body_size(payload, VENDOR)  # before a token is fetched for it
         used: list[str] = []
 
         def build() -> HttpRequest:

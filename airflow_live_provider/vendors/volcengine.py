@@ -701,9 +701,13 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
             raise LiveApiInputError(
                 f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
             )
-        if not isinstance(value, str | int) or isinstance(value, bool) or "\n" in str(value):
-            raise LiveApiInputError(f"query[{key!r}]", "must be a string or a whole number", vendor=VENDOR)
-        params[key] = str(value)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise LiveApiInputError(
+                f"query[{key!r}]",
+                f"must be a string or a whole number, got a {type(value).__name__}",
+                vendor=VENDOR,
+            )
+        params[key] = str(value)  # control characters and size: the transport's check_request
     return params
 
 
