@@ -206,6 +206,24 @@ CASES: list[tuple[str, Case, str, str]] = [
     ),
     ("isdp JSON list", env_value("isdp", '[{"conn_type": "isdp"}]'), "AIRFLOW_CONN_BAD", "a JSON object"),
     (
+        "volcengine password a number",
+        env_value("volcengine_live", '{"conn_type": "volcengine_live", "password": 135792468}'),
+        "AIRFLOW_CONN_BAD: password: must be text",
+        "got a number",
+    ),
+    (
+        "isdp extra text that is not JSON",
+        env_value("isdp", '{"conn_type": "isdp", "extra": "' + "9" * 5000 + '"}'),
+        "AIRFLOW_CONN_BAD: extra",
+        "give it as a JSON object",
+    ),
+    (
+        "polyv byte-order mark",
+        env_value("polyv", '\ufeff{"conn_type": "polyv"}'),
+        "AIRFLOW_CONN_BAD",
+        "U+FEFF",
+    ),
+    (
         "polyv URI with a fractional port",
         env_value("polyv", "polyv://demo0polyv:pw0secret0@127.0.0.1:8080.5"),
         "AIRFLOW_CONN_BAD",
@@ -230,7 +248,9 @@ def test_refused_before_any_request(
     assert field in message, message
     assert fix in message, message
     assert len(message) < 800, "the message must not echo a huge input"
-    assert_no_secret_in(message, "pw0secret0", polyv_sim.DEMO_APP_SECRET, volc_sim.DEMO_SECRET_ACCESS_KEY)
+    assert_no_secret_in(
+        message, "pw0secret0", "135792468", polyv_sim.DEMO_APP_SECRET, volc_sim.DEMO_SECRET_ACCESS_KEY
+    )
     assert list(simulator.requests) == [], f"{case}: a request was sent"
 
 

@@ -224,6 +224,8 @@ def variable_problem(conn_id: str) -> str | None:
     value = found[1].strip()
     if not value:
         return "is set but empty"
+    if value.startswith("\ufeff"):
+        return "starts with a byte-order mark (U+FEFF, from a text editor); save it without one"
     try:
         fields = _variable_json(value)
     except json.JSONDecodeError as exc:
@@ -231,11 +233,20 @@ def variable_problem(conn_id: str) -> str | None:
     if fields is _UNSET:
         return _uri_problem(value, conn_id)
     if not isinstance(fields, dict):
-        return f'is JSON but a {type(fields).__name__}, not a JSON object ({{"conn_type": ...}})'
+        return f'is JSON but {json_kind(fields)}, not a JSON object ({{"conn_type": ...}})'
     unknown = [key for key in fields if key not in CONNECTION_JSON_KEYS]
     if unknown:
         key = str(unknown[0])[:40]
         return f"{key!r} is not a connection field; {did_you_mean(key, CONNECTION_JSON_KEYS)}"
+    for key in ("conn_type", "description", "host", "schema", "login", "password"):
+        if fields.get(key) is not None and not isinstance(fields[key], str):
+            # Airflow fails on it when it builds the connection's URI (values never quoted).
+            return f"{key}: must be text (a JSON string in quotes), got {json_kind(fields[key])}"
+    if isinstance(fields.get("extra"), str) and fields["extra"].strip():
+        try:
+            json.loads(fields["extra"])
+        except ValueError:
+            return 'extra: is text that is not JSON; give it as a JSON object ({"key": "value"})'
     raw_port = fields.get("port")
     if _airflow_port(raw_port) is _UNSET:  # Airflow cannot read it ("1.9", NaN, 1e400)
         try:
@@ -243,10 +254,22 @@ def variable_problem(conn_id: str) -> str | None:
         except LiveApiInputError as exc:
             return f"port: {exc.problem}"
     try:
-        Connection.from_json(value, conn_id=conn_id)
-    except Exception as exc:  # Airflow's own reading, whatever else it refuses
+        Connection.from_json(value, conn_id=conn_id).get_uri()  # as Airflow reads (and caches) it
+    except Exception as exc:  # whatever else Airflow refuses
         return f"could not be read by Airflow ({type(exc).__name__})"
     return None
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's kind, in words: ``a list``, ``a number``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _uri_problem(value: str, conn_id: str) -> str | None:
@@ -260,7 +283,7 @@ def _uri_problem(value: str, conn_id: str) -> str | None:
     except ValueError:
         return "is not a valid connection URI: its port is not a whole number 0-65535"
     try:
-        Connection.from_uri(value, conn_id=conn_id)
+        Connection.from_uri(value, conn_id=conn_id).get_uri()
     except Exception as exc:
         return f"is not a valid connection URI ({type(exc).__name__})"
     return None
