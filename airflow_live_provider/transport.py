@@ -136,6 +136,8 @@ def check_request(req: HttpRequest, vendor: str) -> None:
     quotes its value (a query may carry a signature or a token)."""
     from urllib.parse import urlencode
 
+    if control_characters(req.path):
+        raise LiveApiInputError("path", "contains a control character; remove it", vendor=vendor)
     params = dict(req.params or {})
     encoded: dict[str, int] = {}
     for key, value in params.items():

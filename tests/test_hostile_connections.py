@@ -18,6 +18,7 @@ from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
+from airflow_live_provider.vendors.isdp import IsdpClient
 from airflow_live_provider.vendors.polyv import PolyvClient
 from airflow_live_provider.vendors.volcengine import VolcengineLiveClient
 from tests.helpers import assert_no_secret_in
@@ -126,6 +127,18 @@ CASES: list[tuple[str, Case, str, str]] = [
         probe("isdp", extra={"client_id": "c" * 1000, "max_attempts": 1}),
         "extra.client_id",
         "at most 128",
+    ),
+    (
+        "isdp client built with a 10,000-character token path",
+        lambda s, m: IsdpClient(s.base_url, "app", "token", token_path="/" + "p" * 10_000),
+        "token_path",
+        "at most 255",
+    ),
+    (
+        "isdp client built with a NUL in the token path",
+        lambda s, m: IsdpClient(s.base_url, "app", "token", token_path="/oauth2/\x00").get_access_token(),
+        "token_path",
+        "printable",
     ),
     ("isdp 100,000-character app token", probe("isdp", password="t" * 100_000), "password", "at most 8192"),
     # -- control characters in Volcengine query values ----------------------------------------------------

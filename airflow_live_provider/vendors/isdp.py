@@ -158,10 +158,25 @@ def validate_role(value: Any, field: str = "role") -> int:
     )
 
 
+#: Ours: the documented token path has 24 characters.
+MAX_TOKEN_PATH_LENGTH = 255
+
+
 def validate_token_path(value: Any, field: str = "token_path") -> str:
-    if not isinstance(value, str) or not value.strip().startswith("/") or any(c in value for c in "?# "):
+    """The OAuth token URL path: ``/...``, at most 255 printable characters, no space, ``?`` or ``#``."""
+    if (
+        not isinstance(value, str)
+        or not value.strip().startswith("/")
+        or any(c in value for c in "?# ")
+        or not value.strip().isprintable()
+        or len(value.strip()) > MAX_TOKEN_PATH_LENGTH
+    ):
+        shown = repr(value)[:60] if isinstance(value, str) else f"a {type(value).__name__}"
         raise LiveApiInputError(
-            field, f"{value!r} is not a URL path; use e.g. {DEFAULT_TOKEN_PATH!r}", vendor=VENDOR
+            field,
+            f"{shown} is not a URL path of at most {MAX_TOKEN_PATH_LENGTH} printable characters; "
+            f"use e.g. {DEFAULT_TOKEN_PATH!r}",
+            vendor=VENDOR,
         )
     return value.strip()
 
