@@ -315,3 +315,25 @@ def test_the_size_cap_is_on_the_request_line_and_applies_to_any_vendor(simulator
     with pytest.raises(LiveApiInputError, match=r"query\['q'\].*8192 bytes"):
         status("x" * 8200)
     assert len(simulator.requests) == 1
+
+
+@pytest.mark.parametrize("conn_type", ["polyv", "volcengine_live", "isdp"])
+def test_the_uri_airflow_writes_for_a_ui_test_is_not_taken_for_a_bad_variable(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch, conn_type: str
+) -> None:
+    """The UI's Test button puts the connection in ``AIRFLOW_CONN_<ID>`` as Airflow's own URI:
+    the variable check must read that form too (host URL and a separate port included)."""
+    from airflow.sdk import Connection
+
+    conn = Connection(
+        conn_id="uitest",
+        conn_type=conn_type,
+        host="http://127.0.0.1",
+        port=simulator.port,
+        login=DEMO[conn_type][0],
+        password=DEMO[conn_type][1],
+        extra=json.dumps({"max_attempts": 1}),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_UITEST", conn.get_uri())
+    ok, message = HOOKS[conn_type]("uitest").test_connection()
+    assert ok, message

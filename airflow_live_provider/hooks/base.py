@@ -80,9 +80,9 @@ class LiveBaseHook(BaseHook, Generic[ClientT]):
         try:
             conn = self.get_connection(self.conn_id)
         except AirflowNotFoundException:
-            problem_with_variable(self.conn_id)
+            problem_with_variable(self.conn_id, airflow_failed=True)
             raise
-        problem_with_variable(self.conn_id)
+        problem_with_variable(self.conn_id, airflow_failed=False)
         return conn
 
     def known_extras(self) -> list[str]:
@@ -215,9 +215,11 @@ def _airflow_port(raw: Any) -> Any:
         return _UNSET
 
 
-def variable_problem(conn_id: str) -> str | None:
+def variable_problem(conn_id: str, *, airflow_failed: bool = True) -> str | None:
     """What is wrong with ``AIRFLOW_CONN_<ID>`` (None if it is unset or readable). Never quotes
-    the value: it holds the connection's secrets."""
+    the value: it holds the connection's secrets. ``airflow_failed``: Airflow found no connection,
+    so its own reading of the variable is repeated to say why (not done otherwise: it would log
+    Airflow's warnings about the value a second time)."""
     found = connection_variable(conn_id)
     if found is None:
         return None
@@ -231,14 +233,14 @@ def variable_problem(conn_id: str) -> str | None:
     except json.JSONDecodeError as exc:
         return f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
     if fields is _UNSET:
-        return _uri_problem(value, conn_id)
+        return _uri_problem(value, conn_id, airflow_failed=airflow_failed)
     if not isinstance(fields, dict):
         return f'is JSON but {json_kind(fields)}, not a JSON object ({{"conn_type": ...}})'
     unknown = [key for key in fields if key not in CONNECTION_JSON_KEYS]
     if unknown:
         key = str(unknown[0])[:40]
         return f"{key!r} is not a connection field; {did_you_mean(key, CONNECTION_JSON_KEYS)}"
-    for key in ("conn_type", "description", "host", "schema", "login", "password"):
+    for key in ("conn_type", "host", "schema", "login", "password"):
         if fields.get(key) is not None and not isinstance(fields[key], str):
             # Airflow fails on it when it builds the connection's URI (values never quoted).
             return f"{key}: must be text (a JSON string in quotes), got {json_kind(fields[key])}"
@@ -253,6 +255,8 @@ def variable_problem(conn_id: str) -> str | None:
             port_number(raw_port, "port")
         except LiveApiInputError as exc:
             return f"port: {exc.problem}"
+    if not airflow_failed:
+        return None
     try:
         Connection.from_json(value, conn_id=conn_id).get_uri()  # as Airflow reads (and caches) it
     except Exception as exc:  # whatever else Airflow refuses
@@ -272,7 +276,7 @@ def json_kind(value: Any) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-def _uri_problem(value: str, conn_id: str) -> str | None:
+def _uri_problem(value: str, conn_id: str, *, airflow_failed: bool) -> str | None:
     """The URI form: ``conn-type://login:password@host:port/schema?extra``."""
     from urllib.parse import urlsplit
 
@@ -282,6 +286,8 @@ def _uri_problem(value: str, conn_id: str) -> str | None:
         urlsplit(value).port  # noqa: B018
     except ValueError:
         return "is not a valid connection URI: its port is not a whole number 0-65535"
+    if not airflow_failed:
+        return None
     try:
         Connection.from_uri(value, conn_id=conn_id).get_uri()
     except Exception as exc:
@@ -289,9 +295,9 @@ def _uri_problem(value: str, conn_id: str) -> str | None:
     return None
 
 
-def problem_with_variable(conn_id: str) -> None:
+def problem_with_variable(conn_id: str, *, airflow_failed: bool) -> None:
     """Raise a :class:`LiveApiInputError` naming ``AIRFLOW_CONN_<ID>`` if it is set but unreadable."""
-    problem = variable_problem(conn_id)
+    problem = variable_problem(conn_id, airflow_failed=airflow_failed)
     if problem is not None:
         name = f"AIRFLOW_CONN_{conn_id.upper()}"
         raise LiveApiInputError(
