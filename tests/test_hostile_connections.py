@@ -337,3 +337,26 @@ def test_the_uri_airflow_writes_for_a_ui_test_is_not_taken_for_a_bad_variable(
     monkeypatch.setenv("AIRFLOW_CONN_UITEST", conn.get_uri())
     ok, message = HOOKS[conn_type]("uitest").test_connection()
     assert ok, message
+
+
+def test_a_hundred_long_e_mails_are_sent_in_calls_under_the_url_cap(sim_connections: SimulatorServer) -> None:
+    """Polyv's sub-account filter is a GET: 100 addresses of ~200 characters (one call of 22 KB
+    before, past what gateways accept) are split into calls that each fit, none lost."""
+    from urllib.parse import quote
+
+    from airflow_live_provider.transport import MAX_URL_BYTES
+    from airflow_live_provider.vendors.polyv import GROUP_PACKAGE_LIST_PATH
+
+    first, last = polyv_sim.sub_account_email(0), polyv_sim.sub_account_email(1)
+    filler = [f"{'a' * 60}{n}@{'b' * 60}.{'c' * 60}.example.com" for n in range(98)]
+    accounts = list(PolyvHook("polyv_group_default").iter_sub_accounts(emails=[first, *filler, last]))
+    assert {a["email"] for a in accounts} == {first, last}
+    calls = sim_connections.requests_to(GROUP_PACKAGE_LIST_PATH)
+    assert len(calls) >= 3
+    for call in calls:
+        url = (
+            GROUP_PACKAGE_LIST_PATH
+            + "?"
+            + "&".join(f"{k}={quote(v, safe='')}" for k, v in call.query.items())
+        )
+        assert len(url) <= MAX_URL_BYTES

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from airflow_live_provider.exceptions import (
     STRING_GIVEN_FOR_LIST,
@@ -29,6 +30,7 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.transport import (
+    MAX_URL_BYTES,
     HttpRequest,
     RateLimiter,
     Transport,
@@ -73,6 +75,9 @@ MAX_CHANNELS_PER_STATUS_CALL = 20
 
 #: Documented limits.
 MAX_EMAILS_PER_CALL = 100
+#: Ours: the encoded ``emails`` list of one (GET) call stays within half the transport's URL cap,
+#: leaving the rest for the path and the signed parameters: 100 long addresses make several calls.
+MAX_EMAILS_QUERY_BYTES = MAX_URL_BYTES // 2
 MAX_PAGE_SIZE = 100
 MAX_SIMPLE_LIST_PAGE_SIZE = 1000
 MAX_NAMES_PER_CREATE = 100
@@ -345,6 +350,22 @@ def validate_names(names: Any) -> list[str]:
     return list(names)
 
 
+def _email_groups(emails: Sequence[str]) -> Iterator[list[str]]:
+    """The addresses in calls of at most :data:`MAX_EMAILS_PER_CALL` and, URL-encoded and
+    comma-joined, at most :data:`MAX_EMAILS_QUERY_BYTES`, order kept."""
+    group: list[str] = []
+    size = 0
+    for email in emails:
+        cost = len(quote(email, safe="")) + 3  # and its encoded ','
+        if group and (len(group) >= MAX_EMAILS_PER_CALL or size + cost > MAX_EMAILS_QUERY_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(email)
+        size += cost
+    if group:
+        yield group
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -561,9 +582,7 @@ class PolyvClient:
         before the first request; an empty ``emails`` list yields nothing."""
         size = validate_page_size(page_size)
         wanted = validate_emails(emails)
-        groups: list[Sequence[str] | None] = (
-            [None] if wanted is None else list(_chunks(wanted, MAX_EMAILS_PER_CALL))
-        )
+        groups: list[Sequence[str] | None] = [None] if wanted is None else list(_email_groups(wanted))
         return self._iter_sub_accounts(groups, size)
 
     def _iter_sub_accounts(self, groups: list[Sequence[str] | None], size: int) -> Iterator[dict[str, Any]]:
