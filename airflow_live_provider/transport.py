@@ -47,7 +47,7 @@ from airflow_live_provider.exceptions import (
     LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
-from airflow_live_provider.validation import control_characters, did_you_mean, host_name_problem
+from airflow_live_provider.validation import control_characters, did_you_mean, host_name_problem, shown
 
 if TYPE_CHECKING:
     # Imported where first needed (a client being built): DAG files import operators, and
@@ -441,18 +441,18 @@ def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | 
     number: float | None
     try:
         number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400+ digits
         number = None
     if number is None or number != number or number in (float("inf"), float("-inf")):
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     if number > spec.maximum:
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     if spec.integer:
         if not number.is_integer() or number < 1:
-            raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+            raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
         return int(number)
     if number <= 0:
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     return number
 
 
@@ -474,10 +474,8 @@ def port_number(value: Any, field_name: str) -> int:
         if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_PORT_DIGITS:
             number = int(digits)
     if number is None or not 1 <= number <= 65535:
-        shown = f"a {type(value).__name__} ({value})" if isinstance(value, bool) else repr(value)[:40]
-        raise LiveApiInputError(
-            field_name, f"must be a whole-number TCP port 1-65535 (e.g. 8443), got {shown}"
-        )
+        got = f"a {type(value).__name__} ({value})" if isinstance(value, bool) else shown(value)
+        raise LiveApiInputError(field_name, f"must be a whole-number TCP port 1-65535 (e.g. 8443), got {got}")
     return number
 
 

@@ -26,6 +26,18 @@ def invisible_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
+#: Past this many digits an int is shown by its size: ``str()`` of one over 4,300 digits raises.
+_SHOWN_DIGITS = 40
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` for an error message: its ``repr`` cut to ``limit`` characters, safe for an int
+    of any size (``repr(10**5000)`` raises ``ValueError``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_SHOWN_DIGITS:
+        return f"a {'negative ' if value < 0 else ''}number of more than {_SHOWN_DIGITS} digits"
+    return repr(value)[:limit]
+
+
 def control_characters(text: str) -> bool:
     """Control (Cc) characters only: CR, LF, NUL, TAB, DEL... (format characters may be part of
     a name, as the joiner inside an emoji)."""
@@ -37,10 +49,14 @@ def plain_text(
 ) -> str:
     """``value`` as a non-blank, printable string of at most ``max_len`` characters."""
     if allow_int and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10**max_len:
+            raise LiveApiInputError(
+                field, f"has more than {max_len} digits; the {what} has at most {max_len}", vendor=vendor
+            )
         value = str(value)
     if not isinstance(value, str):
-        shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
-        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
+        got = "nothing" if value is None else f"a {type(value).__name__} ({shown(value)})"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {got}", vendor=vendor)
     if not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=vendor)
     if invisible_characters(value):
@@ -126,16 +142,16 @@ def whole_number(
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
+        got = "nothing" if value is None else f"a {type(value).__name__} ({shown(value)})"
         raise LiveApiInputError(
             field,
-            f"must be a whole-number {what} from {low} to {high} (e.g. {example}), got {shown}",
+            f"must be a whole-number {what} from {low} to {high} (e.g. {example}), got {got}",
             vendor=vendor,
         )
     if not low <= value <= high:
         raise LiveApiInputError(
             field,
-            f"{value} is not a whole-number {what} from {low} to {high} (e.g. {example})",
+            f"{shown(value)} is not a whole-number {what} from {low} to {high} (e.g. {example})",
             vendor=vendor,
         )
     return value

@@ -88,6 +88,7 @@ def volc_get(**query: Any) -> Callable[[Any], Any]:
 
 
 BIG = "a" * 1_000_000
+HUGE = 10**5000
 CASES: list[tuple[str, Case, str, str]] = [
     # -- host: a bracketed host must be an IPv6 address ------------------------------------------------
     ("polyv IPvFuture host", probe("polyv", host="[v1.x]"), "API host (host)", "IPv6 address"),
@@ -198,6 +199,34 @@ CASES: list[tuple[str, Case, str, str]] = [
     ("isdp channel id 0", demo("isdp", lambda h: h.get_token_batch([0], "u1")), "channel_ids[0]", "positive"),
     ("isdp channel id -5", demo("isdp", lambda h: h.get_token(-5, "u1")), "channel_id", "positive"),
     ("isdp channel id '-1'", demo("isdp", lambda h: h.get_token("-1", "u1")), "channel_id", "positive"),
+    # -- numbers too big to print (str() of an int over 4,300 digits raises ValueError) -----------
+    (
+        "polyv channel id 10**5000",
+        demo("polyv", lambda h: h.get_watch_api_token(HUGE, "v1")),
+        "channel_id",
+        "digits",
+    ),
+    (
+        "polyv viewer id 10**5000",
+        demo("polyv", lambda h: h.get_watch_api_token(CHANNEL, HUGE)),
+        "viewer_id",
+        "text",
+    ),
+    ("isdp channel id 10**5000", demo("isdp", lambda h: h.get_token(HUGE, "u1")), "channel_id", "at most 64"),
+    ("isdp role -10**5000", demo("isdp", lambda h: h.get_token("10882", "u1", -HUGE)), "role", "40 digits"),
+    (
+        "volcengine valid_duration 10**5000",
+        demo(VOLC, lambda h: h.generate_push_url(VHOST, APP, "s", valid_duration=HUGE)),
+        "valid_duration",
+        "more than 40 digits",
+    ),
+    ("volcengine query int 10**5000", demo(VOLC, volc_get(PageNum=HUGE)), "query['PageNum']", "40 digits"),
+    (
+        "polyv read_timeout of 4,000 digits",
+        probe("polyv", extra={"read_timeout": 10**4000}),
+        "Read timeout (s) (extra.read_timeout)",
+        "more than 40 digits",
+    ),
     # -- AIRFLOW_CONN_<ID> that Airflow cannot read ---------------------------------------------------
     (
         "polyv JSON with a trailing comma",

@@ -701,10 +701,14 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
             raise LiveApiInputError(
                 f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
             )
-        if not isinstance(value, str | int) or isinstance(value, bool):
+        if (
+            not isinstance(value, str | int)
+            or isinstance(value, bool)
+            or (isinstance(value, int) and abs(value) >= 10**40)
+        ):
             raise LiveApiInputError(
                 f"query[{key!r}]",
-                f"must be a string or a whole number, got a {type(value).__name__}",
+                f"must be a string or a whole number (at most 40 digits), got a {type(value).__name__}",
                 vendor=VENDOR,
             )
         params[key] = str(value)  # control characters and size: the transport's check_request
