@@ -222,6 +222,25 @@ CASES: list[tuple[str, Case, str, str]] = [
     ),
     ("volcengine query int 10**5000", demo(VOLC, volc_get(PageNum=HUGE)), "query['PageNum']", "40 digits"),
     (
+        "volcengine scene_type 10**5000",
+        demo(VOLC, lambda h: h.describe_auth(HUGE, vhost=VHOST)),
+        "scene_type",
+        "",
+    ),
+    ("volcengine action 10**5000", demo(VOLC, lambda h: h.call(HUGE)), "action", "not an action name"),
+    (
+        "isdp call path 10**5000",
+        demo("isdp", lambda h: h.client.call(HUGE, {})),
+        "path",
+        "not an ISDP OpenAPI",
+    ),
+    (
+        "polyv live status of 1.5",
+        demo("polyv", lambda h: h.get_channel_live_status(1.5)),
+        "channel_ids",
+        "list",
+    ),
+    (
         "polyv read_timeout of 4,000 digits",
         probe("polyv", extra={"read_timeout": 10**4000}),
         "Read timeout (s) (extra.read_timeout)",

@@ -43,6 +43,7 @@ from airflow_live_provider.validation import (
     MAX_SECRET_SETTING_LENGTH,
     plain_text,
     setting_text,
+    shown,
     whole_number,
 )
 from airflow_live_provider.vendors.shapes import (
@@ -358,7 +359,7 @@ class IsdpClient:
         and one more try; a second refusal is raised.
         """
         if not isinstance(path, str) or not path.startswith("/openapi/"):
-            raise LiveApiInputError("path", f"{path!r} is not an ISDP OpenAPI path ('/openapi/v1/...')")
+            raise LiveApiInputError("path", f"{shown(path)} is not an ISDP OpenAPI path ('/openapi/v1/...')")
         try:
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:

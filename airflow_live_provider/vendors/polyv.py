@@ -598,7 +598,7 @@ class PolyvClient:
         Documented by Polyv's Java SDK (``channelIds`` comma-separated, at most 20; ``status``
         ``live`` or ``end``). Unverified: the v2 envelope is assumed to be the v3 one.
         """
-        if isinstance(channel_ids, str | int) or not channel_ids:
+        if isinstance(channel_ids, str | int) or not isinstance(channel_ids, Sequence) or not channel_ids:
             raise LiveApiInputError(
                 "channel_ids", "must be a non-empty list of channel IDs such as ['3151318']", vendor=VENDOR
             )

@@ -37,7 +37,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH, setting_text, whole_number
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH, setting_text, shown, whole_number
 from airflow_live_provider.vendors.names import (
     validate_app,
     validate_stream,
@@ -214,7 +214,7 @@ def validate_region(value: Any, field: str = "region") -> str:
 def validate_scene_type(scene_type: Any) -> str:
     if scene_type not in SCENE_TYPES:
         raise LiveApiInputError(
-            "scene_type", f"{scene_type!r} is not supported; use 'push' or 'pull'", vendor=VENDOR
+            "scene_type", f"{shown(scene_type)} is not supported; use 'push' or 'pull'", vendor=VENDOR
         )
     return str(scene_type)
 
@@ -222,7 +222,7 @@ def validate_scene_type(scene_type: Any) -> str:
 def validate_version(version: Any, allowed: tuple[str, ...] = DESCRIBE_AUTH_VERSIONS) -> str:
     if version not in allowed:
         raise LiveApiInputError(
-            "version", f"{version!r} is not supported; use one of {', '.join(allowed)}", vendor=VENDOR
+            "version", f"{shown(version)} is not supported; use one of {', '.join(allowed)}", vendor=VENDOR
         )
     return str(version)
 
@@ -398,11 +398,11 @@ class VolcengineLiveClient:
         """
         if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
             raise LiveApiInputError(
-                "action", f"{action!r} is not an action name such as 'DescribeAuth'", vendor=VENDOR
+                "action", f"{shown(action)} is not an action name such as 'DescribeAuth'", vendor=VENDOR
             )
         if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
             raise LiveApiInputError(
-                "version", f"{version!r} is not a version such as '2023-01-01'", vendor=VENDOR
+                "version", f"{shown(version)} is not a version such as '2023-01-01'", vendor=VENDOR
             )
         if body is not None and not isinstance(body, Mapping):
             raise LiveApiInputError("body", "must be a JSON object (dict) or None", vendor=VENDOR)
@@ -699,7 +699,7 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
     for key, value in (query or {}).items():
         if key in ("Action", "Version") or not isinstance(key, str) or not _QUERY_KEY_RE.fullmatch(key):
             raise LiveApiInputError(
-                f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
+                f"query[{shown(key)}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
             )
         if (
             not isinstance(value, str | int)
@@ -707,7 +707,7 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
             or (isinstance(value, int) and abs(value) >= 10**40)
         ):
             raise LiveApiInputError(
-                f"query[{key!r}]",
+                f"query[{shown(key)}]",
                 f"must be a string or a whole number (at most 40 digits), got a {type(value).__name__}",
                 vendor=VENDOR,
             )
