@@ -134,7 +134,7 @@ def check_request(req: HttpRequest, vendor: str) -> None:
     through here): a control character (CR, LF, NUL, TAB...) in a query value, a URL over
     :data:`MAX_URL_BYTES` or a body over :data:`MAX_BODY_BYTES`. Names the parameter, never
     quotes its value (a query may carry a signature or a token)."""
-    from urllib.parse import urlencode
+    from urllib.parse import quote_plus, urlencode
 
     if control_characters(req.path):
         raise LiveApiInputError("path", "contains a control character; remove it", vendor=vendor)
@@ -148,7 +148,11 @@ def check_request(req: HttpRequest, vendor: str) -> None:
                 "contains a control character (CR, LF, NUL, TAB...); remove it",
                 vendor=vendor,
             )
-        encoded[key] = len(urlencode({key: value}, doseq=True))
+        encoded[key] = (
+            len(quote_plus(str(key))) + 1 + len(quote_plus(value))
+            if isinstance(value, str)
+            else len(urlencode({key: value}, doseq=True))  # what requests sends for a list or a number
+        )
     size = len(req.path.encode("utf-8")) + sum(encoded.values()) + len(encoded)  # '?' and '&'s
     if size > MAX_URL_BYTES:
         largest = max(encoded, key=encoded.__getitem__)
