@@ -21,6 +21,7 @@ by value.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import json
 import logging
@@ -46,7 +47,7 @@ from airflow_live_provider.exceptions import (
     LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
-from airflow_live_provider.validation import did_you_mean, host_name_problem
+from airflow_live_provider.validation import control_characters, did_you_mean, host_name_problem, shown
 
 if TYPE_CHECKING:
     # Imported where first needed (a client being built): DAG files import operators, and
@@ -119,6 +120,68 @@ class HttpRequest:
     params: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Ours, as common gateways (nginx's 8 KB request-line buffers; others answer HTTP 414 past
+#: 8 KB): the largest path plus query string sent.
+MAX_URL_BYTES = 8192
+#: Ours, as nginx's default ``client_max_body_size``: the largest request body sent.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def check_request(req: HttpRequest, vendor: str) -> None:
+    """Refuse a request no vendor could take, before it is sent (every vendor's every call goes
+    through here): a control character (CR, LF, NUL, TAB...) in a query value, a URL over
+    :data:`MAX_URL_BYTES` or a body over :data:`MAX_BODY_BYTES`. Names the parameter, never
+    quotes its value (a query may carry a signature or a token)."""
+    from urllib.parse import quote_plus, urlencode
+
+    if control_characters(req.path):
+        raise LiveApiInputError("path", "contains a control character; remove it", vendor=vendor)
+    params = dict(req.params or {})
+    encoded: dict[str, int] = {}
+    for key, value in params.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(item, str) and control_characters(item) for item in values):
+            raise LiveApiInputError(
+                f"query[{key!r}]",
+                "contains a control character (CR, LF, NUL, TAB...); remove it",
+                vendor=vendor,
+            )
+        encoded[key] = (
+            len(quote_plus(str(key))) + 1 + len(quote_plus(value))
+            if isinstance(value, str)
+            else len(urlencode({key: value}, doseq=True))  # what requests sends for a list or a number
+        )
+    size = len(req.path.encode("utf-8")) + sum(encoded.values()) + len(encoded)  # '?' and '&'s
+    if size > MAX_URL_BYTES:
+        largest = max(encoded, key=encoded.__getitem__)
+        one = encoded[largest] * 2 >= size  # one parameter makes most of it: name that one
+        raise LiveApiInputError(
+            f"query[{largest!r}]" if one else "query",
+            f"makes the request URL {size} bytes"
+            + (f" ({encoded[largest]} of them this parameter)" if one else f" ({len(encoded)} parameters)")
+            + f"; at most {MAX_URL_BYTES} bytes are sent (gateways answer longer URLs with HTTP 414): "
+            "shorten it or split the call",
+            vendor=vendor,
+        )
+    check_body_size(req.data, vendor)
+
+
+def check_body_size(data: Mapping[str, Any] | bytes | None, vendor: str) -> None:
+    """Refuse a body over :data:`MAX_BODY_BYTES` (1 MiB) before it is sent."""
+    from urllib.parse import urlencode
+
+    if data is None:
+        return
+    size = len(data) if isinstance(data, bytes) else len(urlencode(dict(data), doseq=True))
+    if size > MAX_BODY_BYTES:
+        raise LiveApiInputError(
+            "body",
+            f"is {size} bytes; at most {MAX_BODY_BYTES} bytes (1 MiB) are sent in one request: "
+            "send less per call",
+            vendor=vendor,
+        )
 
 
 class TransportObserver(Protocol):
@@ -227,12 +290,27 @@ def resolve_base_url(host: str | None, default_host: str, *, field_name: str = "
         raise LiveApiInputError(field_name, "must not contain a query string or fragment")
     if parts.netloc.endswith(":"):
         raise LiveApiInputError(field_name, "ends in ':' with no port; give the port or drop the ':'")
+    if "[" in parts.netloc and not _is_ipv6(parts.hostname):
+        # urlsplit accepts an RFC 3986 IPvFuture literal ("[v1.x]"): no client can connect to it.
+        raise LiveApiInputError(
+            field_name,
+            "has a bracketed host that is not an IPv6 address (such as [::1]); "
+            f"write a host name or an IP address, e.g. {default_host!r} or 'http://[::1]:8999'",
+        )
     problem = host_name_problem(parts.hostname)
     if problem:
         raise LiveApiInputError(
             field_name, f"{problem}; use e.g. {default_host!r} or 'http://127.0.0.1:8999'"
         )
     return value.rstrip("/")
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -313,7 +391,7 @@ def transport_settings(
     problems = InputProblems()
     base_url = problems.check(resolve_base_url, host, default_host, field_name=f"{field_prefix}.host")
     if base_url is not None and port not in (None, "", 0):
-        number = problems.check(_port_number, port, f"{field_prefix}.port")
+        number = problems.check(port_number, port, f"{field_prefix}.port")
         parts = urlsplit(base_url)
         if number is None:
             pass
@@ -367,28 +445,41 @@ def _extra_number(value: Any, spec: TransportExtra, field_name: str) -> float | 
     number: float | None
     try:
         number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400+ digits
         number = None
     if number is None or number != number or number in (float("inf"), float("-inf")):
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     if number > spec.maximum:
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     if spec.integer:
         if not number.is_integer() or number < 1:
-            raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+            raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
         return int(number)
     if number <= 0:
-        raise LiveApiInputError(field_name, f"{spec.problem}, got {value!r}")
+        raise LiveApiInputError(field_name, f"{spec.problem}, got {shown(value)}")
     return number
 
 
-def _port_number(value: Any, field_name: str) -> int:
-    try:
+#: Ours: ``"0" * 5000`` is digits too, and ``int()`` of it raises past 4,300 digits.
+_MAX_PORT_DIGITS = 5
+
+
+def port_number(value: Any, field_name: str) -> int:
+    """A TCP port 1-65535: an int, or ASCII digits (a form, a template). A fraction (``8080.5``,
+    ``"1.9"``) is refused, never truncated; so are ``true`` (Python's ``int(True)`` is 1),
+    ``NaN`` and ``1e400``."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or not 1 <= number <= 65535:
-        raise LiveApiInputError(field_name, f"must be a TCP port 1-65535, got {value!r}")
+    elif isinstance(value, str):
+        digits = value.strip()
+        if digits.isascii() and digits.isdigit() and len(digits) <= _MAX_PORT_DIGITS:
+            number = int(digits)
+    if number is None or not 1 <= number <= 65535:
+        got = f"a {type(value).__name__} ({value})" if isinstance(value, bool) else shown(value)
+        raise LiveApiInputError(field_name, f"must be a whole-number TCP port 1-65535 (e.g. 8443), got {got}")
     return number
 
 
@@ -760,6 +851,7 @@ class Transport:
             attempt += 1
             waited = limiter.acquire() if limiter is not None else None
             req = build()
+            check_request(req, self.vendor)
             started = self._monotonic()
             remaining = max(0.1, deadline - started)
             status: int | str = "-"

@@ -26,15 +26,37 @@ def invisible_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
+#: Past this many digits an int is shown by its size: ``str()`` of one over 4,300 digits raises.
+_SHOWN_DIGITS = 40
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``value`` for an error message: its ``repr`` cut to ``limit`` characters, safe for an int
+    of any size (``repr(10**5000)`` raises ``ValueError``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_SHOWN_DIGITS:
+        return f"a {'negative ' if value < 0 else ''}number of more than {_SHOWN_DIGITS} digits"
+    return repr(value)[:limit]
+
+
+def control_characters(text: str) -> bool:
+    """Control (Cc) characters only: CR, LF, NUL, TAB, DEL... (format characters may be part of
+    a name, as the joiner inside an emoji)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def plain_text(
     value: Any, field: str, *, vendor: str, what: str, max_len: int, allow_int: bool = False
 ) -> str:
     """``value`` as a non-blank, printable string of at most ``max_len`` characters."""
     if allow_int and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) >= 10**max_len:
+            raise LiveApiInputError(
+                field, f"has more than {max_len} digits; the {what} has at most {max_len}", vendor=vendor
+            )
         value = str(value)
     if not isinstance(value, str):
-        shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
-        raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
+        got = "nothing" if value is None else f"a {type(value).__name__} ({shown(value)})"
+        raise LiveApiInputError(field, f"must be text (the {what}), got {got}", vendor=vendor)
     if not value.strip():
         raise LiveApiInputError(field, f"is empty; give the {what}", vendor=vendor)
     if invisible_characters(value):
@@ -125,16 +147,16 @@ def whole_number(
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
+        got = "nothing" if value is None else f"a {type(value).__name__} ({shown(value)})"
         raise LiveApiInputError(
             field,
-            f"must be {_whole(what)} from {low} to {high} (e.g. {example}), got {shown}",
+            f"must be {_whole(what)} from {low} to {high} (e.g. {example}), got {got}",
             vendor=vendor,
         )
     if not low <= value <= high:
         raise LiveApiInputError(
             field,
-            f"{value} is not {_whole(what)} from {low} to {high} (e.g. {example})",
+            f"{shown(value)} is not {_whole(what)} from {low} to {high} (e.g. {example})",
             vendor=vendor,
         )
     return value
@@ -147,12 +169,44 @@ def _whole(what: str) -> str:
 _UNITS = ("seconds", "minutes", "hours", "days")
 
 
-def setting_text(value: Any, field: str, *, vendor: str, what: str) -> str:
+#: Ours: account IDs (a Polyv appId, a Volcengine Access Key ID, ISDP application and client
+#: IDs) are a few dozen characters; a longer value is a paste gone wrong, not an ID.
+MAX_ID_SETTING_LENGTH = 128
+#: Ours: secrets and tokens (a Volcengine STS session token runs to a few KB).
+MAX_SECRET_SETTING_LENGTH = 8192
+
+
+def setting_problem(text: str, *, max_len: int, word: bool = False) -> str | None:
+    """Why a (stripped) client setting cannot be used, or None. Never quotes the value: it may
+    be a secret. ``word``: an ID, so no space inside either."""
+    if len(text) > max_len:
+        return f"has {len(text)} characters; at most {max_len} are accepted"
+    if invisible_characters(text):
+        return "contains a control or invisible character (a line break?); remove it"
+    if word and any(ch.isspace() for ch in text):
+        return "contains a space; an ID is one word (copy it again from the vendor's console)"
+    return None
+
+
+def setting_text(
+    value: Any,
+    field: str,
+    *,
+    vendor: str,
+    what: str,
+    max_len: int = MAX_SECRET_SETTING_LENGTH,
+    word: bool = False,
+) -> str:
     """A client setting (a credential, a region): text that is not blank, surrounding spaces
-    dropped (as the connection form does). The value is never echoed: it may be a secret."""
+    dropped (as the connection form does), at most ``max_len`` characters, no control character
+    (and no space inside if ``word``). The value is never echoed: it may be a secret."""
     if not isinstance(value, str):
         shown = "nothing" if value is None else f"a {type(value).__name__}"
         raise LiveApiInputError(field, f"must be text (the {what}), got {shown}", vendor=vendor)
     if not value.strip():
         raise LiveApiInputError(field, f"is empty; set the {what}", vendor=vendor)
-    return value.strip()
+    text = value.strip()
+    problem = setting_problem(text, max_len=max_len, word=word)
+    if problem:
+        raise LiveApiInputError(field, f"{problem} (the {what})", vendor=vendor)
+    return text

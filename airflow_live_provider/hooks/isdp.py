@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH
 from airflow_live_provider.vendors.isdp import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -43,10 +44,16 @@ class IsdpHook(LiveBaseHook[IsdpClient]):
         if token_path is not None:
             token_path = problems.check(validate_token_path, token_path, f"{self.conn_id}.{path_field}")
         return {
-            "app_id": self.text(login, "login", problems, what="ISDP application ID"),
+            "app_id": self.text(
+                login, "login", problems, what="ISDP application ID", max_len=MAX_ID_SETTING_LENGTH
+            ),
             "app_token": self.text(password, "password", problems, what="ISDP application token"),
             "client_id": self.text(
-                extra.get("client_id"), "extra.client_id", problems, default=DEFAULT_CLIENT_ID
+                extra.get("client_id"),
+                "extra.client_id",
+                problems,
+                default=DEFAULT_CLIENT_ID,
+                max_len=MAX_ID_SETTING_LENGTH,
             ),
             "client_secret": self.text(
                 extra.get("client_secret"), "extra.client_secret", problems, default=DEFAULT_CLIENT_SECRET

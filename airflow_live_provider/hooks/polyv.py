@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH
 from airflow_live_provider.vendors.polyv import DEFAULT_HOST, SIGNATURE_METHODS, PolyvClient
 
 
@@ -49,7 +50,9 @@ class PolyvHook(LiveBaseHook[PolyvClient]):
             )
         self._group_account = account_type == "group"
         return {
-            "app_id": self.text(login, "login", problems, what="Polyv appId"),
+            "app_id": self.text(
+                login, "login", problems, what="Polyv appId", max_len=MAX_ID_SETTING_LENGTH, word=True
+            ),
             "app_secret": self.text(password, "password", problems, what="Polyv appSecret"),
             "signature_method": method,
         }

@@ -6,23 +6,20 @@ Connection: login = Access Key ID, password = Secret Access Key, extras ``region
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from airflow_live_provider.exceptions import InputProblems
 from airflow_live_provider.hooks.base import LiveBaseHook
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH
 from airflow_live_provider.vendors.volcengine import (
     DEFAULT_REGION,
     DEFAULT_VERSION,
     MAX_ONLINE_STREAMS_PAGE_SIZE,
     OnlineStream,
     VolcengineLiveClient,
+    validate_region,
 )
-
-#: Volcengine region names: cn-north-1, cn-beijing, ap-singapore-1 ("cn north" would only surface
-#: later as SignatureDoesNotMatch).
-REGION_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
@@ -40,13 +37,12 @@ class VolcengineLiveHook(LiveBaseHook[VolcengineLiveClient]):
         self, *, login: Any, password: Any, extra: dict[str, Any], problems: InputProblems
     ) -> dict[str, Any]:
         region = self.text(extra.get("region"), "extra.region", problems, default=DEFAULT_REGION)
-        if region is not None and not REGION_PATTERN.fullmatch(region):
-            problems.add(
-                f"{self.conn_id}.extra.region",
-                f"{region!r} is not a region name such as cn-north-1 (lower-case letters, digits, dashes)",
-            )
+        if region is not None:
+            region = problems.check(validate_region, region, f"{self.conn_id}.extra.region")
         return {
-            "access_key_id": self.text(login, "login", problems, what="Access Key ID"),
+            "access_key_id": self.text(
+                login, "login", problems, what="Access Key ID", max_len=MAX_ID_SETTING_LENGTH, word=True
+            ),
             "secret_access_key": self.text(password, "password", problems, what="Secret Access Key"),
             "region": region,
             "session_token": self.text(extra.get("session_token"), "extra.session_token", problems),

@@ -31,8 +31,21 @@ from airflow_live_provider.exceptions import (
     LiveApiInputError,
     LiveApiRateLimitError,
 )
-from airflow_live_provider.transport import HttpRequest, Transport, is_retryable_status, json_body
-from airflow_live_provider.validation import plain_text, setting_text, whole_number
+from airflow_live_provider.transport import (
+    HttpRequest,
+    Transport,
+    check_body_size,
+    is_retryable_status,
+    json_body,
+)
+from airflow_live_provider.validation import (
+    MAX_ID_SETTING_LENGTH,
+    MAX_SECRET_SETTING_LENGTH,
+    plain_text,
+    setting_text,
+    shown,
+    whole_number,
+)
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
     expect_dict,
@@ -96,7 +109,15 @@ def _identifier(value: Any, field: str, what: str) -> str:
 
 
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
-    return _identifier(value, field, "ISDP channel ID such as '10882'")
+    """An ISDP channel ID (``'10882'``): text or an int; a number must be positive (0, ``"000"``,
+    -5 and ``"-5"`` are refused: no channel has them)."""
+    text = _identifier(value, field, "ISDP channel ID such as '10882'")
+    digits = text.removeprefix("-")
+    if digits.isascii() and digits.isdigit() and (text.startswith("-") or not digits.strip("0")):
+        raise LiveApiInputError(
+            field, f"{text!r} is not a channel ID: ISDP channel IDs are positive, e.g. '10882'", vendor=VENDOR
+        )
+    return text
 
 
 def validate_channel_ids(values: Any, field: str = "channel_ids") -> list[str]:
@@ -138,10 +159,25 @@ def validate_role(value: Any, field: str = "role") -> int:
     )
 
 
+#: Ours: the documented token path has 24 characters.
+MAX_TOKEN_PATH_LENGTH = 255
+
+
 def validate_token_path(value: Any, field: str = "token_path") -> str:
-    if not isinstance(value, str) or not value.strip().startswith("/") or any(c in value for c in "?# "):
+    """The OAuth token URL path: ``/...``, at most 255 printable characters, no space, ``?`` or ``#``."""
+    if (
+        not isinstance(value, str)
+        or not value.strip().startswith("/")
+        or any(c in value for c in "?# ")
+        or not value.strip().isprintable()
+        or len(value.strip()) > MAX_TOKEN_PATH_LENGTH
+    ):
+        shown = repr(value)[:60] if isinstance(value, str) else f"a {type(value).__name__}"
         raise LiveApiInputError(
-            field, f"{value!r} is not a URL path; use e.g. {DEFAULT_TOKEN_PATH!r}", vendor=VENDOR
+            field,
+            f"{shown} is not a URL path of at most {MAX_TOKEN_PATH_LENGTH} printable characters; "
+            f"use e.g. {DEFAULT_TOKEN_PATH!r}",
+            vendor=VENDOR,
         )
     return value.strip()
 
@@ -163,13 +199,23 @@ class IsdpClient:
         clock: Callable[[], float] = time.monotonic,
         **transport_options: Any,
     ) -> None:
-        for value, field, what in (
-            (app_id, "app_id", "application ID"),
-            (app_token, "app_token", "application token"),
-            (client_id, "client_id", "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)"),
-            (client_secret, "client_secret", "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)"),
+        for value, field, what, max_len in (
+            (app_id, "app_id", "application ID", MAX_ID_SETTING_LENGTH),
+            (app_token, "app_token", "application token", MAX_SECRET_SETTING_LENGTH),
+            (
+                client_id,
+                "client_id",
+                "OAuth client ID ('isdp-saas-openapi' on Huawei's SaaS)",
+                MAX_ID_SETTING_LENGTH,
+            ),
+            (
+                client_secret,
+                "client_secret",
+                "OAuth client secret ('isdp-saas-openapi' on Huawei's SaaS)",
+                MAX_SECRET_SETTING_LENGTH,
+            ),
         ):
-            setting_text(value, field, vendor=VENDOR, what=what)
+            setting_text(value, field, vendor=VENDOR, what=what, max_len=max_len)
         if refresh_margin < 0:
             raise LiveApiInputError("refresh_margin", "must be >= 0 seconds", vendor=VENDOR)
         self.app_id = app_id.strip()
@@ -313,13 +359,14 @@ class IsdpClient:
         and one more try; a second refusal is raised.
         """
         if not isinstance(path, str) or not path.startswith("/openapi/"):
-            raise LiveApiInputError("path", f"{path!r} is not an ISDP OpenAPI path ('/openapi/v1/...')")
+            raise LiveApiInputError("path", f"{shown(path)} is not an ISDP OpenAPI path ('/openapi/v1/...')")
         try:
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise LiveApiInputError(
                 "body", f"is not valid JSON ({exc}); use numbers, text, lists and dicts", vendor=VENDOR
             ) from None
+        check_body_size(payload, VENDOR)  # before a token is fetched for it
         used: list[str] = []
 
         def build() -> HttpRequest:

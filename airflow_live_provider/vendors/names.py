@@ -57,8 +57,8 @@ def validate_host_name(value: Any, field: str = "vhost", what: str = "domain spa
 # -- Polyv ---------------------------------------------------------------------------------------
 def validate_channel_id(value: Any, field: str = "channel_id") -> str:
     """Polyv channel IDs are numbers; templates render them as digit strings. Both are accepted,
-    as given: a trailing line break or space is refused, not stripped, and ``"３６００"`` (non-ASCII
-    digits) is refused, not converted."""
+    as given: a trailing line break or space is refused, not stripped, ``"３６００"`` (non-ASCII
+    digits) is refused, not converted, and 0 (``"000"``) or a negative number is refused."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         shown = "nothing" if value is None else f"a {type(value).__name__}"
         raise LiveApiInputError(
@@ -69,6 +69,12 @@ def validate_channel_id(value: Any, field: str = "channel_id") -> str:
     text = plain_text(
         value, field, vendor=POLYV, what="Polyv channel ID (digits)", max_len=32, allow_int=True
     )
+    if (isinstance(value, int) and value <= 0) or (text.isdigit() and not text.strip("0")):
+        raise LiveApiInputError(
+            field,
+            f"{text!r} is not a channel ID: Polyv channel IDs are positive, e.g. '2094979'",
+            vendor=POLYV,
+        )
     if not text.isdigit() or not text.isascii():
         raise LiveApiInputError(
             field, f"{text!r} is not a channel ID: use digits only, e.g. '2094979'", vendor=POLYV

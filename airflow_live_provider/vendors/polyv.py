@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from airflow_live_provider.exceptions import (
     STRING_GIVEN_FOR_LIST,
@@ -29,13 +30,20 @@ from airflow_live_provider.exceptions import (
 )
 from airflow_live_provider.redaction import REDACTED
 from airflow_live_provider.transport import (
+    MAX_URL_BYTES,
     HttpRequest,
     RateLimiter,
     Transport,
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import email_address, plain_text, setting_text, whole_number
+from airflow_live_provider.validation import (
+    MAX_ID_SETTING_LENGTH,
+    email_address,
+    plain_text,
+    setting_text,
+    whole_number,
+)
 from airflow_live_provider.vendors.names import validate_channel_id
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
@@ -70,6 +78,9 @@ LIVE_STATUSES = ("live", "end")
 
 #: Documented limits.
 MAX_EMAILS_PER_CALL = 100
+#: Ours: the encoded ``emails`` list of one (GET) call stays within half the transport's URL cap,
+#: leaving the rest for the path and the signed parameters: 100 long addresses make several calls.
+MAX_EMAILS_QUERY_BYTES = MAX_URL_BYTES // 2
 MAX_PAGE_SIZE = 100
 MAX_SIMPLE_LIST_PAGE_SIZE = 1000
 MAX_NAMES_PER_CREATE = 100
@@ -342,6 +353,22 @@ def validate_names(names: Any) -> list[str]:
     return list(names)
 
 
+def _email_groups(emails: Sequence[str]) -> Iterator[list[str]]:
+    """The addresses in calls of at most :data:`MAX_EMAILS_PER_CALL` and, URL-encoded and
+    comma-joined, at most :data:`MAX_EMAILS_QUERY_BYTES`, order kept."""
+    group: list[str] = []
+    size = 0
+    for email in emails:
+        cost = len(quote(email, safe="")) + 3  # and its encoded ','
+        if group and (len(group) >= MAX_EMAILS_PER_CALL or size + cost > MAX_EMAILS_QUERY_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(email)
+        size += cost
+    if group:
+        yield group
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -411,7 +438,9 @@ class PolyvClient:
         simple_list_page_size: int = MAX_SIMPLE_LIST_PAGE_SIZE,
         **transport_options: Any,
     ) -> None:
-        setting_text(app_id, "app_id", vendor=VENDOR, what="Polyv appId")
+        setting_text(
+            app_id, "app_id", vendor=VENDOR, what="Polyv appId", max_len=MAX_ID_SETTING_LENGTH, word=True
+        )
         setting_text(app_secret, "app_secret", vendor=VENDOR, what="Polyv appSecret")
         method = (signature_method or "MD5").strip().upper()
         if method not in SIGNATURE_METHODS:
@@ -556,9 +585,7 @@ class PolyvClient:
         before the first request; an empty ``emails`` list yields nothing."""
         size = validate_page_size(page_size)
         wanted = validate_emails(emails)
-        groups: list[Sequence[str] | None] = (
-            [None] if wanted is None else list(_chunks(wanted, MAX_EMAILS_PER_CALL))
-        )
+        groups: list[Sequence[str] | None] = [None] if wanted is None else list(_email_groups(wanted))
         return self._iter_sub_accounts(groups, size)
 
     def _iter_sub_accounts(self, groups: list[Sequence[str] | None], size: int) -> Iterator[dict[str, Any]]:
@@ -574,7 +601,7 @@ class PolyvClient:
         Documented by Polyv's Java SDK (``channelIds`` comma-separated, at most 20; ``status``
         ``live`` or ``end``). Unverified: the v2 envelope is assumed to be the v3 one.
         """
-        if isinstance(channel_ids, str | int) or not channel_ids:
+        if isinstance(channel_ids, str | int) or not isinstance(channel_ids, Sequence) or not channel_ids:
             raise LiveApiInputError(
                 "channel_ids", "must be a non-empty list of channel IDs such as ['3151318']", vendor=VENDOR
             )

@@ -37,7 +37,7 @@ from airflow_live_provider.transport import (
     is_retryable_status,
     json_body,
 )
-from airflow_live_provider.validation import setting_text, whole_number
+from airflow_live_provider.validation import MAX_ID_SETTING_LENGTH, setting_text, shown, whole_number
 from airflow_live_provider.vendors.names import (
     validate_app,
     validate_stream,
@@ -190,10 +190,31 @@ def format_x_date(epoch_seconds: float) -> str:
 
 
 # -- input validation (before any request) -------------------------------------------------------
+#: Volcengine region names: cn-north-1, cn-beijing, ap-singapore-1 ("cn north" would only surface
+#: later as SignatureDoesNotMatch).
+REGION_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Ours: real region names are about 15 characters; the region is signed into every request.
+MAX_REGION_LENGTH = 64
+
+
+def validate_region(value: Any, field: str = "region") -> str:
+    """A region name such as ``cn-north-1``: at most 64 lower-case letters, digits and dashes."""
+    text = setting_text(
+        value, field, vendor=VENDOR, what="region, e.g. 'cn-north-1'", max_len=MAX_REGION_LENGTH
+    )
+    if not REGION_PATTERN.fullmatch(text):
+        raise LiveApiInputError(
+            field,
+            f"{text!r} is not a region name such as cn-north-1 (lower-case letters, digits, dashes)",
+            vendor=VENDOR,
+        )
+    return text
+
+
 def validate_scene_type(scene_type: Any) -> str:
     if scene_type not in SCENE_TYPES:
         raise LiveApiInputError(
-            "scene_type", f"{scene_type!r} is not supported; use 'push' or 'pull'", vendor=VENDOR
+            "scene_type", f"{shown(scene_type)} is not supported; use 'push' or 'pull'", vendor=VENDOR
         )
     return str(scene_type)
 
@@ -201,7 +222,7 @@ def validate_scene_type(scene_type: Any) -> str:
 def validate_version(version: Any, allowed: tuple[str, ...] = DESCRIBE_AUTH_VERSIONS) -> str:
     if version not in allowed:
         raise LiveApiInputError(
-            "version", f"{version!r} is not supported; use one of {', '.join(allowed)}", vendor=VENDOR
+            "version", f"{shown(version)} is not supported; use one of {', '.join(allowed)}", vendor=VENDOR
         )
     return str(version)
 
@@ -275,13 +296,23 @@ class VolcengineLiveClient:
         rate_limits: Mapping[str, float] | None = None,
         **transport_options: Any,
     ) -> None:
-        setting_text(access_key_id, "access_key_id", vendor=VENDOR, what="Access Key ID")
-        setting_text(secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key")
-        setting_text(region, "region", vendor=VENDOR, what="region, e.g. 'cn-north-1'")
-        self.access_key_id = access_key_id.strip()
-        self._secret_access_key = secret_access_key.strip()
-        self._session_token = (session_token or "").strip() or None
-        self.region = region.strip()
+        self.access_key_id = setting_text(
+            access_key_id,
+            "access_key_id",
+            vendor=VENDOR,
+            what="Access Key ID",
+            max_len=MAX_ID_SETTING_LENGTH,
+            word=True,
+        )
+        self._secret_access_key = setting_text(
+            secret_access_key, "secret_access_key", vendor=VENDOR, what="Secret Access Key"
+        )
+        self._session_token = (
+            None
+            if session_token is None or (isinstance(session_token, str) and not session_token.strip())
+            else setting_text(session_token, "session_token", vendor=VENDOR, what="STS session token")
+        )
+        self.region = validate_region(region)
         self.clock = clock
         if urlsplit(base_url).path.strip("/"):
             # The signature covers the canonical URI "/": a path prefix could never verify.
@@ -362,11 +393,11 @@ class VolcengineLiveClient:
         """
         if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
             raise LiveApiInputError(
-                "action", f"{action!r} is not an action name such as 'DescribeAuth'", vendor=VENDOR
+                "action", f"{shown(action)} is not an action name such as 'DescribeAuth'", vendor=VENDOR
             )
         if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
             raise LiveApiInputError(
-                "version", f"{version!r} is not a version such as '2023-01-01'", vendor=VENDOR
+                "version", f"{shown(version)} is not a version such as '2023-01-01'", vendor=VENDOR
             )
         if body is not None and not isinstance(body, Mapping):
             raise LiveApiInputError("body", "must be a JSON object (dict) or None", vendor=VENDOR)
@@ -667,11 +698,19 @@ def validate_query(method: str, body: Any, query: Mapping[str, Any] | None) -> d
     for key, value in (query or {}).items():
         if key in ("Action", "Version") or not isinstance(key, str) or not _QUERY_KEY_RE.fullmatch(key):
             raise LiveApiInputError(
-                f"query[{key!r}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
+                f"query[{shown(key)}]", "is not a parameter name such as 'Vhost'", vendor=VENDOR
             )
-        if not isinstance(value, str | int) or isinstance(value, bool) or "\n" in str(value):
-            raise LiveApiInputError(f"query[{key!r}]", "must be a string or a whole number", vendor=VENDOR)
-        params[key] = str(value)
+        if (
+            not isinstance(value, str | int)
+            or isinstance(value, bool)
+            or (isinstance(value, int) and abs(value) >= 10**40)
+        ):
+            raise LiveApiInputError(
+                f"query[{shown(key)}]",
+                f"must be a string or a whole number (at most 40 digits), got a {type(value).__name__}",
+                vendor=VENDOR,
+            )
+        params[key] = str(value)  # control characters and size: the transport's check_request
     return params
 
 
