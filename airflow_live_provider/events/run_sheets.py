@@ -124,7 +124,7 @@ def new_sheet(event: dict[str, Any], run_id: str | None) -> dict[str, Any]:
 def sheet_secrets(sheet: dict[str, Any]) -> list[str]:
     """Every credential a sheet carries: tokens, push URLs, their signatures (for leak searches)."""
     from airflow_live_provider.redaction import SECRET_KEYS, secret_values
-    from airflow_live_provider.steps import push_url_secrets
+    from airflow_live_provider.vendors.volcengine import push_url_secrets
 
     found = list(secret_values(sheet, SECRET_KEYS))
     found.extend(push_url_secrets((sheet.get("volcengine") or {}).get("push") or {}))

@@ -6,7 +6,7 @@ serves every instance and the Grid shows one run per instance. Waiting for a mom
 it also wakes the step early when the calendar moved on, so a superseded or cancelled run ends
 within a minute; a run made by hand without a calendar waits with Airflow's ``DateTimeTrigger``);
 watching a stream uses this provider's trigger. The logic lives in
-:mod:`airflow_live_provider.events.timeline`; these operators only decide when to run it.
+:mod:`airflow_live_provider.workflow.event_timeline`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
 """
@@ -22,11 +22,11 @@ from airflow.sdk import BaseOperator
 from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
 
 if TYPE_CHECKING:
-    from airflow_live_provider.events.timeline import EventRun
+    from airflow_live_provider.workflow.event_timeline import EventRun
 
 
 def _event_run(context: Any) -> EventRun:
-    from airflow_live_provider.events.timeline import event_run
+    from airflow_live_provider.workflow.event_timeline import event_run
 
     dag_run = context.get("dag_run")
     return event_run(getattr(dag_run, "conf", None), context.get("run_id"))
@@ -81,7 +81,7 @@ class EventProvisionOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.events.event_steps import steps_for
-        from airflow_live_provider.events.timeline import provision_push, provision_receivers
+        from airflow_live_provider.workflow.event_timeline import provision_push, provision_receivers
 
         run = _event_run(context)
         if self.step not in steps_for(run.event):
@@ -129,14 +129,14 @@ class EventCredentialsOperator(BaseOperator):
 
     def _issue_or_wait(self, context: Any, woken_by: Any = None) -> dict[str, Any]:
         from airflow_live_provider.events.event_steps import steps_for
-        from airflow_live_provider.events.timeline import (
+        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.workflow.event_timeline import (
             JIT_STEP,
             already_issued,
             check_current,
             credential_moment,
             issue_credentials,
         )
-        from airflow_live_provider.outputs import utc_iso
 
         run = _event_run(context)
         if JIT_STEP[self.vendor] not in steps_for(run.event):
@@ -182,8 +182,8 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.events.timeline import check_current, record_go_live, reuse_go_live
         from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.workflow.event_timeline import check_current, record_go_live, reuse_go_live
 
         run = self._load(context)
         check_current(run, "go_live")
@@ -207,7 +207,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     def watch(self, context: Any, event: Any = None) -> Any:
         """The window is open: watch the stream (deferring to this provider's trigger), unless
         the calendar moved on meanwhile (woken early: the step skips, or waits again)."""
-        from airflow_live_provider.events.timeline import check_current
+        from airflow_live_provider.workflow.event_timeline import check_current
 
         run = self._load(context)
         check_current(run, "go_live")
@@ -224,8 +224,12 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_live_provider.events.timeline import check_current, record_go_live, refresh_current
         from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.workflow.event_timeline import (
+            check_current,
+            record_go_live,
+            refresh_current,
+        )
 
         assert self._run is not None
         try:
@@ -279,7 +283,7 @@ class EventSummaryOperator(BaseOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.events.timeline import summarize
+        from airflow_live_provider.workflow.event_timeline import summarize
 
         return summarize(_event_run(context))
 

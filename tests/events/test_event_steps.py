@@ -6,9 +6,9 @@ from airflow.sdk import DAG
 
 from airflow_live_provider.events import run_sheets
 from airflow_live_provider.events.event_steps import EVENT_STEPS, JIT_STEP, LABELS, RECORDS, TASK_IDS
-from airflow_live_provider.events.timeline import JIT_WHAT
 from airflow_live_provider.operators.events import event_step_tasks
 from airflow_live_provider.plugins import live_events_app
+from airflow_live_provider.workflow.event_timeline import JIT_WHAT
 
 
 def test_the_dag_the_sheets_and_the_page_follow_the_declaration() -> None:

@@ -24,7 +24,7 @@ validity gets new ones. A record that exists but cannot be read fails the step w
 (only "not found" means "not done yet"); a done record is never overwritten by a failure. Every
 secret a vendor returns is masked in the logs as it arrives; the records and sheets (which the
 crew needs) carry them, the returned summaries never do. Data flows one way: this module calls
-:mod:`airflow_live_provider.steps`, which calls the hooks.
+:mod:`airflow_live_provider.workflow.vendor_steps`, which calls the hooks.
 """
 
 from __future__ import annotations
@@ -213,7 +213,11 @@ def provision_push(run: EventRun, *, volcengine_conn_id: str = "volcengine_live_
 
     def body() -> dict[str, Any]:
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
-        from airflow_live_provider.steps import check_push_auth, generate_push_urls, push_url_count
+        from airflow_live_provider.workflow.vendor_steps import (
+            check_push_auth,
+            generate_push_urls,
+            push_url_count,
+        )
 
         hook = VolcengineLiveHook(volcengine_conn_id=volcengine_conn_id)
         check_push_auth(hook, volc["vhost"], volc["app"], about=f"event {run.name!r}: ")
@@ -441,7 +445,7 @@ def _issue_polyv(
     run: EventRun, conn_id: str, give_up: datetime | None, kept: list[dict[str, Any]], missing: list[Any]
 ) -> dict[str, Any]:
     from airflow_live_provider.hooks.polyv import PolyvHook
-    from airflow_live_provider.steps import issue_watch_tokens
+    from airflow_live_provider.workflow.vendor_steps import issue_watch_tokens
 
     hook = PolyvHook(polyv_conn_id=conn_id)
     hook.give_up_at(give_up)
@@ -469,7 +473,7 @@ def _issue_isdp(
     run: EventRun, conn_id: str, give_up: datetime | None, kept: list[dict[str, Any]], missing: list[Any]
 ) -> dict[str, Any]:
     from airflow_live_provider.hooks.isdp import IsdpHook
-    from airflow_live_provider.steps import fetch_join_tokens
+    from airflow_live_provider.workflow.vendor_steps import fetch_join_tokens
 
     isdp = run.event["isdp"]
     hook = IsdpHook(isdp_conn_id=conn_id)
