@@ -169,9 +169,9 @@ def sessions_file(output_dir: str, started: str) -> str:
 
 def _read_lines(uri: str) -> list[dict[str, Any]]:
     """The records of a sessions file; none when it does not exist. Any other failure raises
-    (:class:`~airflow_live_provider.events.run_sheets.RunSheetUnreadable`): rewriting the file from what
+    (:class:`~airflow_live_provider.events.run_records.RunSheetUnreadable`): rewriting the file from what
     could not be read would lose its sessions."""
-    from airflow_live_provider.events.run_sheets import RunSheetUnreadable, read_record_text
+    from airflow_live_provider.events.run_records import RunSheetUnreadable, read_record_text
 
     text = read_record_text(uri)
     if text is None:
@@ -261,15 +261,15 @@ def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[
     empty one); without one, the planner's run id for the instance.
     """
     from airflow_live_provider.events.planner import instance_run_id
-    from airflow_live_provider.events.run_sheets import (
+    from airflow_live_provider.events.run_records import (
         SESSIONS,
         event_folder,
         latest_uri,
-        publish,
         read_sheet,
         read_step,
         write_step,
     )
+    from airflow_live_provider.events.run_sheets import publish
     from airflow_live_provider.outputs import parse_time, utc_iso
 
     instance = matching_instance(events, record)
@@ -294,7 +294,7 @@ def record_sessions(
 ) -> dict[str, Any]:
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
-    from airflow_live_provider.events.run_sheets import sheets_root
+    from airflow_live_provider.events.run_records import sheets_root
     from airflow_live_provider.outputs import utc_iso
 
     output_dir = sheets_root(output_dir)

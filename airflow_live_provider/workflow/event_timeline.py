@@ -16,7 +16,7 @@ nothing more and ends without failing. A calendar that cannot be read fails the 
 retryable: an old definition is never issued on a guess.
 
 **Issued once per instance.** What a step obtained is also kept for the instance
-(``run_sheets.write_issued``), whichever run issued it. A step reuses what is still right for the
+(``run_records.write_issued``), whichever run issued it. A step reuses what is still right for the
 current definition (same stream, channel, viewer or account; valid through the end or at the
 start) and issues only what is missing: an added viewer gets a token, the others keep theirs; an
 edit during the event, a clear or a retry issues nothing new; an extension past the push URLs'
@@ -39,7 +39,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_live_provider.events.calendar import event_end, go_live_window, jit_moments, read_calendar
 from airflow_live_provider.events.event_steps import JIT_STEP, steps_for
 from airflow_live_provider.events.planner import calendar_verdict, definition_hash, event_from_conf
-from airflow_live_provider.events.run_sheets import (
+from airflow_live_provider.events.run_records import (
     CANCELLED,
     DONE,
     FAILED,
@@ -47,7 +47,6 @@ from airflow_live_provider.events.run_sheets import (
     MISSED,
     SUPERSEDED,
     event_folder,
-    publish,
     read_issued,
     read_step,
     read_steps,
@@ -55,6 +54,7 @@ from airflow_live_provider.events.run_sheets import (
     write_issued,
     write_step,
 )
+from airflow_live_provider.events.run_sheets import publish
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
 from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
 

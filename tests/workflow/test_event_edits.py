@@ -21,7 +21,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_live_provider.calendar_source import CALENDAR_VARIABLE, PLANNER_CALENDAR
 from airflow_live_provider.events.calendar import load_calendar
 from airflow_live_provider.events.planner import definition_hash, instance_run_id
-from airflow_live_provider.events.run_sheets import issued_uri, step_uri
+from airflow_live_provider.events.run_records import issued_uri, step_uri
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
