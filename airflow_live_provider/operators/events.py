@@ -13,13 +13,12 @@ Imports of the workflow happen inside the methods: DAG files import this module 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
+from airflow_live_provider.sensors.volcengine import VolcengineStreamWatchSensor
 
 if TYPE_CHECKING:
     from airflow_live_provider.workflow.event_timeline import EventRun
@@ -161,7 +160,7 @@ class EventCredentialsOperator(BaseOperator):
         return summary
 
 
-class EventGoLiveSensor(VolcengineStreamLiveSensor):
+class EventGoLiveSensor(VolcengineStreamWatchSensor):
     """Watch an instance's Volcengine stream go live, in the triggerer, around its start.
 
     The watch runs from ``start - 5 min`` until ``start + volcengine.go_live_grace_minutes``
@@ -170,14 +169,23 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     Forbidden: fails at once. Still not live at the end of the window: fails, naming the stream
     and its last state. A run that starts after the window closed fails as missed. Every outcome
     is written on the run sheet.
-    """
 
-    template_fields: Sequence[str] = ()
+    The stream is the instance's (``volcengine`` in the run's conf): it is known once the task
+    has read its run, so the sensor takes no stream arguments and holds none at parse time
+    (:meth:`watched_stream` is None until then; the console link names the stream after).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("poke_interval", 15)
-        super().__init__(app="", stream="", deferrable=True, **kwargs)
+        super().__init__(deferrable=True, **kwargs)
         self._run: EventRun | None = None
+
+    def watched_stream(self) -> dict[str, Any] | None:
+        """The instance's stream once the run is read (:meth:`_load`), else None."""
+        if self._run is None or not self._run.event.get("volcengine"):
+            return None
+        volc = self._run.event["volcengine"]
+        return {"vhost": volc["vhost"], "domain": None, "app": volc["app"], "stream": volc["stream"]}
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
@@ -217,7 +225,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         return self._recorded(lambda: super(EventGoLiveSensor, self).execute(context))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        self._load(context)  # a resumed task is a fresh object: set the stream again
+        self._load(context)  # a resumed task is a fresh object: read its run (and stream) again
         return self._recorded(lambda: super(EventGoLiveSensor, self).execute_complete(context, event))
 
     def _recorded(self, watch: Any) -> Any:
@@ -252,8 +260,6 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         if "go_live" not in steps_for(run.event):
             _skip(f"event {run.name!r} has no Volcengine stream to watch")
         self._run = run
-        volc = run.event["volcengine"]
-        self.vhost, self.app, self.stream = volc["vhost"], volc["app"], volc["stream"]
         return run
 
     def _window(self) -> tuple[datetime, datetime]:
