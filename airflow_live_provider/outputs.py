@@ -26,7 +26,6 @@ import re
 import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -35,20 +34,6 @@ from airflow.sdk import ObjectStoragePath
 from airflow_live_provider.exceptions import LiveApiInputError
 
 log = logging.getLogger(__name__)
-
-
-def utc_iso(moment: datetime | None = None) -> str:
-    """The one timestamp format of every output file: UTC ISO-8601 to the second, ``Z``-suffixed
-    (``2026-11-23T10:00:00Z``). Truncating to the second makes expiry times err early, never late."""
-    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str) -> datetime:
-    """An ISO-8601 time with an offset or ``Z`` (what :func:`utc_iso` and the calendar write)."""
-    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone")
-    return moment
 
 
 def default_output_root() -> str:

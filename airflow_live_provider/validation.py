@@ -115,24 +115,36 @@ def email_address(value: Any, field: str, *, vendor: str) -> str:
 def whole_number(
     value: Any, field: str, *, vendor: str, low: int, high: int, example: str, what: str = "number"
 ) -> int:
-    """An int ``low..high``, or a string of ASCII digits (a rendered template) with nothing
-    around it: ``"３６００"`` and ``" 10\\n"`` are refused, not converted."""
+    # ``what``: a noun ("role": "a whole-number role") or a unit ("minutes": "a whole number of minutes").
+    """An int ``low..high``, a float with no fraction (``60.0``: what JSON writers may give), or
+    a string of ASCII digits (a rendered template) with nothing around it: ``"３６００"``,
+    ``"60٠"``, ``"²"`` and ``" 10\\n"`` are refused, not converted. The one number check of the
+    provider: vendor arguments, calendar values and connection fields alike."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         shown = "nothing" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
         raise LiveApiInputError(
             field,
-            f"must be a whole-number {what} from {low} to {high} (e.g. {example}), got {shown}",
+            f"must be {_whole(what)} from {low} to {high} (e.g. {example}), got {shown}",
             vendor=vendor,
         )
     if not low <= value <= high:
         raise LiveApiInputError(
             field,
-            f"{value} is not a whole-number {what} from {low} to {high} (e.g. {example})",
+            f"{value} is not {_whole(what)} from {low} to {high} (e.g. {example})",
             vendor=vendor,
         )
     return value
+
+
+def _whole(what: str) -> str:
+    return f"a whole number of {what}" if what in _UNITS else f"a whole-number {what}"
+
+
+_UNITS = ("seconds", "minutes", "hours", "days")
 
 
 def setting_text(value: Any, field: str, *, vendor: str, what: str) -> str:

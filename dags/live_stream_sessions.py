@@ -11,7 +11,8 @@ them firing starts a run (``AssetAny``); each event names its stream (``asset_ur
 ``record`` writes each event as a line of ``<output_dir>/sessions/<YYYY-MM>.jsonl`` (stream,
 started, ended, duration; a replayed event is not written twice) and, when a session ended, adds it
 to the run sheet of the calendar's event instance on that stream (its ``latest.html`` and the Live
-events page show it). Replay by hand: trigger with conf ``{"events": [<session event>, ...]}``.
+events page show it). Replay by hand: trigger with conf ``{"events": [<session event>, ...]}``;
+however many events a run holds, each month's file is written and each sheet published once.
 One run at a time, so two runs never rewrite the same month's file together.
 """
 

@@ -118,13 +118,14 @@ def test_credentials_for_a_vendor_the_event_lacks_or_a_list_are_refused(tmp_path
 @pytest.mark.parametrize("end", ["0001-01-01T00:00:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00Z"])
 def test_an_isdp_token_time_at_the_ends_of_the_calendar_is_no_expiry_not_a_crash(end: str) -> None:
     """Go's zero time and a "never" date from the vendor: formatting them in UTC used to raise
-    OverflowError; they are read as no known time (the step then relies on expirationTime)."""
-    from datetime import UTC, datetime
+    OverflowError; they are read as no known time (the step then relies on expirationTime, else
+    on the vendor example's 120 s lifetime: never "no expiry")."""
+    from datetime import UTC, datetime, timedelta
 
     from airflow_live_provider.workflow.vendor_steps import token_entries, token_expiry
 
     requested = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-    assert token_expiry({"tokenEnd": end}, requested) is None
+    assert token_expiry({"tokenEnd": end}, requested) == requested + timedelta(seconds=120)
     [entry] = token_entries(
         {"token": "t", "tokenBegin": end, "tokenEnd": end, "expirationTime": 60}, ["1"], requested
     )

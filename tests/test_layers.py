@@ -37,7 +37,7 @@ WORKFLOW = "workflow"
 WORKFLOW_AIRFLOW = ("airflow.sdk.exceptions",)
 WORKFLOW_CONCEPTS = ("hooks",)
 #: Modules that know nothing of Airflow: the vendor clients, the HTTP core, errors, input checks.
-AIRFLOW_FREE = ("vendors", "transport", "exceptions", "validation", "asset_names")
+AIRFLOW_FREE = ("vendors", "transport", "exceptions", "validation", "asset_names", "times")
 
 
 def modules() -> dict[str, ast.Module]:

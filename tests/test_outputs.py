@@ -29,12 +29,12 @@ from airflow_live_provider.outputs import (
     open_for_write,
     output_path,
     path_segment,
-    utc_iso,
     writable_output,
     write_json,
     write_text,
 )
 from airflow_live_provider.simulator import SimulatorServer
+from airflow_live_provider.times import utc_iso
 
 # The S3-like test store below has no universal_pathlib class of its own: the generic one serves.
 pytestmark = pytest.mark.filterwarnings("ignore:UPath 'uploadstore' filesystem not explicitly:UserWarning")

@@ -45,7 +45,8 @@ from typing import Any, TypeVar
 import pendulum
 
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.validation import did_you_mean
+from airflow_live_provider.times import parse_instant
+from airflow_live_provider.validation import did_you_mean, whole_number
 from airflow_live_provider.vendors import isdp as isdp_api
 from airflow_live_provider.vendors import names as vendor_names
 from airflow_live_provider.vendors import polyv as polyv_api
@@ -67,7 +68,6 @@ TOKEN_LIFETIME_SECONDS = {
 }
 #: Starts must fall in these years (local date as written): a typo such as 0001 or 9999 overflows
 #: date arithmetic later, and nobody schedules a live event a century ahead.
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 #: A rule must occur from its start to the end of the year this many years later (30 February,
 #: ``COUNT=0`` or filters that exclude each other never do).
 RRULE_HORIZON_YEARS = 100
@@ -181,32 +181,8 @@ def wall_clock(local: datetime, zone: Any) -> pendulum.DateTime:
 _NOT_PLACES = ("localtime", "right/", "posix/", "Factory")
 
 
-def _start_text(value: Any, where: str) -> str:
-    """``start`` as ISO text: a YAML date-time written unquoted is read as what it says; any
-    other type is named as the wrong type (not reported as missing)."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        raise _err(f"{where}.start", f"{value.isoformat()} is a date without a time; add the start time")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise _err(f"{where}.start", "is missing; give an ISO-8601 time such as 2026-12-01T19:30:00+08:00")
-    if not isinstance(value, str):
-        raise _err(
-            f"{where}.start",
-            f"{value!r} is a {type(value).__name__}, not an ISO-8601 time such as 2026-12-01T19:30:00+08:00 "
-            "(epoch seconds are not accepted)",
-        )
-    if not value.strip()[:4].isascii() or not value.strip()[:4].isdigit():
-        # pendulum reads "now" or "today" as the moment it is parsed: each re-read another instant.
-        raise _err(
-            f"{where}.start", f"{value!r} is not an ISO-8601 date-time such as 2026-12-01T19:30:00+08:00"
-        )
-    return value
-
-
 def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
     """``start`` with an offset, or a wall-clock ``start`` plus an IANA ``timezone``."""
-    value = _start_text(value, where)
     zone = None
     if timezone is not None:
         if not isinstance(timezone, str) or timezone.startswith(_NOT_PLACES):
@@ -220,24 +196,15 @@ def parse_start(value: Any, timezone: Any, where: str) -> pendulum.DateTime:
             raise _err(
                 f"{where}.timezone", f"{timezone!r} is not a known IANA zone (e.g. Asia/Shanghai)"
             ) from None
-    try:
-        parsed = pendulum.parse(value.strip(), exact=True, tz=None)
-    except Exception:
-        raise _err(f"{where}.start", f"{value!r} is not an ISO-8601 date-time") from None
-    if not isinstance(parsed, pendulum.DateTime):
-        raise _err(f"{where}.start", f"{value!r} is not a date-time (a date alone has no start time)")
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise _err(
-            f"{where}.start",
-            f"{value!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} the calendar accepts; check the year",
-        )
-    if parsed.tzinfo is None:
+    given = parse_instant(value, f"{where}.start", vendor="calendar", naive_ok=True)
+    if given.tzinfo is None:
         if zone is None:
             raise _err(
                 f"{where}.start",
                 f"{value!r} has no time zone; add an offset (+08:00) or a timezone field (Asia/Shanghai)",
             )
-        return wall_clock(parsed.naive(), zone)
+        return wall_clock(given, zone)
+    parsed = pendulum.instance(given)
     if zone is not None:
         local = parsed.in_timezone(zone)
         # A UTC instant ("Z", +00:00) shown in the event's zone is what machines write; another
@@ -392,26 +359,18 @@ def event_id(value: Any, name: str, where: str) -> str:
     return value
 
 
-def series_anchor(given: str, start: pendulum.DateTime) -> datetime:
+def series_anchor(given: Any, start: pendulum.DateTime) -> datetime:
     """The local wall-clock time a series recurs at, without a zone: the ``start`` as written
     when it has no offset (even inside a DST gap), else that instant in the event's zone."""
-    parsed = pendulum.parse(given.strip(), exact=True, tz=None)
-    if isinstance(parsed, datetime) and parsed.tzinfo is None:
-        return parsed.replace(tzinfo=None)
-    return start.naive()
+    parsed = parse_instant(given, "start", vendor="calendar", naive_ok=True)
+    return parsed if parsed.tzinfo is None else start.naive()
 
 
 def _whole_number(value: Any, where: str, low: int, high: int, unit: str) -> int | None:
-    """An optional whole number in ``[low, high]`` (digit strings from templates accepted)."""
+    """An optional whole number of ``unit`` (None when absent: the caller's default)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _err(where, f"{value!r} is not a whole number of {unit} from {low} to {high}")
-    return value
+    return whole_number(value, where, vendor="calendar", low=low, high=high, example=str(low), what=unit)
 
 
 def token_lead(section: dict[str, Any], vendor: str, where: str) -> int:
@@ -893,21 +852,12 @@ def select_upcoming(
 
 def _local(value: str, zone: Any) -> datetime:
     """A series' anchor (a naive wall-clock time; older validated forms carry an offset)."""
-    parsed = pendulum.parse(value, tz=None, exact=True)
-    if not isinstance(parsed, datetime):
-        raise _err("start", f"{value!r} is not a date-time")
-    return (
-        parsed.replace(tzinfo=None)
-        if parsed.tzinfo is None
-        else pendulum.instance(parsed).in_timezone(zone).naive()
-    )
+    parsed = parse_instant(value, "start", vendor="calendar", naive_ok=True)
+    return parsed if parsed.tzinfo is None else pendulum.instance(parsed).in_timezone(zone).naive()
 
 
 def _instant(value: str) -> pendulum.DateTime:
-    parsed = pendulum.parse(value)
-    if not isinstance(parsed, pendulum.DateTime):
-        raise _err("start", f"{value!r} is not a date-time")
-    return parsed
+    return pendulum.instance(parse_instant(value, "start", vendor="calendar"))
 
 
 def slug(name: str) -> str:

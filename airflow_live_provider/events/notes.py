@@ -13,6 +13,8 @@ from typing import Any
 
 import pendulum
 
+from airflow_live_provider.times import parse_instant
+
 #: Airflow's own cap on a run note's length.
 MAX_NOTE_CHARS = 1000
 #: Longest event name kept in a note (names are not capped by the calendar).
@@ -49,9 +51,7 @@ def run_note(conf: Any) -> str:
 def start_text(start: Any, zone: Any) -> str:
     """``Tue 01 Dec 2026 19:30 (Asia/Shanghai) · 11:30 UTC``; the start as given when unreadable."""
     try:
-        moment = pendulum.parse(str(start).strip())
-        if not isinstance(moment, pendulum.DateTime):
-            raise ValueError(start)
+        moment = pendulum.instance(parse_instant(start, "start", vendor="calendar"))
         utc = moment.in_timezone("UTC")
         if zone:
             local = moment.in_timezone(str(zone))

@@ -34,7 +34,7 @@ from airflow_live_provider.events.calendar import (
 )
 from airflow_live_provider.events.notes import run_note
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.outputs import parse_time
+from airflow_live_provider.times import parse_instant
 
 #: The DAG every instance runs in (``dags/live_event.py``).
 EVENT_DAG_ID = "live_event"
@@ -69,7 +69,7 @@ def instance_run_id(instance: dict[str, Any]) -> str:
 
 
 def _start(instance: dict[str, Any]) -> pendulum.DateTime:
-    return pendulum.instance(parse_time(instance["start"]))
+    return pendulum.instance(parse_instant(instance["start"]))
 
 
 def steps_ahead(event: dict[str, Any]) -> timedelta:

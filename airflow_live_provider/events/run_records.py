@@ -25,7 +25,8 @@ from typing import Any
 from airflow_live_provider.events.calendar import event_slug
 from airflow_live_provider.events.event_steps import steps_for
 from airflow_live_provider.exceptions import LiveApiError
-from airflow_live_provider.outputs import default_output_root, output_path, path_segment, utc_iso, write_json
+from airflow_live_provider.outputs import default_output_root, output_path, path_segment, write_json
+from airflow_live_provider.times import utc_iso
 
 LATEST = "latest"
 #: Step statuses. A step that applies but has no record yet is "waiting".

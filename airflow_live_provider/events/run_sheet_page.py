@@ -23,8 +23,8 @@ from airflow_live_provider.events.run_records import (
     MISSED,
     SUPERSEDED,
 )
-from airflow_live_provider.outputs import parse_time
 from airflow_live_provider.reports.pages import document
+from airflow_live_provider.times import parse_instant
 
 _CSS = """
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;padding:16px;color:#1d2733;
@@ -44,7 +44,7 @@ def local_time(value: str | None, zone: str | None) -> str:
     """A UTC/offset timestamp shown in the event's own zone, e.g. ``Tue 1 Dec 19:30:00 (Asia/Shanghai)``."""
     if not value:
         return "unknown"
-    moment = pendulum.instance(parse_time(value))
+    moment = pendulum.instance(parse_instant(value))
     if zone:
         moment = moment.in_timezone(zone)
     label = zone or moment.strftime("UTC%z")
@@ -55,7 +55,7 @@ def _validity(item: dict[str, Any], zone: str | None, start: datetime) -> str:
     until = item.get("validUntil")
     state = ""
     if until:
-        end = parse_time(until)
+        end = parse_instant(until)
         state = (
             ' <span class="ok">valid at the start</span>'
             if end >= start
@@ -128,7 +128,7 @@ def _sessions(sheet: dict[str, Any], zone: str | None) -> list[str]:
 def render_html(sheet: dict[str, Any]) -> str:
     """A self-contained page (no scripts, no external assets) for the crew's phones."""
     zone = sheet.get("timezone")
-    start = parse_time(sheet["start"])
+    start = parse_instant(sheet["start"])
     esc = html.escape
     parts = [
         f"<h1>{esc(sheet['event'])}</h1>",

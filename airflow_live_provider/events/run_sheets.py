@@ -29,11 +29,12 @@ from airflow_live_provider.events.run_records import (
     sheet_uri,
 )
 from airflow_live_provider.events.run_sheet_page import render_html
-from airflow_live_provider.outputs import output_path, parse_time, utc_iso, write_json, write_text
+from airflow_live_provider.outputs import output_path, write_json, write_text
+from airflow_live_provider.times import parse_instant, utc_iso
 
 
 def new_sheet(event: dict[str, Any], run_id: str | None) -> dict[str, Any]:
-    start = parse_time(event["start"])
+    start = parse_instant(event["start"])
     return {
         "event": event["name"],
         "occurrence": event.get("occurrence"),

@@ -7,7 +7,9 @@ asset events whose ``extra`` is ``{"from_trigger": true, "payload": <event>}``, 
 started, ended, duration. A line already there (same stream, kind and session) is not written
 again, so a replayed or twice-delivered event changes nothing. An "ended" session is also written
 into the run sheet of the calendar's event instance on that stream (the one whose start is nearest,
-within :data:`MATCH_MARGIN` of its window), and that sheet and its page are republished.
+within :data:`MATCH_MARGIN` of its window), and that sheet and its page are republished. A run
+with many events (a replay, a backlog) costs linear time: each month file is read and written once
+per run, each instance's sessions record read and written once, its sheet published once.
 
 Light at import: ``json`` only. :func:`watch_lists` says what the session scope watchers watch: the
 calendar's streams (the planner publishes them).
@@ -76,13 +78,13 @@ def _text(payload: Mapping[str, Any], key: str, where: str, *, required: bool = 
 
 
 def _time(payload: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> datetime | None:
-    from airflow_live_provider.outputs import parse_time
+    from airflow_live_provider.times import parse_instant
 
     value = _text(payload, key, where, required=required)
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_instant(value)
     except ValueError:
         raise _bad(
             f"{where}.{key}", f"must be an ISO-8601 time with Z or an offset, got {value[:80]!r}"
@@ -162,9 +164,9 @@ def identity(record: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def sessions_file(output_dir: str, started: str) -> str:
     """``<output_dir>/sessions/<YYYY-MM>.jsonl`` (the session's start month, UTC)."""
-    from airflow_live_provider.outputs import parse_time, utc_iso
+    from airflow_live_provider.times import parse_instant, utc_iso
 
-    return f"{output_dir}/{SESSIONS_FOLDER}/{utc_iso(parse_time(started))[:7]}.jsonl"
+    return f"{output_dir}/{SESSIONS_FOLDER}/{utc_iso(parse_instant(started))[:7]}.jsonl"
 
 
 def _read_lines(uri: str) -> list[dict[str, Any]]:
@@ -232,18 +234,18 @@ def matching_instance(events: list[dict[str, Any]], record: Mapping[str, Any]) -
     import pendulum
 
     from airflow_live_provider.events.calendar import event_end, occurrences
-    from airflow_live_provider.outputs import parse_time
+    from airflow_live_provider.times import parse_instant
 
-    started = pendulum.instance(parse_time(record["started"]))
+    started = pendulum.instance(parse_instant(record["started"]))
     candidates = [
         instance
         for event in events
         if _on_stream(event, record)
         for instance in occurrences(event, started - MATCH_MARGIN, started + MATCH_MARGIN)
-        if parse_time(instance["start"]) - MATCH_MARGIN <= started <= event_end(instance) + MATCH_MARGIN
+        if parse_instant(instance["start"]) - MATCH_MARGIN <= started <= event_end(instance) + MATCH_MARGIN
     ]
     return min(
-        candidates, key=lambda i: abs((parse_time(i["start"]) - started).total_seconds()), default=None
+        candidates, key=lambda i: abs((parse_instant(i["start"]) - started).total_seconds()), default=None
     )
 
 
@@ -252,9 +254,37 @@ def sheet_entry(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in keys}
 
 
-def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[str, Any]) -> str | None:
-    """Write an ended session into its instance's run sheet and republish it; the run id, or None
-    when no instance of the calendar is on that stream at that time.
+def record_on_sheets(
+    output_dir: str, events: list[dict[str, Any]], records: list[dict[str, Any]]
+) -> list[str | None]:
+    """Write ended sessions into their instances' run sheets; per record, the run id of the sheet
+    it is on, or None when no instance of the calendar is on that stream at that time.
+
+    However many sessions a run brings (a replay, a backlog), each instance's sessions record is
+    read and written once and its sheet published once: N sessions cost N, not N squared. The
+    sessions record is written before the sheet is published, and the sheet is published even when
+    every session was already on record, so a run stopped between the two (or anywhere) is
+    completed by the next run with the same events (a retry, a re-delivery, a replay).
+    """
+    from airflow_live_provider.events.run_records import event_folder
+
+    run_ids: list[str | None] = [None] * len(records)
+    groups: dict[tuple[str, str], tuple[dict[str, Any], list[int]]] = {}
+    for index, record in enumerate(records):
+        instance = matching_instance(events, record)
+        if instance is not None:
+            key = (event_folder(output_dir, instance), str(instance["start"]))
+            groups.setdefault(key, (instance, []))[1].append(index)
+    for (folder, _start), (instance, indexes) in groups.items():
+        run_id = _record_on_instance(folder, instance, [records[i] for i in indexes])
+        for index in indexes:
+            run_ids[index] = run_id
+    return run_ids
+
+
+def _record_on_instance(folder: str, instance: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """Add sessions to one instance's sessions record (one read, at most one write) and republish
+    its sheet once; the run id.
 
     The run is the one whose sheet is the instance's ``latest.json`` (a run started by hand has
     its own run id, and republishing under the planner's id would replace that sheet with an
@@ -263,27 +293,28 @@ def record_on_sheet(output_dir: str, events: list[dict[str, Any]], record: dict[
     from airflow_live_provider.events.planner import instance_run_id
     from airflow_live_provider.events.run_records import (
         SESSIONS,
-        event_folder,
         latest_uri,
         read_sheet,
         read_step,
         write_step,
     )
     from airflow_live_provider.events.run_sheets import publish
-    from airflow_live_provider.outputs import parse_time, utc_iso
+    from airflow_live_provider.times import parse_instant, utc_iso
 
-    instance = matching_instance(events, record)
-    if instance is None:
-        return None
-    folder = event_folder(output_dir, instance)
     latest = read_sheet(latest_uri(folder)) or {}
-    same_instance = latest.get("startUtc") == utc_iso(parse_time(instance["start"]))
+    same_instance = latest.get("startUtc") == utc_iso(parse_instant(instance["start"]))
     run_id = str(latest["runId"]) if same_instance and latest.get("runId") else instance_run_id(instance)
     held = (read_step(folder, run_id, SESSIONS) or {}).get("sessions") or []
-    entry = sheet_entry(record)
-    key = (entry["stream"], entry["sessionId"] or entry["started"])
-    if key not in {(s.get("stream"), s.get("sessionId") or s.get("started")) for s in held}:
-        sessions = sorted([*held, entry], key=lambda s: str(s.get("started")))
+    known = {(s.get("stream"), s.get("sessionId") or s.get("started")) for s in held}
+    fresh = []
+    for record in records:
+        entry = sheet_entry(record)
+        key = (entry["stream"], entry["sessionId"] or entry["started"])
+        if key not in known:
+            known.add(key)
+            fresh.append(entry)
+    if fresh:
+        sessions = sorted([*held, *fresh], key=lambda s: str(s.get("started")))
         write_step(folder, run_id, SESSIONS, {"status": "done", "sessions": sessions})
     publish(folder, run_id, instance)
     return run_id
@@ -295,7 +326,7 @@ def record_sessions(
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
     from airflow_live_provider.events.run_records import sheets_root
-    from airflow_live_provider.outputs import utc_iso
+    from airflow_live_provider.times import utc_iso
 
     output_dir = sheets_root(output_dir)
     now = utc_iso()
@@ -311,11 +342,11 @@ def record_sessions(
         except Exception as exc:  # read, parse or validation: the sessions are on record anyway
             summary["calendar_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             calendar_events = []
-        for record in ended:
-            event_run = record_on_sheet(output_dir, calendar_events, record)
-            sheets.append(
-                {"stream": record["stream"], "started": record["started"], "event_run_id": event_run}
-            )
+        run_ids = record_on_sheets(output_dir, calendar_events, ended)
+        sheets = [
+            {"stream": record["stream"], "started": record["started"], "event_run_id": event_run}
+            for record, event_run in zip(ended, run_ids, strict=True)
+        ]
     summary["events"] = [
         {k: r[k] for k in ("kind", "stream", "sessionId", "started", "ended", "durationSeconds")}
         for r in records

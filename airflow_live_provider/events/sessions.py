@@ -33,26 +33,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow_live_provider.times import instant_or_none, utc_iso
+
 STARTED = "started"
 ENDED = "ended"
-
-
-def utc_text(moment: datetime) -> str:
-    """``2026-12-01T10:00:00.123Z``: milliseconds, UTC, as Volcengine writes SessionStartTime."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str | None) -> datetime | None:
-    """An RFC 3339 time (``Z`` or an offset; naive means UTC), or None when it is not one."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -115,37 +99,37 @@ def event_key(payload: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _ended(state: WatchState, ended_at: datetime, now: datetime) -> dict[str, Any]:
-    started = parse_utc(state.started_at)
+    started = instant_or_none(state.started_at, naive_zone=UTC)
     duration = round((ended_at - started).total_seconds(), 3) if started else None
     return {
         "kind": ENDED,
         "session_id": state.session_id,
         "started_at": state.started_at,
         "first_seen_live_at": state.first_seen_live_at,
-        "observed_at": utc_text(now),
+        "observed_at": utc_iso(now, milliseconds=True),
         "last_seen_live_at": state.last_seen_live_at,
-        "ended_at": utc_text(ended_at),
+        "ended_at": utc_iso(ended_at, milliseconds=True),
         "duration_seconds": duration,
     }
 
 
 def _start(seen: Seen, now: datetime) -> tuple[WatchState, dict[str, Any]]:
-    vendor_start = parse_utc(seen.started_at)
-    started_at = utc_text(vendor_start or now)
+    vendor_start = instant_or_none(seen.started_at, naive_zone=UTC)
+    started_at = utc_iso(vendor_start or now, milliseconds=True)
     state = WatchState(
         live=True,
         # No id from the vendor: the session's start, fixed here, so a re-fire carries the same.
         session_id=seen.session_id or started_at,
         started_at=started_at,
-        first_seen_live_at=utc_text(now),
-        last_seen_live_at=utc_text(now),
+        first_seen_live_at=utc_iso(now, milliseconds=True),
+        last_seen_live_at=utc_iso(now, milliseconds=True),
     )
     payload = {
         "kind": STARTED,
         "session_id": state.session_id,
         "started_at": state.started_at,
         "first_seen_live_at": state.first_seen_live_at,
-        "observed_at": utc_text(now),
+        "observed_at": utc_iso(now, milliseconds=True),
     }
     return state, payload
 
@@ -172,7 +156,7 @@ def observe(
     if seen.live:
         if state.live and state.session_id and seen.session_id and seen.session_id != state.session_id:
             # Another session without an offline poll seen in between (or inside the grace).
-            ended_at = parse_utc(state.offline_since) or now
+            ended_at = instant_or_none(state.offline_since, naive_zone=UTC) or now
             payloads.append(_ended(state, ended_at, now))
             state = WatchState()
         if not state.live:
@@ -182,15 +166,15 @@ def observe(
             state = replace(
                 state,
                 session_id=state.session_id or seen.session_id,
-                last_seen_live_at=utc_text(now),
+                last_seen_live_at=utc_iso(now, milliseconds=True),
                 offline_since=None,
             )
     elif state.live:
-        offline_since = parse_utc(state.offline_since) or now
+        offline_since = instant_or_none(state.offline_since, naive_zone=UTC) or now
         if (now - offline_since).total_seconds() >= offline_grace_seconds:
             payloads.append(_ended(state, offline_since, now))
             state = WatchState()
         elif state.offline_since is None:
-            state = replace(state, offline_since=utc_text(now))
+            state = replace(state, offline_since=utc_iso(now, milliseconds=True))
     base = dict(identity or {})
     return state, [{**base, **payload} for payload in payloads]

@@ -83,13 +83,13 @@ def _get(obj: Any, *names: str) -> Any:
 
 def _start_text(event: Mapping[str, Any]) -> str:
     """``2026-12-01 19:30 Asia/Shanghai (2026-12-01T11:30:00Z)``, or the UTC time alone."""
-    from airflow_live_provider.outputs import parse_time, utc_iso
+    from airflow_live_provider.times import parse_instant, utc_iso
 
     raw = event.get("start")
     if not isinstance(raw, str) or not raw:
         return "unknown"
     try:
-        moment = parse_time(raw)
+        moment = parse_instant(raw)
     except ValueError:
         return raw
     zone = event.get("timezone")

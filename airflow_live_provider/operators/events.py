@@ -128,7 +128,7 @@ class EventCredentialsOperator(BaseOperator):
 
     def _issue_or_wait(self, context: Any, woken_by: Any = None) -> dict[str, Any]:
         from airflow_live_provider.events.event_steps import steps_for
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
         from airflow_live_provider.workflow.event_timeline import (
             JIT_STEP,
             already_issued,
@@ -190,7 +190,7 @@ class EventGoLiveSensor(VolcengineStreamWatchSensor):
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
         from airflow_live_provider.workflow.event_timeline import check_current, record_go_live, reuse_go_live
 
         run = self._load(context)
@@ -232,7 +232,7 @@ class EventGoLiveSensor(VolcengineStreamWatchSensor):
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_live_provider.outputs import utc_iso
+        from airflow_live_provider.times import utc_iso
         from airflow_live_provider.workflow.event_timeline import (
             check_current,
             record_go_live,

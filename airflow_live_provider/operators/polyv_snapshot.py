@@ -109,9 +109,10 @@ class PolyvSubAccountSnapshotOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.hooks.polyv import PolyvHook
-        from airflow_live_provider.outputs import open_for_write, utc_iso, writable_output
+        from airflow_live_provider.outputs import open_for_write, writable_output
         from airflow_live_provider.redaction import SECRET_KEYS, strip_secrets
         from airflow_live_provider.reports.snapshot_report import RESOURCE_FIELDS, SnapshotSummary
+        from airflow_live_provider.times import utc_iso
         from airflow_live_provider.vendors.polyv import validate_emails, validate_page_size
 
         thresholds = {

@@ -12,7 +12,6 @@ every parse, and those imports would be paid there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -142,6 +141,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         # Everything is checked before the vendor is called (the client re-checks the rest).
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
+        from airflow_live_provider.times import parse_instant
         from airflow_live_provider.vendors.names import validate_app, validate_stream
         from airflow_live_provider.vendors.volcengine import validate_expired_time, validate_valid_duration
 
@@ -152,7 +152,7 @@ class VolcengineGeneratePushUrlOperator(BaseOperator):
         uri = self.output_uri or self.default_output_uri(context)
         path = writable_output(uri)
         hook = VolcengineLiveHook(volcengine_conn_id=self.volcengine_conn_id)
-        until = datetime.fromisoformat(expired_time.replace("Z", "+00:00")) if expired_time else None
+        until = parse_instant(expired_time, "expired_time") if expired_time else None
         pushed = generate_push_urls(
             hook,
             self.vhost,

@@ -43,9 +43,9 @@ from airflow_live_provider.events.planner import EVENT_DAG_ID
 from airflow_live_provider.events.run_records import RunSheetUnreadable, event_folder, read_sheet, sheet_uri
 from airflow_live_provider.events.run_sheet_page import local_time, render_html
 from airflow_live_provider.exceptions import LiveApiInputError
-from airflow_live_provider.outputs import parse_time, utc_iso
 from airflow_live_provider.plugins import URL_PREFIX
 from airflow_live_provider.reports.pages import document
+from airflow_live_provider.times import parse_instant, utc_iso
 
 #: The tasks of a ``live_event`` run, in the order the page shows them.
 TASKS = TASK_IDS
@@ -139,7 +139,7 @@ def _minutes(value: Any) -> timedelta:
 def shows(event: dict[str, Any], state: Any, now: datetime, past: timedelta, lead: timedelta) -> bool:
     """Whether the list shows an instance: starting within the lead, not ended before the past
     window, or its run still running (a run stuck past its event's end shows until it ends)."""
-    if parse_time(event["start"]) > now + lead:
+    if parse_instant(event["start"]) > now + lead:
         return False
     return event_end(event) >= now - past or state == "running"
 
@@ -355,7 +355,7 @@ def event_card(run: dict[str, Any], event: dict[str, Any], root: str, now: datet
     esc = html.escape
     run_id = str(run["run_id"])
     zone = event.get("timezone")
-    start = utc_iso(parse_time(event["start"]))
+    start = utc_iso(parse_instant(event["start"]))
     run_url = f"{root}/dags/{EVENT_DAG_ID}/runs/{quote(run_id, safe='')}"
     sheet_url = f"{root}{URL_PREFIX}/runs/{quote(run_id, safe='')}/sheet"
     steps = []
@@ -403,7 +403,7 @@ def list_page(
         if event is None:
             unreadable.append(unreadable_card(run, run["problem"], root))
             continue
-        start, end = parse_time(event["start"]), event_end(event)
+        start, end = parse_instant(event["start"]), event_end(event)
         if not shows(event, run["state"], now, past, lead):
             continue
         card = event_card(run, event, root, now)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from airflow_live_provider.reports.pages import (
     fmt_time,
     table,
 )
+from airflow_live_provider.times import optional_instant
 
 
 @dataclass(frozen=True)
@@ -60,24 +60,27 @@ class AccountValue:
     value: float
 
 
+#: No account holds more than this of any resource: a larger number is a broken answer.
+MAX_RESOURCE_VALUE = 1e15
+
+
 def number(value: Any) -> float | None:
-    """A resource value as a finite float; None for blanks, booleans, anything not numeric and
-    NaN/Infinity (which would poison every total they were added to)."""
+    """A resource amount as a finite float from 0 to :data:`MAX_RESOURCE_VALUE`; None for blanks,
+    booleans, anything not numeric, NaN/Infinity (which would poison every total they were added
+    to), negative amounts (a "remaining" below zero is not an amount: summed, it would hide
+    another account's minutes) and text that is not ASCII (``"１２"`` is not read as 12)."""
     kind = type(value)  # the common cases first (called per resource per account)
     if kind is int:
-        try:
-            return float(value)
-        except OverflowError:
-            return None
+        return float(value) if 0 <= value <= MAX_RESOURCE_VALUE else None
     if kind is float:
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool) or value is None or value == "":
+        return value if 0 <= value <= MAX_RESOURCE_VALUE else None  # NaN compares False
+    if kind is not str or not value.isascii():
         return None
     try:
         result = float(value)
-    except (TypeError, ValueError, OverflowError):
+    except ValueError:
         return None
-    return result if math.isfinite(result) else None
+    return result if 0 <= result <= MAX_RESOURCE_VALUE else None
 
 
 def label(name: str) -> str:
@@ -137,7 +140,7 @@ class SnapshotSummary:
         email, user_id = str(row.get("email") or ""), str(row.get("userId") or "")
         status = str(row.get("status") or "")
         if self.snapshot_time is None:
-            self.snapshot_time = parse_time(row.get("snapshotTime"))
+            self.snapshot_time = row_time(row.get("snapshotTime"), "snapshotTime")
         if self._reference is None:
             self._reference = self.snapshot_time or self._now or datetime.now(UTC)
         if self._track_status:
@@ -167,8 +170,8 @@ class SnapshotSummary:
             if len(self.below_threshold) < LIST_CAP:
                 self.below_threshold.append({"email": email, "userId": user_id, "fields": below})
         try:
-            expire = parse_time(row.get("expireDate"))
-        except (ValueError, OverflowError, OSError):
+            expire = row_time(row.get("expireDate"), "expireDate")
+        except ValueError:
             expire = None
             self._unusable(user_id or email, "expireDate", row.get("expireDate"))
         if status in INACTIVE_STATUSES:
@@ -248,19 +251,9 @@ def iter_rows(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def parse_time(value: Any) -> datetime | None:
-    """ISO-8601 text or a 13-digit epoch-milliseconds number as an aware UTC datetime.
-
-    Raises ValueError (or OverflowError/OSError for absurd numbers) on anything else."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):  # noqa: UP038  # a tuple: no union built per call
-        number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+def row_time(value: Any, field: str) -> datetime | None:
+    """A snapshot row's time: ISO-8601 text or Polyv's epoch milliseconds (or None when empty)."""
+    return optional_instant(value, field, vendor="polyv", epoch=True, naive_zone=UTC)
 
 
 def summarize(

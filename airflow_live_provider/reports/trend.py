@@ -51,7 +51,7 @@ from airflow_live_provider.reports.snapshot_report import (
     iter_rows,
     label,
     number,
-    parse_time,
+    row_time,
 )
 
 #: Resources that are used up over time (concurrency is a cap, not a stock).
@@ -196,7 +196,7 @@ class TrendBuilder:
         the previous one (a duplicate taken at the same instant would make a zero-length step)."""
         rows = iter(rows)
         first = next(rows, None)
-        taken = parse_time(first.get("snapshotTime")) if first else None
+        taken = row_time(first.get("snapshotTime"), "snapshotTime") if first else None
         if first is None or taken is None:
             self.skipped.append(f"{name}: empty or without snapshotTime")
             return None
@@ -342,7 +342,7 @@ def build_trend(snapshots: Sequence[tuple[str, Opener]], *, runway_days: float =
     for name, opener in snapshots:
         with opener() as fh:
             first = next(iter_rows(fh), None)
-        taken = parse_time(first.get("snapshotTime")) if first else None
+        taken = row_time(first.get("snapshotTime"), "snapshotTime") if first else None
         if taken is None:
             builder.skipped.append(f"{name}: empty or without snapshotTime")
             continue

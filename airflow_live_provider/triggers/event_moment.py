@@ -65,9 +65,9 @@ class EventMomentTrigger(BaseTrigger):
         check_interval: float = 60,
     ) -> None:
         super().__init__()
-        from airflow_live_provider.outputs import parse_time
+        from airflow_live_provider.times import parse_instant
 
-        self.moment = moment if isinstance(moment, datetime) else parse_time(moment)
+        self.moment = moment if isinstance(moment, datetime) else parse_instant(moment)
         self.event = event
         self.definition = definition
         self.calendar = calendar

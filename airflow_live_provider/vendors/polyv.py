@@ -39,6 +39,7 @@ from airflow_live_provider.validation import email_address, plain_text, setting_
 from airflow_live_provider.vendors.names import validate_channel_id
 from airflow_live_provider.vendors.shapes import (
     bad_answer,
+    expect_choice,
     expect_count,
     expect_dict,
     expect_id,
@@ -64,6 +65,8 @@ CHANNEL_SIMPLE_LIST_PATH = "/live/v4/channel/simple/list"
 #: get_live_status_list; Java SDK ``LiveChannelStateServiceImpl.listChannelLiveStream``).
 CHANNEL_LIVE_STATUS_PATH = "/live/v2/channels/live-status"
 MAX_CHANNELS_PER_STATUS_CALL = 20
+#: The statuses the live-status call documents (anything else, ``LIVE`` included, is a broken answer).
+LIVE_STATUSES = ("live", "end")
 
 #: Documented limits.
 MAX_EMAILS_PER_CALL = 100
@@ -588,10 +591,10 @@ class PolyvClient:
         )
         call = "channels/live-status"
         found = {
-            expect_id(item.get("channelId"), VENDOR, call, f"data[{index}].channelId"): expect_text(
-                item.get("status"), VENDOR, call, f"data[{index}].status"
+            expect_id(item.get("channelId"), VENDOR, call, f"data[{index}].channelId"): expect_choice(
+                item.get("status"), VENDOR, call, f"data[{index}].status", LIVE_STATUSES
             )
-            for index, item in enumerate(expect_list(data, VENDOR, call, "data"))
+            for index, item in enumerate(expect_list(data, VENDOR, call, "data", items=dict))
         }
         missing = [c for c in ids if c not in found]
         if missing:

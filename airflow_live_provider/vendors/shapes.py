@@ -65,6 +65,15 @@ def expect_text(value: Any, vendor: str, call: str, where: str) -> str:
     return value
 
 
+def expect_choice(value: Any, vendor: str, call: str, where: str, choices: tuple[str, ...]) -> str:
+    """One of the documented values, exactly (``"LIVE"`` is not ``"live"``: passed on, every
+    comparison with ``"live"`` would read a live channel as ended)."""
+    if not isinstance(value, str) or value not in choices:
+        shown = repr(value[:40]) if isinstance(value, str) and value else kind(value)
+        raise bad_answer(vendor, call, f"{where} is {shown}, not one of {', '.join(choices)}")
+    return value
+
+
 def expect_id(value: Any, vendor: str, call: str, where: str) -> str:
     """An ID sent as text or as a whole number; returned as text."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +29,7 @@ from airflow_live_provider.exceptions import (
     LiveApiResponseError,
 )
 from airflow_live_provider.redaction import scrub
+from airflow_live_provider.times import parse_instant
 from airflow_live_provider.transport import (
     HttpRequest,
     RateLimiter,
@@ -238,18 +238,13 @@ def validate_expired_time(value: Any) -> str | None:
             f"got a {type(value).__name__}",
             vendor=VENDOR,
         )
-    parsed: datetime | None = None
-    if _RFC3339.fullmatch(value):
-        try:
-            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        except ValueError:  # 2026-02-30, 25:00
-            parsed = None
-    if parsed is None:
+    if not _RFC3339.fullmatch(value):
         raise LiveApiInputError(
             "expired_time",
             f"{value[:40]!r} is not an RFC 3339 time with an offset, e.g. {_RFC3339_EXAMPLE}",
             vendor=VENDOR,
         )
+    parsed = parse_instant(value, "expired_time", vendor=VENDOR)  # 2026-02-30, 25:00, year 9999
     ahead = parsed.timestamp() - time.time()
     if ahead <= 0:
         raise LiveApiInputError(
@@ -571,7 +566,11 @@ def check_auth_list(result: dict[str, Any]) -> list[dict[str, Any]]:
     """DescribeAuth's ``AuthList`` as documented: objects whose ``AuthStatus`` is a JSON boolean
     (``"false"`` would read as enabled) and whose ``AuthDetailList``, if any, is a list of objects."""
     call = "DescribeAuth"
-    raw = result.get("AuthList")
+    if "AuthList" not in result:
+        # An empty list is "no setting"; no list at all is no answer (``Result: {}``), and reading
+        # it as "auth off" would fail an event for a vendor's hiccup, or pass one in the reverse case.
+        raise bad_answer(VENDOR, call, "Result has no AuthList (the settings list; [] when there are none)")
+    raw = result["AuthList"]
     auth_list = [] if raw is None else expect_list(raw, VENDOR, call, "Result.AuthList")
     for index, item in enumerate(auth_list):
         where = f"Result.AuthList[{index}]"

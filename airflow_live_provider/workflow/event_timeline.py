@@ -56,7 +56,8 @@ from airflow_live_provider.events.run_records import (
 )
 from airflow_live_provider.events.run_sheets import publish
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
-from airflow_live_provider.outputs import parse_time, utc_iso, writable_output
+from airflow_live_provider.outputs import writable_output
+from airflow_live_provider.times import parse_instant, utc_iso
 
 #: Push URLs generated ahead stay valid this long after the event's end (overruns happen).
 PUSH_URL_GRACE = timedelta(hours=1)
@@ -89,7 +90,7 @@ class EventRun:
 
     @property
     def start(self) -> datetime:
-        return parse_time(self.event["start"])
+        return parse_instant(self.event["start"])
 
 
 def event_run(conf: Any, run_id: str | None) -> EventRun:
@@ -240,7 +241,7 @@ def provision_push(run: EventRun, *, volcengine_conn_id: str = "volcengine_live_
 
 def _valid_through(result: Any, moment: datetime) -> bool:
     until = (result or {}).get("validUntil") if isinstance(result, dict) else None
-    return isinstance(until, str) and parse_time(until) >= moment
+    return isinstance(until, str) and parse_instant(until) >= moment
 
 
 def provision_receivers(run: EventRun, *, polyv_conn_id: str = "polyv_default") -> dict[str, Any]:
@@ -312,7 +313,7 @@ def _still_good(item: Any, run: EventRun, held_start: Any) -> bool:
         return False
     until = item.get("validUntil")
     if isinstance(until, str) and until:
-        return parse_time(until) >= run.start
+        return parse_instant(until) >= run.start
     return held_start == run.event["start"]
 
 
@@ -428,7 +429,7 @@ def _jit_summary(run: EventRun, vendor: str, record: dict[str, Any], *, issued_n
     items = (record.get("result") or {}).get(JIT_KEY[vendor]) or []
     untils = [t["validUntil"] for t in items if isinstance(t, dict) and t.get("validUntil")]
     issued_at = record.get("at")
-    lead = (run.start - parse_time(issued_at)).total_seconds() if issued_at else None
+    lead = (run.start - parse_instant(issued_at)).total_seconds() if issued_at else None
     return _summary(
         run,
         JIT_STEP[vendor],
@@ -479,8 +480,8 @@ def _issue_isdp(
     hook = IsdpHook(isdp_conn_id=conn_id)
     hook.give_up_at(give_up)
     joined = fetch_join_tokens(hook, missing, isdp["user_account"], isdp["role"])
-    requested = parse_time(joined.requested_at)
-    if joined.expires_at and requested < run.start and parse_time(joined.expires_at) < run.start:
+    requested = parse_instant(joined.requested_at)
+    if joined.expires_at and requested < run.start and parse_instant(joined.expires_at) < run.start:
         lifetimes = sorted({str(e.get("expirationTime")) for e in joined.entries if e.get("expirationTime")})
         early = int((run.start - requested).total_seconds())
         raise AirflowFailException(
@@ -513,7 +514,7 @@ def go_live_held(run: EventRun) -> dict[str, Any] | None:
     if not held or window is None or held.get("basis") != _stream(run):
         return None
     live_at = (held.get("result") or {}).get("liveAt")
-    return held if isinstance(live_at, str) and parse_time(live_at) >= window[0] else None
+    return held if isinstance(live_at, str) and parse_instant(live_at) >= window[0] else None
 
 
 def record_go_live(
@@ -527,7 +528,7 @@ def record_go_live(
         from airflow_live_provider.metrics import record_go_live_delay
 
         record["liveAt"] = live_at
-        record["secondsAfterStart"] = (parse_time(live_at) - run.start).total_seconds()
+        record["secondsAfterStart"] = (parse_instant(live_at) - run.start).total_seconds()
         record_go_live_delay(record["secondsAfterStart"])
         _keep(run, "go_live", _stream(run), {"liveAt": live_at})
     if error:
@@ -551,7 +552,7 @@ def reuse_go_live(run: EventRun) -> bool:
         record = {
             "status": DONE,
             "liveAt": live_at,
-            "secondsAfterStart": (parse_time(live_at) - run.start).total_seconds(),
+            "secondsAfterStart": (parse_instant(live_at) - run.start).total_seconds(),
             "reused": held.get("runId"),
         }
         write_step(run.folder, run.run_id, "go_live", record)

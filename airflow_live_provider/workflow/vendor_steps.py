@@ -12,14 +12,16 @@ stays cheap at parse time (the Volcengine operators import it at every DAG parse
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_live_provider.outputs import utc_iso
 from airflow_live_provider.redaction import mask_all, mask_returned_secrets
+from airflow_live_provider.times import instant_or_none, utc_iso
+from airflow_live_provider.vendors.shapes import expect_seconds
 
 if TYPE_CHECKING:
     from airflow_live_provider.hooks.isdp import IsdpHook
@@ -183,36 +185,27 @@ def issue_watch_tokens(
 
 
 # -- ISDP -----------------------------------------------------------------------------------------
-def _isdp_local_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if not 2000 <= parsed.year <= 2100:
-        return None  # year 0001 or 9999 (a zero or "never" value): no time a token is valid by
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ISDP_VENDOR_LOCAL_TIME)
-
-
-def token_expiry(item: dict[str, Any], requested_at: datetime) -> datetime | None:
-    """When a join token stops working.
+def token_expiry(item: dict[str, Any], requested_at: datetime) -> datetime:
+    """When a join token stops working: never unknown, never later than the vendor says.
 
     ``expirationTime`` (seconds) counted from *before* the request was sent is preferred: it
-    needs no time zone and errs early. Without it, ``tokenEnd`` is used, read as Beijing time
-    unless it carries an offset (the doc example's values have none).
+    needs no time zone and errs early. Without a usable one (absent, ``-5``, ``1e999``, ``10**30``:
+    not a lifetime), ``tokenEnd``, read as Beijing time unless it carries an offset (the doc
+    example's values have none). Without either, the lifetime of the vendor's example (120 s):
+    a token kept with no expiry would be handed out long after it died.
     """
+    from airflow_live_provider.exceptions import LiveApiResponseError
+    from airflow_live_provider.vendors.isdp import JOIN_TOKEN_TTL_SECONDS
+
     seconds = item.get("expirationTime")
-    if isinstance(seconds, str) and seconds.isascii() and seconds.isdigit():
-        seconds = int(seconds)
-    # NaN, 1e999 or 10**30 from a hostile answer would overflow timedelta: not a lifetime.
-    if (
-        isinstance(seconds, int | float)
-        and not isinstance(seconds, bool)
-        and 0 < seconds <= MAX_JOIN_TOKEN_SECONDS
-    ):
-        return requested_at + timedelta(seconds=float(seconds))
-    return _isdp_local_time(item.get("tokenEnd"))
+    if seconds not in (None, ""):
+        with suppress(LiveApiResponseError):
+            lifetime = expect_seconds(
+                seconds, "isdp", "getTokenBatch", "expirationTime", maximum=MAX_JOIN_TOKEN_SECONDS
+            )
+            return requested_at + timedelta(seconds=lifetime)
+    end = instant_or_none(item.get("tokenEnd"), naive_zone=ISDP_VENDOR_LOCAL_TIME)
+    return end or requested_at + timedelta(seconds=JOIN_TOKEN_TTL_SECONDS)
 
 
 def token_entries(
@@ -228,11 +221,11 @@ def token_entries(
     for item in items:
         if not isinstance(item, dict):
             continue
-        expiry = token_expiry(item, requested_at)
-        begin = _isdp_local_time(item.get("tokenBegin")) or requested_at
+        begin = instant_or_none(item.get("tokenBegin"), naive_zone=ISDP_VENDOR_LOCAL_TIME) or requested_at
         channels = [str(item["channelId"])] if item.get("channelId") not in (None, "") else channel_ids
-        validity = {"validFrom": utc_iso(begin), "validUntil": utc_iso(expiry) if expiry else None}
-        entries.append({"channelIds": channels, **validity, **item})
+        # Ours last: a vendor's own "validUntil" (garbage, or a number among texts) never replaces it.
+        validity = {"validFrom": utc_iso(begin), "validUntil": utc_iso(token_expiry(item, requested_at))}
+        entries.append({**item, "channelIds": channels, **validity})
     return entries
 
 

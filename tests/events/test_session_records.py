@@ -163,10 +163,10 @@ def test_a_session_goes_on_the_sheet_of_the_run_that_has_it_not_over_it(tmp_path
     from airflow_live_provider.events.calendar import load_calendar, occurrences
     from airflow_live_provider.events.run_records import event_folder, write_step
     from airflow_live_provider.events.run_sheets import publish
-    from airflow_live_provider.outputs import parse_time
+    from airflow_live_provider.times import parse_instant
 
     events = load_calendar(SAMPLE_CALENDAR.read_text())
-    start = pendulum.instance(parse_time("2026-12-01T12:00:00Z"))
+    start = pendulum.instance(parse_instant("2026-12-01T12:00:00Z"))
     [instance] = [
         i for e in events for i in occurrences(e, start, start + timedelta(minutes=1)) if e.get("volcengine")
     ]

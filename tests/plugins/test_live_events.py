@@ -31,7 +31,7 @@ from airflow_live_provider.events.calendar import load_calendar
 from airflow_live_provider.events.planner import plan_event_runs
 from airflow_live_provider.events.run_records import event_folder
 from airflow_live_provider.events.run_sheets import compose_sheet, write_sheet
-from airflow_live_provider.outputs import parse_time, utc_iso
+from airflow_live_provider.times import parse_instant, utc_iso
 from tests.helpers import assert_no_secret_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +211,7 @@ def _populate(site: Site) -> None:
             {"dag_run_id": run_id, "logical_date": None, "conf": conf},
         )
         site.runs[event["name"]] = run_id
-        site.starts[event["name"]] = utc_iso(parse_time(event["start"]))
+        site.starts[event["name"]] = utc_iso(parse_instant(event["start"]))
         if event["name"] == "Next week":
             continue  # its run has not written a sheet yet
         records: dict[str, dict[str, Any]] = {}

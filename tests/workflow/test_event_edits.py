@@ -28,11 +28,11 @@ from airflow_live_provider.operators.events import (
     EventProvisionOperator,
     EventSummaryOperator,
 )
-from airflow_live_provider.outputs import utc_iso
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
+from airflow_live_provider.times import utc_iso
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
 from airflow_live_provider.workflow.event_timeline import (

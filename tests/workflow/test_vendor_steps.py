@@ -28,12 +28,13 @@ def test_token_expiry_rules() -> None:
     assert token_expiry({"tokenEnd": "2026-11-23T03:05:00Z"}, requested) == datetime(
         2026, 11, 23, 3, 5, tzinfo=UTC
     )
-    assert token_expiry({"token": "x"}, requested) is None
+    # Neither: the vendor example's 120 s, never "no expiry" (a token kept forever is handed out dead).
+    assert token_expiry({"token": "x"}, requested) == requested + timedelta(seconds=120)
     [entry] = token_entries({"token": "t", "expirationTime": "60"}, ["1"], requested)
     assert (entry["validFrom"], entry["validUntil"]) == ("2026-11-23T03:00:00Z", "2026-11-23T03:01:00Z")
     # tokenBegin, Beijing time like tokenEnd, is the start of validity when the vendor gives it.
     [entry] = token_entries({"token": "t", "tokenBegin": "2026-11-23T10:59:58"}, ["1"], requested)
-    assert (entry["validFrom"], entry["validUntil"]) == ("2026-11-23T02:59:58Z", None)
+    assert (entry["validFrom"], entry["validUntil"]) == ("2026-11-23T02:59:58Z", "2026-11-23T03:02:00Z")
 
 
 def test_watch_tokens_are_issued_concurrently_under_the_vendor_quota(
