@@ -21,8 +21,8 @@ QUOTA_PER_SECOND = 150
 def main() -> None:
     from airflow_live_provider.hooks.polyv import PolyvHook
     from airflow_live_provider.simulator.polyv import DEMO_CHANNEL_ID
-    from airflow_live_provider.steps import WATCH_TOKEN_CONCURRENCY, issue_watch_tokens
     from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+    from airflow_live_provider.workflow.vendor_steps import WATCH_TOKEN_CONCURRENCY, issue_watch_tokens
 
     header(f"Just in time: {VIEWERS} Polyv watch tokens at {LATENCY * 1000:.0f} ms round trip")
     with simulator_with_connections() as server:

@@ -18,18 +18,18 @@ import pytest
 
 from airflow_live_provider.events.calendar import parse_calendar
 from airflow_live_provider.events.planner import definition_hash
-from airflow_live_provider.events.timeline import (
-    event_run,
-    issue_credentials,
-    provision_push,
-    provision_receivers,
-)
 from airflow_live_provider.operators.polyv import PolyvSubAccountSnapshotOperator
 from airflow_live_provider.simulator import FAULT_KINDS, SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.vendors.polyv import TRANSMIT_BATCH_CREATE_PATH
+from airflow_live_provider.workflow.event_timeline import (
+    event_run,
+    issue_credentials,
+    provision_push,
+    provision_receivers,
+)
 
 FAULT_RATE = 0.2
 RECEIVE_CHANNELS = [f"soak-receiver-{i:03d}" for i in range(150)]  # two batch-creates of <= 100

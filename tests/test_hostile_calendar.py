@@ -105,7 +105,7 @@ def test_an_event_run_conf_of_the_wrong_type_is_refused_naming_the_field(
 
 
 def test_credentials_for_a_vendor_the_event_lacks_or_a_list_are_refused(tmp_path: Any) -> None:
-    from airflow_live_provider.events.timeline import event_run, issue_credentials
+    from airflow_live_provider.workflow.event_timeline import event_run, issue_credentials
 
     [event] = parse_calendar([entry()])
     run = event_run({"event": event, "output_dir": str(tmp_path)}, "r")
@@ -122,7 +122,7 @@ def test_an_isdp_token_time_at_the_ends_of_the_calendar_is_no_expiry_not_a_crash
     on the vendor example's 120 s lifetime: never "no expiry")."""
     from datetime import UTC, datetime, timedelta
 
-    from airflow_live_provider.steps import token_entries, token_expiry
+    from airflow_live_provider.workflow.vendor_steps import token_entries, token_expiry
 
     requested = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     assert token_expiry({"tokenEnd": end}, requested) == requested + timedelta(seconds=120)

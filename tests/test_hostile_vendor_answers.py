@@ -16,8 +16,8 @@ from airflow_live_provider.reports.snapshot_report import summarize
 from airflow_live_provider.simulator import SimRequest, SimResponse, SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
-from airflow_live_provider.steps import token_entries
 from airflow_live_provider.vendors import isdp, polyv
+from airflow_live_provider.workflow.vendor_steps import token_entries
 from tests.test_vendor_answers import isdp_client, isdp_ok, page, polyv_client, v3, volc, volc_client
 
 

@@ -1,7 +1,8 @@
 """The package's layers hold (README, Design): read every module's imports, lazy ones and
 ``TYPE_CHECKING`` ones included, and fail on an import circle, a private name imported across
-modules, Airflow in the domain packages or the vendor clients, or the domain reaching up into
-the Airflow-concept folders."""
+modules, Airflow in the domain packages or the vendor clients, the domain reaching up into the
+Airflow-concept folders or the workflow layer, the workflow layer reaching beyond what it may
+use, or the domain and the core importing the workflow layer."""
 
 from __future__ import annotations
 
@@ -26,12 +27,15 @@ AIRFLOW_CONCEPTS = (
     "get_provider_info",
     "testing",
 )
-#: The domain packages: Airflow-free, except the workflow module of event runs, which runs the
-#: steps the operators call (it raises Airflow's task exceptions and calls the hooks).
+#: The domain packages: no Airflow at all, nothing from the Airflow-concept folders nor from the
+#: workflow layer (no exception).
 DOMAIN = ("events", "reports")
-WORKFLOW = {
-    "events.timeline": {"airflow.sdk.exceptions", "hooks.volcengine", "hooks.polyv", "hooks.isdp", "metrics"},
-}
+#: The workflow layer: the multi-call steps over the hooks and the steps of one event run.
+WORKFLOW = "workflow"
+#: All the workflow layer may take from Airflow and from the Airflow-concept folders (besides the
+#: domain and the core): Airflow's task exceptions, the hooks.
+WORKFLOW_AIRFLOW = ("airflow.sdk.exceptions",)
+WORKFLOW_CONCEPTS = ("hooks",)
 #: Modules that know nothing of Airflow: the vendor clients, the HTTP core, errors, input checks.
 AIRFLOW_FREE = ("vendors", "transport", "exceptions", "validation", "asset_names", "times")
 
@@ -115,18 +119,56 @@ def test_no_private_name_is_imported_across_modules() -> None:
     assert private == []
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[0] in DOMAIN))
-def test_the_domain_imports_neither_airflow_nor_the_airflow_concept_folders(module: str) -> None:
-    allowed = WORKFLOW.get(module, set())
+def layer(module: str) -> str:
+    """``"concepts"``, ``"domain"``, ``"workflow"`` or ``"core"`` (everything else: the vendor
+    clients, the HTTP core, outputs, redaction, metrics, the simulator...)."""
+    top = module.split(".")[0]
+    if top in AIRFLOW_CONCEPTS:
+        return "concepts"
+    if top in DOMAIN:
+        return "domain"
+    return "workflow" if top == WORKFLOW else "core"
+
+
+def is_airflow(target: str) -> bool:
+    return target == "airflow" or target.startswith("airflow.")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer(m) == "domain"))
+def test_the_domain_imports_neither_airflow_nor_the_airflow_concept_folders_nor_the_workflow(
+    module: str,
+) -> None:
     bad = []
     for target, name in imports(MODULES[module], module):
         reached = ours(target, name)
-        if target == "airflow" or target.startswith("airflow."):
-            if target not in allowed:
-                bad.append(target)
-        elif reached and reached.split(".")[0] in AIRFLOW_CONCEPTS and reached not in allowed:
+        if is_airflow(target):
+            bad.append(target)
+        elif reached and layer(reached) in ("concepts", "workflow"):
             bad.append(reached)
-    assert bad == [], f"{module} imports {bad}: the domain stays below the Airflow-concept layer"
+    assert bad == [], f"{module} imports {bad}: the domain stays below the workflow and Airflow layers"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer(m) == "workflow"))
+def test_the_workflow_takes_from_airflow_only_the_task_exceptions_and_the_hooks(module: str) -> None:
+    bad = []
+    for target, name in imports(MODULES[module], module):
+        reached = ours(target, name)
+        if is_airflow(target):
+            if target not in WORKFLOW_AIRFLOW:
+                bad.append(target)
+        elif reached and layer(reached) == "concepts" and reached.split(".")[0] not in WORKFLOW_CONCEPTS:
+            bad.append(reached)
+    assert bad == [], f"{module} imports {bad}: the workflow sits below the operators, sensors, triggers..."
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if layer(m) in ("domain", "core")))
+def test_nothing_below_the_workflow_imports_it(module: str) -> None:
+    bad = [
+        reached
+        for target, name in imports(MODULES[module], module)
+        if (reached := ours(target, name)) and layer(reached) == "workflow"
+    ]
+    assert bad == [], f"{module} imports {bad}: only the Airflow-concept folders call the workflow"
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[0] in AIRFLOW_FREE))
@@ -137,6 +179,7 @@ def test_vendor_clients_and_the_http_core_know_nothing_of_airflow(module: str) -
 
 def test_the_rules_see_lazy_imports() -> None:
     """A check that reads only top-level imports would miss most of them (they are lazy on
-    purpose): the timeline's hook imports are inside functions and must be seen."""
-    reached = {ours(t, n) for t, n in imports(MODULES["events.timeline"], "events.timeline")}
+    purpose): the event timeline's hook imports are inside functions and must be seen."""
+    timeline = "workflow.event_timeline"
+    reached = {ours(t, n) for t, n in imports(MODULES[timeline], timeline)}
     assert {"hooks.polyv", "hooks.isdp", "calendar_source"} <= reached

@@ -124,7 +124,7 @@ def test_token_and_channel_operators_report_their_vendor_data_and_files_never_a_
 
     # Every token, URL and password the runs produced is in the files, none in the lineage.
     from airflow_live_provider.redaction import secret_values
-    from airflow_live_provider.steps import push_url_secrets
+    from airflow_live_provider.vendors.volcengine import push_url_secrets
 
     issued = set(sim_connections.secrets())
     for name in ("w.json", "j.json"):

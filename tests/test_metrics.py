@@ -340,8 +340,8 @@ def test_an_event_run_reports_how_early_its_tokens_came_and_how_late_its_stream(
 
     from airflow_live_provider.events.calendar import parse_calendar
     from airflow_live_provider.events.planner import definition_hash
-    from airflow_live_provider.events.timeline import event_run, issue_credentials, record_go_live
     from airflow_live_provider.simulator import isdp as isdp_sim
+    from airflow_live_provider.workflow.event_timeline import event_run, issue_credentials, record_go_live
 
     start = pendulum.now("UTC").add(seconds=60)
     [event] = parse_calendar(

@@ -567,7 +567,7 @@ def test_join_token_lifetimes_that_would_overflow_fall_back_to_token_end() -> No
     """expirationTime 1e300 or inf: timedelta would raise OverflowError; tokenEnd is used."""
     from datetime import UTC, datetime
 
-    from airflow_live_provider.steps import token_expiry
+    from airflow_live_provider.workflow.vendor_steps import token_expiry
 
     now = datetime(2026, 12, 1, tzinfo=UTC)
     for seconds in (1e300, float("inf"), float("nan"), 10**30):

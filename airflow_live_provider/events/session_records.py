@@ -171,9 +171,9 @@ def sessions_file(output_dir: str, started: str) -> str:
 
 def _read_lines(uri: str) -> list[dict[str, Any]]:
     """The records of a sessions file; none when it does not exist. Any other failure raises
-    (:class:`~airflow_live_provider.events.run_sheets.RunSheetUnreadable`): rewriting the file from what
+    (:class:`~airflow_live_provider.events.run_records.RunSheetUnreadable`): rewriting the file from what
     could not be read would lose its sessions."""
-    from airflow_live_provider.events.run_sheets import RunSheetUnreadable, read_record_text
+    from airflow_live_provider.events.run_records import RunSheetUnreadable, read_record_text
 
     text = read_record_text(uri)
     if text is None:
@@ -266,7 +266,7 @@ def record_on_sheets(
     every session was already on record, so a run stopped between the two (or anywhere) is
     completed by the next run with the same events (a retry, a re-delivery, a replay).
     """
-    from airflow_live_provider.events.run_sheets import event_folder
+    from airflow_live_provider.events.run_records import event_folder
 
     run_ids: list[str | None] = [None] * len(records)
     groups: dict[tuple[str, str], tuple[dict[str, Any], list[int]]] = {}
@@ -291,14 +291,14 @@ def _record_on_instance(folder: str, instance: dict[str, Any], records: list[dic
     empty one); without one, the planner's run id for the instance.
     """
     from airflow_live_provider.events.planner import instance_run_id
-    from airflow_live_provider.events.run_sheets import (
+    from airflow_live_provider.events.run_records import (
         SESSIONS,
         latest_uri,
-        publish,
         read_sheet,
         read_step,
         write_step,
     )
+    from airflow_live_provider.events.run_sheets import publish
     from airflow_live_provider.times import parse_instant, utc_iso
 
     latest = read_sheet(latest_uri(folder)) or {}
@@ -325,7 +325,7 @@ def record_sessions(
 ) -> dict[str, Any]:
     """Record a run's session events (JSON Lines, and ended ones on their run sheets); a
     secret-free summary for XCom. An unreadable calendar costs the sheets, not the records."""
-    from airflow_live_provider.events.run_sheets import sheets_root
+    from airflow_live_provider.events.run_records import sheets_root
     from airflow_live_provider.outputs import OUTPUT_ROOT_FIELD, check_output_location, writable_output
     from airflow_live_provider.times import utc_iso
 

@@ -71,14 +71,16 @@ class PolyvChannelLink(BaseOperatorLink):
 
 
 class VolcengineStreamLink(BaseOperatorLink):
-    """The Volcengine Live stream the task acted on (``vhost``/``domain``, ``app``, ``stream``)."""
+    """The Volcengine Live stream the task acted on: its ``watched_stream()`` (a stream sensor's,
+    known at run time for an event's go-live watch), else its ``vhost``/``domain``, ``app``,
+    ``stream``."""
 
     name = "Volcengine stream"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return volcengine_stream_url(
-            vhost=getattr(operator, "vhost", None),
-            domain=getattr(operator, "domain", None),
-            app=getattr(operator, "app", None),
-            stream=getattr(operator, "stream", None),
-        )
+        watched = getattr(operator, "watched_stream", None)
+        if callable(watched):
+            stream = watched()
+        else:
+            stream = {k: getattr(operator, k, None) for k in ("vhost", "domain", "app", "stream")}
+        return volcengine_stream_url(**stream) if stream else ""

@@ -6,27 +6,26 @@ serves every instance and the Grid shows one run per instance. Waiting for a mom
 it also wakes the step early when the calendar moved on, so a superseded or cancelled run ends
 within a minute; a run made by hand without a calendar waits with Airflow's ``DateTimeTrigger``);
 watching a stream uses this provider's trigger. The logic lives in
-:mod:`airflow_live_provider.events.timeline`; these operators only decide when to run it.
+:mod:`airflow_live_provider.workflow.event_timeline`; these operators only decide when to run it.
 
 Imports of the workflow happen inside the methods: DAG files import this module at every parse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_live_provider.sensors.volcengine import VolcengineStreamLiveSensor
+from airflow_live_provider.sensors.volcengine import VolcengineStreamWatchSensor
 
 if TYPE_CHECKING:
-    from airflow_live_provider.events.timeline import EventRun
+    from airflow_live_provider.workflow.event_timeline import EventRun
 
 
 def _event_run(context: Any) -> EventRun:
-    from airflow_live_provider.events.timeline import event_run
+    from airflow_live_provider.workflow.event_timeline import event_run
 
     dag_run = context.get("dag_run")
     return event_run(getattr(dag_run, "conf", None), context.get("run_id"))
@@ -81,7 +80,7 @@ class EventProvisionOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_live_provider.events.event_steps import steps_for
-        from airflow_live_provider.events.timeline import provision_push, provision_receivers
+        from airflow_live_provider.workflow.event_timeline import provision_push, provision_receivers
 
         run = _event_run(context)
         if self.step not in steps_for(run.event):
@@ -129,14 +128,14 @@ class EventCredentialsOperator(BaseOperator):
 
     def _issue_or_wait(self, context: Any, woken_by: Any = None) -> dict[str, Any]:
         from airflow_live_provider.events.event_steps import steps_for
-        from airflow_live_provider.events.timeline import (
+        from airflow_live_provider.times import utc_iso
+        from airflow_live_provider.workflow.event_timeline import (
             JIT_STEP,
             already_issued,
             check_current,
             credential_moment,
             issue_credentials,
         )
-        from airflow_live_provider.times import utc_iso
 
         run = _event_run(context)
         if JIT_STEP[self.vendor] not in steps_for(run.event):
@@ -161,7 +160,7 @@ class EventCredentialsOperator(BaseOperator):
         return summary
 
 
-class EventGoLiveSensor(VolcengineStreamLiveSensor):
+class EventGoLiveSensor(VolcengineStreamWatchSensor):
     """Watch an instance's Volcengine stream go live, in the triggerer, around its start.
 
     The watch runs from ``start - 5 min`` until ``start + volcengine.go_live_grace_minutes``
@@ -170,20 +169,29 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     Forbidden: fails at once. Still not live at the end of the window: fails, naming the stream
     and its last state. A run that starts after the window closed fails as missed. Every outcome
     is written on the run sheet.
-    """
 
-    template_fields: Sequence[str] = ()
+    The stream is the instance's (``volcengine`` in the run's conf): it is known once the task
+    has read its run, so the sensor takes no stream arguments and holds none at parse time
+    (:meth:`watched_stream` is None until then; the console link names the stream after).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("poke_interval", 15)
-        super().__init__(app="", stream="", deferrable=True, **kwargs)
+        super().__init__(deferrable=True, **kwargs)
         self._run: EventRun | None = None
+
+    def watched_stream(self) -> dict[str, Any] | None:
+        """The instance's stream once the run is read (:meth:`_load`), else None."""
+        if self._run is None or not self._run.event.get("volcengine"):
+            return None
+        volc = self._run.event["volcengine"]
+        return {"vhost": volc["vhost"], "domain": None, "app": volc["app"], "stream": volc["stream"]}
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_live_provider.events.timeline import check_current, record_go_live, reuse_go_live
         from airflow_live_provider.times import utc_iso
+        from airflow_live_provider.workflow.event_timeline import check_current, record_go_live, reuse_go_live
 
         run = self._load(context)
         check_current(run, "go_live")
@@ -207,7 +215,7 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
     def watch(self, context: Any, event: Any = None) -> Any:
         """The window is open: watch the stream (deferring to this provider's trigger), unless
         the calendar moved on meanwhile (woken early: the step skips, or waits again)."""
-        from airflow_live_provider.events.timeline import check_current
+        from airflow_live_provider.workflow.event_timeline import check_current
 
         run = self._load(context)
         check_current(run, "go_live")
@@ -217,15 +225,19 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         return self._recorded(lambda: super(EventGoLiveSensor, self).execute(context))
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        self._load(context)  # a resumed task is a fresh object: set the stream again
+        self._load(context)  # a resumed task is a fresh object: read its run (and stream) again
         return self._recorded(lambda: super(EventGoLiveSensor, self).execute_complete(context, event))
 
     def _recorded(self, watch: Any) -> Any:
         """Run the watch; write its outcome (live at, or the failure) on the run sheet."""
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_live_provider.events.timeline import check_current, record_go_live, refresh_current
         from airflow_live_provider.times import utc_iso
+        from airflow_live_provider.workflow.event_timeline import (
+            check_current,
+            record_go_live,
+            refresh_current,
+        )
 
         assert self._run is not None
         try:
@@ -248,8 +260,6 @@ class EventGoLiveSensor(VolcengineStreamLiveSensor):
         if "go_live" not in steps_for(run.event):
             _skip(f"event {run.name!r} has no Volcengine stream to watch")
         self._run = run
-        volc = run.event["volcengine"]
-        self.vhost, self.app, self.stream = volc["vhost"], volc["app"], volc["stream"]
         return run
 
     def _window(self) -> tuple[datetime, datetime]:
@@ -279,7 +289,7 @@ class EventSummaryOperator(BaseOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_live_provider.events.timeline import summarize
+        from airflow_live_provider.workflow.event_timeline import summarize
 
         return summarize(_event_run(context))
 

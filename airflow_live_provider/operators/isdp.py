@@ -68,7 +68,7 @@ class IsdpTokenBatchOperator(BaseOperator):
         user_account = validate_user_account(self.user_account)
         role = validate_role(self.role)
         path = task_output(self.output_uri, lambda: self.default_output_uri(context))
-        from airflow_live_provider.steps import fetch_join_tokens
+        from airflow_live_provider.workflow.vendor_steps import fetch_join_tokens
 
         fetched = fetch_join_tokens(IsdpHook(isdp_conn_id=self.isdp_conn_id), channel_ids, user_account, role)
         entries, expires_at = fetched.entries, fetched.expires_at

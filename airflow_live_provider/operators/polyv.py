@@ -67,7 +67,7 @@ class PolyvWatchTokenOperator(BaseOperator):
         channel_id = validate_channel_id(self.channel_id)
         viewers = normalize_viewers(self.viewer_ids)
         path = task_output(self.output_uri, lambda: self.default_output_uri(context))
-        from airflow_live_provider.steps import issue_watch_tokens
+        from airflow_live_provider.workflow.vendor_steps import issue_watch_tokens
 
         issued = issue_watch_tokens(PolyvHook(polyv_conn_id=self.polyv_conn_id), channel_id, viewers)
         tokens, expires_at = issued.tokens, issued.expires_at

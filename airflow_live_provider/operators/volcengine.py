@@ -19,7 +19,11 @@ from airflow.sdk import BaseOperator
 from airflow_live_provider.links.console import VolcengineStreamLink
 from airflow_live_provider.outputs import task_output, task_output_uri, write_json
 from airflow_live_provider.redaction import mask_returned_secrets, redact
-from airflow_live_provider.steps import ensure_auth_enabled, generate_push_urls, push_url_count
+from airflow_live_provider.workflow.vendor_steps import (
+    ensure_auth_enabled,
+    generate_push_urls,
+    push_url_count,
+)
 
 
 class VolcengineDescribeAuthOperator(BaseOperator):

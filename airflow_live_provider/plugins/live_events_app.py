@@ -38,17 +38,10 @@ from airflow_live_provider.events.calendar import (
     jit_moments,
     validate_event,
 )
-from airflow_live_provider.events.event_steps import JIT_STEP, LABELS, TASK_IDS
+from airflow_live_provider.events.event_steps import JIT_STEP, LABELS, TASK_IDS, steps_for
 from airflow_live_provider.events.planner import EVENT_DAG_ID
-from airflow_live_provider.events.run_sheets import (
-    RunSheetUnreadable,
-    event_folder,
-    local_time,
-    read_sheet,
-    render_html,
-    sheet_uri,
-    steps_for,
-)
+from airflow_live_provider.events.run_records import RunSheetUnreadable, event_folder, read_sheet, sheet_uri
+from airflow_live_provider.events.run_sheet_page import local_time, render_html
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.plugins import URL_PREFIX
 from airflow_live_provider.reports.pages import document

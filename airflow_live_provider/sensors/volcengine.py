@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.links.console import VolcengineStreamLink
 from airflow_live_provider.sensors.base import LiveWatchSensor
 
@@ -17,17 +18,63 @@ if TYPE_CHECKING:  # imported where used: DAG files import the sensors at every 
     from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
 
 
-class VolcengineStreamLiveSensor(LiveWatchSensor):
-    """Wait for ``app``/``stream`` on a ``vhost`` (domain space) or ``domain`` to be online.
+class VolcengineStreamWatchSensor(LiveWatchSensor):
+    """Base: wait for one Volcengine Live stream to be online; a subclass says which
+    (:meth:`watched_stream`), whether it takes the stream as arguments or reads it at run time.
 
     ``deferrable=True`` waits in the triggerer (no worker slot held) with
     :class:`~airflow_live_provider.triggers.volcengine.VolcengineStreamStateTrigger`; the default
     follows Airflow's ``[operators] default_deferrable``. Polls share the access key's 10/s quota.
-    XCom: ``{"stream_state": "online", "app", "stream", "vhost", "domain"}``.
+    XCom: ``{"stream_state": "online", "app", "stream", "vhost", "domain"}``. The console link
+    points at the watched stream.
     """
 
-    template_fields: Sequence[str] = ("vhost", "domain", "app", "stream")
     operator_extra_links = (VolcengineStreamLink(),)
+
+    def __init__(self, *, volcengine_conn_id: str = "volcengine_live_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.volcengine_conn_id = volcengine_conn_id
+
+    def watched_stream(self) -> dict[str, Any] | None:
+        """``{vhost, domain, app, stream}`` of the stream watched, or None while it is not known."""
+        raise NotImplementedError
+
+    def _stream(self) -> dict[str, Any]:
+        stream = self.watched_stream()
+        if stream is None:
+            raise LiveApiInputError(
+                "stream", f"task {self.task_id!r} does not know its stream yet: nothing to watch"
+            )
+        return stream
+
+    def validate(self) -> None:
+        from airflow_live_provider.vendors.volcengine import stream_state_query
+
+        stream_state_query(**self._stream())
+
+    def make_trigger(self, deadline: float) -> VolcengineStreamStateTrigger:
+        from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
+
+        stream = self._stream()
+        return VolcengineStreamStateTrigger(
+            app=stream["app"],
+            stream=stream["stream"],
+            vhost=stream["vhost"] or None,
+            domain=stream["domain"] or None,
+            deadline=deadline,
+            poke_interval=self._poke_seconds(),
+            volcengine_conn_id=self.volcengine_conn_id,
+        )
+
+    def result(self) -> dict[str, Any]:
+        return {"stream_state": "online", **self.make_trigger(0).target._asdict()}
+
+
+class VolcengineStreamLiveSensor(VolcengineStreamWatchSensor):
+    """Wait for ``app``/``stream`` on a ``vhost`` (domain space) or ``domain`` to be online (see
+    :class:`VolcengineStreamWatchSensor` for deferring, the quota and the XCom)."""
+
+    template_fields: Sequence[str] = ("vhost", "domain", "app", "stream")
 
     def __init__(
         self,
@@ -36,7 +83,6 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
         stream: str,
         vhost: str | None = None,
         domain: str | None = None,
-        volcengine_conn_id: str = "volcengine_live_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -44,25 +90,6 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
         self.stream = stream
         self.vhost = vhost
         self.domain = domain
-        self.volcengine_conn_id = volcengine_conn_id
 
-    def validate(self) -> None:
-        from airflow_live_provider.vendors.volcengine import stream_state_query
-
-        stream_state_query(vhost=self.vhost, domain=self.domain, app=self.app, stream=self.stream)
-
-    def make_trigger(self, deadline: float) -> VolcengineStreamStateTrigger:
-        from airflow_live_provider.triggers.volcengine import VolcengineStreamStateTrigger
-
-        return VolcengineStreamStateTrigger(
-            app=self.app,
-            stream=self.stream,
-            vhost=self.vhost or None,
-            domain=self.domain or None,
-            deadline=deadline,
-            poke_interval=self._poke_seconds(),
-            volcengine_conn_id=self.volcengine_conn_id,
-        )
-
-    def result(self) -> dict[str, Any]:
-        return {"stream_state": "online", **self.make_trigger(0).target._asdict()}
+    def watched_stream(self) -> dict[str, Any]:
+        return {"vhost": self.vhost, "domain": self.domain, "app": self.app, "stream": self.stream}

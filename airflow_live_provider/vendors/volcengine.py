@@ -641,6 +641,24 @@ def check_push_urls(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def push_url_secrets(result: dict[str, Any]) -> list[str]:
+    """Every value in a GeneratePushURL result that grants the right to push: whole URLs,
+    ``StreamSign`` values, their query strings and the ``volcSecret`` signatures alone."""
+    found: list[str] = []
+    for key, value in result.items():
+        if key.endswith("URLList") and isinstance(value, list):
+            found.extend(v for v in value if isinstance(v, str))
+    for detail in result.get("PushURLListDetail") or []:
+        if isinstance(detail, dict):
+            found.extend(str(detail[k]) for k in ("URL", "StreamSign") if detail.get(k))
+    extra: list[str] = []
+    for value in found:
+        if "?" in value:
+            extra.append(value.split("?", 1)[1])
+        extra.extend(re.findall(r"volcSecret=([^&,\s]+)", value))
+    return [v for v in dict.fromkeys(found + extra) if v]
+
+
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
     """The exact JSON bytes sent (and hashed): compact, UTF-8, key order kept. NaN/Infinity (not
     JSON) and values JSON cannot hold (a set) are refused before anything is signed."""

@@ -12,7 +12,7 @@ import pendulum
 import pytest
 
 from airflow_live_provider.events.calendar import load_calendar
-from airflow_live_provider.events.run_sheets import RunSheetUnreadable
+from airflow_live_provider.events.run_records import RunSheetUnreadable
 from airflow_live_provider.events.session_records import record_sessions, session_events, watch_lists
 from airflow_live_provider.exceptions import LiveApiInputError
 
@@ -161,7 +161,8 @@ def test_a_session_goes_on_the_sheet_of_the_run_that_has_it_not_over_it(tmp_path
     added to that run's sheet, which keeps its steps, instead of a new empty sheet taking
     ``latest``."""
     from airflow_live_provider.events.calendar import load_calendar, occurrences
-    from airflow_live_provider.events.run_sheets import event_folder, publish, write_step
+    from airflow_live_provider.events.run_records import event_folder, write_step
+    from airflow_live_provider.events.run_sheets import publish
     from airflow_live_provider.times import parse_instant
 
     events = load_calendar(SAMPLE_CALENDAR.read_text())

@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import (
 from airflow_live_provider.events.calendar import parse_calendar
 from airflow_live_provider.events.planner import definition_hash
 from airflow_live_provider.events.run_sheets import sheet_secrets
+from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
@@ -210,6 +211,41 @@ def test_go_live_woken_after_its_window_fails_as_missed(
         go_live().execute(context(event, tmp_path))
     assert not [r for r in sim_connections.requests if r.query.get("Action")]  # not one poll
     assert keynote_sheet(tmp_path)["steps"]["go_live"]["status"] == "missed"
+
+
+def console_link(sensor: EventGoLiveSensor) -> str:
+    """What Airflow stores for the task's console link when it ends ("" shows no link)."""
+    (only,) = sensor.operator_extra_links
+    return only.get_link(sensor, ti_key=None)
+
+
+def test_the_go_live_watch_is_built_without_a_stream_and_reads_it_from_its_run(
+    sim_connections: SimulatorServer, tmp_path: Path
+) -> None:
+    """Parsed, the sensor holds no stream (no empty app/stream for a parent to carry, no link to
+    nowhere, no stream arguments accepted); once it has read its run, the watch, its XCom and its
+    console link name the instance's stream, in a resumed (fresh) task object too."""
+    parsed = go_live()
+    assert parsed.watched_stream() is None and console_link(parsed) == ""
+    assert not [f for f in ("app", "stream", "vhost", "domain") if hasattr(parsed, f)]
+    assert parsed.template_fields == ()
+    with pytest.raises(LiveApiInputError, match="'go_live' does not know its stream yet"):
+        parsed.make_trigger(0)
+    with pytest.raises(TypeError, match="Invalid arguments were passed to EventGoLiveSensor"):
+        EventGoLiveSensor(task_id="go_live", app="live", stream="keynote")
+
+    sim_connections.volcengine.set_stream(volc_sim.DEMO_VHOST, volc_sim.DEMO_APP, "keynote", state="online")
+    run = context(go_live_event(pendulum.now("UTC")), tmp_path)
+    url = (
+        "https://console.volcengine.com/live/main/stream/online?"
+        f"vhost={volc_sim.DEMO_VHOST}&app={volc_sim.DEMO_APP}&stream=keynote"
+    )
+    watched = go_live()
+    assert watched.execute(run)["stream"] == "keynote"  # live already: no deferral
+    assert console_link(watched) == url
+    resumed = go_live()  # back from the triggerer: Airflow builds the task again
+    assert resumed.execute_complete(run, {"outcome": "online", "state": "online"})["stream"] == "keynote"
+    assert console_link(resumed) == url
 
 
 def test_the_planners_chunk_task_asks_airflow_for_each_run_of_its_chunk(

@@ -24,7 +24,7 @@ from airflow_live_provider.simulator.volcengine import (
     DEMO_PUSH_DOMAIN,
     DEMO_VHOST,
 )
-from airflow_live_provider.steps import push_url_secrets
+from airflow_live_provider.vendors.volcengine import push_url_secrets
 from tests.helpers import assert_no_secret_in
 
 

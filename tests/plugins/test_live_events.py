@@ -29,7 +29,8 @@ import pytest
 
 from airflow_live_provider.events.calendar import load_calendar
 from airflow_live_provider.events.planner import plan_event_runs
-from airflow_live_provider.events.run_sheets import compose_sheet, event_folder, write_sheet
+from airflow_live_provider.events.run_records import event_folder
+from airflow_live_provider.events.run_sheets import compose_sheet, write_sheet
 from airflow_live_provider.times import parse_instant, utc_iso
 from tests.helpers import assert_no_secret_in
 

@@ -21,19 +21,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_live_provider.calendar_source import CALENDAR_VARIABLE, PLANNER_CALENDAR
 from airflow_live_provider.events.calendar import load_calendar
 from airflow_live_provider.events.planner import definition_hash, instance_run_id
-from airflow_live_provider.events.run_sheets import issued_uri, step_uri
-from airflow_live_provider.events.timeline import (
-    CalendarUnreadable,
-    EventRun,
-    credential_moment,
-    event_run,
-    issue_credentials,
-    provision_push,
-    provision_receivers,
-    record_go_live,
-    reuse_go_live,
-    summarize,
-)
+from airflow_live_provider.events.run_records import issued_uri, step_uri
 from airflow_live_provider.operators.events import (
     EventCredentialsOperator,
     EventGoLiveSensor,
@@ -47,6 +35,18 @@ from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.times import utc_iso
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+from airflow_live_provider.workflow.event_timeline import (
+    CalendarUnreadable,
+    EventRun,
+    credential_moment,
+    event_run,
+    issue_credentials,
+    provision_push,
+    provision_receivers,
+    record_go_live,
+    reuse_go_live,
+    summarize,
+)
 
 BATCH_CREATE = "/live/v3/channel/transmit/batch-create"
 

@@ -18,15 +18,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from airflow_live_provider.events.calendar import parse_calendar
 from airflow_live_provider.events.planner import definition_hash
-from airflow_live_provider.events.run_sheets import RunSheetUnreadable, event_folder, sheet_secrets, step_uri
-from airflow_live_provider.events.timeline import (
-    EventRun,
-    event_run,
-    issue_credentials,
-    provision_push,
-    provision_receivers,
-    summarize,
-)
+from airflow_live_provider.events.run_records import RunSheetUnreadable, event_folder, step_uri
+from airflow_live_provider.events.run_sheets import sheet_secrets
 from airflow_live_provider.exceptions import LiveApiInputError
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import isdp as isdp_sim
@@ -34,6 +27,14 @@ from airflow_live_provider.simulator import polyv as polyv_sim
 from airflow_live_provider.simulator import volcengine as volc_sim
 from airflow_live_provider.vendors.isdp import GET_TOKEN_BATCH_PATH
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+from airflow_live_provider.workflow.event_timeline import (
+    EventRun,
+    event_run,
+    issue_credentials,
+    provision_push,
+    provision_receivers,
+    summarize,
+)
 from tests.helpers import assert_no_secret_in
 
 BATCH_CREATE = "/live/v3/channel/transmit/batch-create"
@@ -337,7 +338,7 @@ def test_a_changed_or_removed_instance_issues_nothing_and_says_so(
 
 
 def render_page(sheet: dict[str, Any]) -> str:
-    from airflow_live_provider.events.run_sheets import render_html
+    from airflow_live_provider.events.run_sheet_page import render_html
 
     return render_html(sheet)
 

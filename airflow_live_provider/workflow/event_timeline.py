@@ -16,7 +16,7 @@ nothing more and ends without failing. A calendar that cannot be read fails the 
 retryable: an old definition is never issued on a guess.
 
 **Issued once per instance.** What a step obtained is also kept for the instance
-(``run_sheets.write_issued``), whichever run issued it. A step reuses what is still right for the
+(``run_records.write_issued``), whichever run issued it. A step reuses what is still right for the
 current definition (same stream, channel, viewer or account; valid through the end or at the
 start) and issues only what is missing: an added viewer gets a token, the others keep theirs; an
 edit during the event, a clear or a retry issues nothing new; an extension past the push URLs'
@@ -24,7 +24,7 @@ validity gets new ones. A record that exists but cannot be read fails the step w
 (only "not found" means "not done yet"); a done record is never overwritten by a failure. Every
 secret a vendor returns is masked in the logs as it arrives; the records and sheets (which the
 crew needs) carry them, the returned summaries never do. Data flows one way: this module calls
-:mod:`airflow_live_provider.steps`, which calls the hooks.
+:mod:`airflow_live_provider.workflow.vendor_steps`, which calls the hooks.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_live_provider.events.calendar import event_end, go_live_window, jit_moments, read_calendar
 from airflow_live_provider.events.event_steps import JIT_STEP, steps_for
 from airflow_live_provider.events.planner import calendar_verdict, definition_hash, event_from_conf
-from airflow_live_provider.events.run_sheets import (
+from airflow_live_provider.events.run_records import (
     CANCELLED,
     DONE,
     FAILED,
@@ -47,7 +47,6 @@ from airflow_live_provider.events.run_sheets import (
     MISSED,
     SUPERSEDED,
     event_folder,
-    publish,
     read_issued,
     read_step,
     read_steps,
@@ -55,6 +54,7 @@ from airflow_live_provider.events.run_sheets import (
     write_issued,
     write_step,
 )
+from airflow_live_provider.events.run_sheets import publish
 from airflow_live_provider.exceptions import LiveApiError, LiveApiInputError
 from airflow_live_provider.outputs import writable_output
 from airflow_live_provider.times import parse_instant, utc_iso
@@ -214,7 +214,11 @@ def provision_push(run: EventRun, *, volcengine_conn_id: str = "volcengine_live_
 
     def body() -> dict[str, Any]:
         from airflow_live_provider.hooks.volcengine import VolcengineLiveHook
-        from airflow_live_provider.steps import check_push_auth, generate_push_urls, push_url_count
+        from airflow_live_provider.workflow.vendor_steps import (
+            check_push_auth,
+            generate_push_urls,
+            push_url_count,
+        )
 
         hook = VolcengineLiveHook(volcengine_conn_id=volcengine_conn_id)
         check_push_auth(hook, volc["vhost"], volc["app"], about=f"event {run.name!r}: ")
@@ -442,7 +446,7 @@ def _issue_polyv(
     run: EventRun, conn_id: str, give_up: datetime | None, kept: list[dict[str, Any]], missing: list[Any]
 ) -> dict[str, Any]:
     from airflow_live_provider.hooks.polyv import PolyvHook
-    from airflow_live_provider.steps import issue_watch_tokens
+    from airflow_live_provider.workflow.vendor_steps import issue_watch_tokens
 
     hook = PolyvHook(polyv_conn_id=conn_id)
     hook.give_up_at(give_up)
@@ -470,7 +474,7 @@ def _issue_isdp(
     run: EventRun, conn_id: str, give_up: datetime | None, kept: list[dict[str, Any]], missing: list[Any]
 ) -> dict[str, Any]:
     from airflow_live_provider.hooks.isdp import IsdpHook
-    from airflow_live_provider.steps import fetch_join_tokens
+    from airflow_live_provider.workflow.vendor_steps import fetch_join_tokens
 
     isdp = run.event["isdp"]
     hook = IsdpHook(isdp_conn_id=conn_id)

@@ -4,13 +4,13 @@ Each step takes a hook, makes the vendor calls, masks every credential it receiv
 log and returns the credentials with their validity (``validFrom``/``validUntil``, UTC, the one
 output format). Callers decide where the credentials go; nothing here writes files or XCom.
 
-Layering: operators and :mod:`airflow_live_provider.events.timeline` call these; these call hooks.
-Hooks are imported for type checking only, so importing this module stays cheap at parse time.
+Layering (the workflow layer): operators and :mod:`airflow_live_provider.workflow.event_timeline`
+call these; these call hooks. Hooks are imported for type checking only, so importing this module
+stays cheap at parse time (the Volcengine operators import it at every DAG parse).
 """
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -72,24 +72,6 @@ def push_url_count(result: dict[str, Any]) -> int:
     return len(details) if details else len(result.get("PushURLList") or [])
 
 
-def push_url_secrets(result: dict[str, Any]) -> list[str]:
-    """Every value in a GeneratePushURL result that grants the right to push: whole URLs,
-    ``StreamSign`` values, their query strings and the ``volcSecret`` signatures alone."""
-    found: list[str] = []
-    for key, value in result.items():
-        if key.endswith("URLList") and isinstance(value, list):
-            found.extend(v for v in value if isinstance(v, str))
-    for detail in result.get("PushURLListDetail") or []:
-        if isinstance(detail, dict):
-            found.extend(str(detail[k]) for k in ("URL", "StreamSign") if detail.get(k))
-    extra: list[str] = []
-    for value in found:
-        if "?" in value:
-            extra.append(value.split("?", 1)[1])
-        extra.extend(re.findall(r"volcSecret=([^&,\s]+)", value))
-    return [v for v in dict.fromkeys(found + extra) if v]
-
-
 @dataclass(frozen=True)
 class PushUrls:
     """A GeneratePushURL result (masked in logs) and the window it is valid in."""
@@ -114,6 +96,8 @@ def generate_push_urls(
     ``expired_time`` (an absolute end) wins over ``valid_duration``; with neither the vendor's
     default applies and the validity is unknown (``valid_until`` None).
     """
+    from airflow_live_provider.vendors.volcengine import push_url_secrets
+
     issued = datetime.now(UTC)
     result = hook.generate_push_url(
         vhost,

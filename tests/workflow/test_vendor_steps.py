@@ -12,8 +12,8 @@ from airflow_live_provider.exceptions import LiveApiError
 from airflow_live_provider.hooks.polyv import PolyvHook
 from airflow_live_provider.simulator import SimulatorServer
 from airflow_live_provider.simulator import polyv as polyv_sim
-from airflow_live_provider.steps import issue_watch_tokens, token_entries, token_expiry
 from airflow_live_provider.vendors.polyv import WATCH_TOKEN_PATH
+from airflow_live_provider.workflow.vendor_steps import issue_watch_tokens, token_entries, token_expiry
 from tests.helpers import assert_no_secret_in
 
 
