@@ -97,3 +97,21 @@ class WebhookReceiver:
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+
+def assert_refused_before_any_request(server: Any, case: str, call: Any, field: str, fix: str) -> str:
+    """``call()`` raises LiveApiInputError naming ``field`` and ``fix``, in a short message, and
+    ``server`` (the simulator) received no request; the message, for further checks."""
+    import pytest
+
+    from airflow_live_provider.exceptions import LiveApiInputError
+
+    server.clear_requests()
+    with pytest.raises(LiveApiInputError) as info:
+        call()
+    message = str(info.value)
+    assert field in message, message
+    assert fix in message, message
+    assert len(message) < 800, "the message must not echo a huge input"
+    assert list(server.requests) == [], f"{case}: a request was sent"
+    return message
