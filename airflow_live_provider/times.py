@@ -118,7 +118,7 @@ def _parse(value: Any, *, naive_zone: tzinfo | None, naive_ok: bool, epoch: bool
     elif isinstance(value, str):
         text = value.strip()
         if epoch and text.isascii() and text.isdigit():
-            return _from_epoch(int(text))
+            return _from_epoch(int(text) if len(text) <= 20 else math.inf)
         moment = _from_text(text)
     else:
         raise _Problem(f"is a {type(value).__name__}, not an ISO-8601 time such as {EXAMPLE}")
@@ -168,6 +168,8 @@ def _from_text(text: str) -> datetime:
 
 
 def _from_epoch(number: float) -> datetime:
+    if isinstance(number, int) and abs(number) > 10**20:  # float() of it may overflow
+        number = math.inf if number > 0 else -math.inf
     if not math.isfinite(number) or number <= 0:
         raise _Problem(f"{number!r} is not a time (epoch seconds or milliseconds after 1970)")
     seconds = number / 1000 if number > _MILLISECONDS_ABOVE else number

@@ -137,12 +137,18 @@ def email_address(value: Any, field: str, *, vendor: str) -> str:
 def whole_number(
     value: Any, field: str, *, vendor: str, low: int, high: int, example: str, what: str = "number"
 ) -> int:
-    # ``what``: a noun ("role": "a whole-number role") or a unit ("minutes": "a whole number of minutes").
     """An int ``low..high``, a float with no fraction (``60.0``: what JSON writers may give), or
     a string of ASCII digits (a rendered template) with nothing around it: ``"３６００"``,
     ``"60٠"``, ``"²"`` and ``" 10\\n"`` are refused, not converted. The one number check of the
-    provider: vendor arguments, calendar values and connection fields alike."""
+    provider: vendor arguments, calendar values and connection fields alike. ``what``: a noun
+    ("role": "a whole-number role") or a unit ("minutes": "a whole number of minutes")."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > 40:  # past 4,300 digits int() raises a bare ValueError
+            raise LiveApiInputError(
+                field,
+                f"has {len(value)} digits; give {_whole(what)} from {low} to {high} (e.g. {example})",
+                vendor=vendor,
+            )
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)

@@ -141,3 +141,47 @@ def test_the_one_whole_number_check_reads_ints_digit_strings_and_whole_floats(
     value: Any, expected: int
 ) -> None:
     assert whole_number(value, "n", vendor="calendar", low=1, high=100, example="60") == expected
+
+
+def test_no_builtin_exception_escapes_the_readers_for_hostile_values() -> None:
+    """Seeded fuzz: mutated ISO texts, huge and odd numbers, other types. Every value is either
+    read as a time in the years 2000-2100 or refused with LiveApiInputError naming the field;
+    never OverflowError, OSError, TypeError or a bare ValueError."""
+    import random
+
+    rng = random.Random(20261207)
+    base = "2026-12-01T19:30:00.123+08:00"
+    alphabet = "0123456789-+:TZ .,z９٠²\x00\n"
+    values: list[Any] = [
+        None,
+        True,
+        b"2026",
+        {},
+        [],
+        1e999,
+        -1e999,
+        float("nan"),
+        10**400,
+        -(10**30),
+        "9" * 5000,
+    ]
+    for _ in range(3000):
+        text = list(base)
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(text))
+            text[position] = rng.choice(alphabet) if rng.random() < 0.8 else ""
+        values.append("".join(text))
+        values.append(rng.choice([1, -1]) * 10 ** rng.randint(0, 40) * rng.random())
+        values.append(rng.randint(-(10**15), 10**15))
+    for value in values:
+        for how in ({}, {"epoch": True}, {"naive_zone": BEIJING}, {"naive_ok": True}):
+            try:
+                moment = parse_instant(value, "fuzzed", **how)
+            except LiveApiInputError as exc:
+                assert "fuzzed" in str(exc)
+                continue
+            assert 2000 <= moment.year <= 2100, (value, moment)
+        try:
+            whole_number(value, "fuzzed", vendor="calendar", low=0, high=10**6, example="1")
+        except LiveApiInputError as exc:
+            assert "fuzzed" in str(exc)
