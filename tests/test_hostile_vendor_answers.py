@@ -109,7 +109,7 @@ def test_volcengine_a_session_start_that_is_no_real_time_gives_way_to_first_sigh
 
 
 # -- ISDP -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("lifetime", [1e999, 10**30, -5, 0, "soon", True, float("nan")])
+@pytest.mark.parametrize("lifetime", [1e999, 10**30, 10**400, "9" * 5000, -5, 0, "soon", True, float("nan")])
 def test_isdp_a_join_token_lifetime_that_is_no_lifetime_never_leaves_a_token_without_expiry(
     simulator: SimulatorServer, lifetime: Any
 ) -> None:
@@ -160,3 +160,14 @@ def test_no_builtin_exception_escapes_any_of_these_answers(simulator: SimulatorS
         answer(simulator, route, body)
         with pytest.raises(LiveApiError):
             call()
+
+
+@pytest.mark.parametrize("pages", [10**400, "9" * 5000])
+def test_polyv_a_page_count_too_large_for_python_is_a_broken_answer(
+    simulator: SimulatorServer, pages: Any
+) -> None:
+    """float(10**400) raises OverflowError and int("9" * 5000) a bare ValueError: both used to
+    escape from the check meant to refuse them."""
+    answer(simulator, ("GET", polyv.GROUP_PACKAGE_LIST_PATH), page([account("a@x.com")], total_pages=pages))
+    with pytest.raises(LiveApiResponseError, match="totalPages"):
+        list(polyv_client(simulator).iter_sub_accounts())

@@ -129,7 +129,7 @@ def _minutes(value: Any) -> timedelta:
     tell (the run is then read, and its conf decides)."""
     if value is None or value == "":
         return timedelta(minutes=DEFAULT_DURATION_MINUTES)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 9:
         value = int(value.strip())
     if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= MAX_DURATION_MINUTES:
         return timedelta(minutes=value)

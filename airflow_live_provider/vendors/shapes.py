@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from airflow_live_provider.exceptions import LiveApiResponseError
+from airflow_live_provider.validation import shown
 
 
 def kind(value: Any) -> str:
@@ -90,21 +91,29 @@ def expect_bool(value: Any, vendor: str, call: str, where: str) -> bool:
 
 def expect_count(value: Any, vendor: str, call: str, where: str, *, maximum: int) -> int:
     """A whole number 0..``maximum`` (ASCII digit strings accepted: some vendors quote numbers)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+    value = _plain_number(value)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise bad_answer(vendor, call, f"{where} is {kind(value)}, not a whole number >= 0")
     if value > maximum:
-        raise bad_answer(vendor, call, f"{where} is {value}, more than the {maximum} possible")
+        raise bad_answer(vendor, call, f"{where} is {shown(value)}, more than the {maximum} possible")
+    return value
+
+
+def _plain_number(value: Any) -> Any:
+    """A quoted number as a number, and an int too large for a float as infinity, so the checks
+    after compare and print it safely (``int("9" * 5000)`` and ``float(10**400)`` raise)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value) if len(value) <= 20 else math.inf
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**20:
+        return math.inf if value > 0 else -math.inf
     return value
 
 
 def expect_seconds(value: Any, vendor: str, call: str, where: str, *, maximum: float) -> float:
     """A finite number of seconds in (0, ``maximum``]: NaN would never compare as due."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+    value = _plain_number(value)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise bad_answer(vendor, call, f"{where} is {kind(value)}, not a number of seconds")
     if not 0 < value <= maximum:
