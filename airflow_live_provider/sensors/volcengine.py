@@ -65,4 +65,4 @@ class VolcengineStreamLiveSensor(LiveWatchSensor):
         )
 
     def result(self) -> dict[str, Any]:
-        return {"stream_state": "online", **self.make_trigger(0).target.as_dict()}
+        return {"stream_state": "online", **self.make_trigger(0).target._asdict()}

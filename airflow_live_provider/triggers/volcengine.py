@@ -41,6 +41,9 @@ class StreamTarget:
         """``{"app", "stream", "vhost", "domain"}``: the trigger's constructor arguments."""
         return {"app": self.app, "stream": self.stream, "vhost": self.vhost, "domain": self.domain}
 
+    #: The name it had as a NamedTuple, kept for its callers (the Volcengine sensor).
+    _asdict = as_dict
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StreamTarget) and self.as_dict() == other.as_dict()
 
