@@ -18,17 +18,26 @@ The policy can only shorten or delay retries: a task still needs ``retries`` for
 happen (Airflow counts them). The transport has already retried each call within its own budget
 (``max_attempts``, ``total_retry_seconds``); this is the second, slower layer.
 
-Light on purpose: DAG files build the policy at parse time (``airflow.sdk`` only).
+Light on purpose: DAG files build the policy at every parse, so this module imports nothing of
+Airflow's. Airflow 3.3 keeps no policy object anywhere but on the task: the DAG processor serializes
+only a ``has_retry_policy`` flag, and the worker, which parses the DAG file itself, calls
+``evaluate`` on the object the task holds. So :class:`LiveRetryPolicy` implements Airflow's
+``RetryPolicy`` interface without inheriting it at run time (a DAG file would pay 1-2 ms for
+Airflow's ``airflow.sdk.definitions.retry_policy`` module, mostly building its dataclasses): the
+decisions are Airflow's own ``RetryDecision`` objects, imported when a task fails. Type checkers
+see the subclass; ``isinstance(policy, RetryPolicy)`` holds once Airflow's module is loaded (the
+class is registered as a virtual subclass then: at this module's import, at each construction and
+at each decision), so a policy built after importing anything that checks it, such as
+``ChainRetryPolicy``, passes the check.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
-
-from airflow.sdk import RetryDecision, RetryPolicy
+from typing import TYPE_CHECKING, Any
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -37,6 +46,15 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
     LiveApiResponseError,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import RetryDecision
+    from airflow.sdk import RetryPolicy as PolicyInterface
+else:
+    PolicyInterface = object
+
+#: Airflow's module defining ``RetryPolicy`` (not imported here: see the module docstring).
+AIRFLOW_RETRY_MODULE = "airflow.sdk.definitions.retry_policy"
 
 #: How deep to look for the vendor error behind wrapping exceptions (``raise X from err``, groups).
 MAX_CAUSE_DEPTH = 8
@@ -84,8 +102,9 @@ _FAIL_REASONS = {
 }
 
 
-class LiveRetryPolicy(RetryPolicy):
-    """Retry decisions from the provider's errors; see the module docstring.
+class LiveRetryPolicy(PolicyInterface):
+    """Retry decisions from the provider's errors; see the module docstring (Airflow's
+    ``RetryPolicy`` interface: ``evaluate``, ``serialize``, ``deserialize``).
 
     ``retry_policy=LiveRetryPolicy()`` on an operator, or in a DAG's ``default_args``.
 
@@ -107,6 +126,7 @@ class LiveRetryPolicy(RetryPolicy):
             )
         self.base_delay = base_delay
         self.max_delay = max_delay
+        register_with_airflow()
 
     def backoff(self, try_number: int) -> timedelta:
         """Full-jitter exponential backoff after try ``try_number`` (1-based): a delay between half
@@ -122,6 +142,9 @@ class LiveRetryPolicy(RetryPolicy):
         max_tries: int,
         context: Any = None,
     ) -> RetryDecision:
+        from airflow.sdk import RetryDecision
+
+        register_with_airflow()
         errors = vendor_errors(exception)
         if not errors:
             return RetryDecision.default()
@@ -173,3 +196,22 @@ def _label(error: LiveApiError) -> str:
     if error.http_status is not None:
         parts.append(f"http_status={error.http_status}")
     return " ".join(str(p) for p in parts)
+
+
+def register_with_airflow() -> bool:
+    """Make ``LiveRetryPolicy`` a virtual subclass of Airflow's ``RetryPolicy`` if Airflow's module
+    is loaded (True once done); never imports it."""
+    global _registered
+    if _registered:
+        return True
+    module = sys.modules.get(AIRFLOW_RETRY_MODULE)
+    base = getattr(module, "RetryPolicy", None)
+    if base is None:  # not loaded, or still loading (a circular import): next time
+        return False
+    base.register(LiveRetryPolicy)
+    _registered = True
+    return True
+
+
+_registered = False
+register_with_airflow()

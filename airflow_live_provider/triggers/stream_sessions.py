@@ -35,7 +35,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
@@ -74,17 +74,24 @@ HANDOVER_SECONDS = 10.0
 MAX_LOGGED_MESSAGE = 500
 
 
-class PollSnapshot(NamedTuple):
+class PollSnapshot:
     """One shared poll's answer, fanned out to every watcher of the group.
 
     ``result`` is the vendor's answer (None when the poll failed: ``error`` says why, and every
-    watcher takes it as unknown). A NamedTuple, not a dataclass: DAG files import this module at
-    every parse, and a dataclass costs a third of a millisecond to build.
+    watcher takes it as unknown). A plain class with slots, neither a dataclass nor a NamedTuple:
+    DAG files import this module at every parse, and building a dataclass costs a third of a
+    millisecond, a NamedTuple about 0.1 ms (it compiles its constructor), this about 0.01 ms.
     """
 
-    observed_at: datetime
-    result: Any = None
-    error: str | None = None
+    __slots__ = ("observed_at", "result", "error")
+
+    def __init__(self, observed_at: datetime, result: Any = None, error: str | None = None) -> None:
+        self.observed_at = observed_at
+        self.result = result
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"PollSnapshot(observed_at={self.observed_at!r}, result={self.result!r}, error={self.error!r})"
 
 
 def positive_seconds(value: Any, field: str, *, allow_zero: bool = False) -> float:

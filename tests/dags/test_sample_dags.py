@@ -88,7 +88,18 @@ PARSE_SCRIPT = textwrap.dedent(
             "schedule_assets": [a.uri for a in getattr(cond, "objects", [cond])]
             if (cond := getattr(dag.timetable, "asset_condition", None)) is not None else [],
             "param_titles": {k: (dag.params.get_param(k).schema or {}).get("title") for k in dag.params},
+            "param_drafts": {k: (dag.params.get_param(k).schema or {}).get("$schema") for k in dag.params},
         }
+    from airflow.sdk.definitions.param import ParamValidationError
+    refused = []
+    for key, value in (("top_n", 0), ("top_n", 2.5), ("alert_mode", "loud"), ("min_remaining_minutes", -1)):
+        try:
+            bag.dags["polyv_subaccount_snapshot"].params.get_param(key).resolve(value)
+        except ParamValidationError:
+            refused.append(key)
+    accepted = bag.dags["polyv_subaccount_snapshot"].params.get_param("min_remaining_minutes").resolve(None)
+    dags["polyv_subaccount_snapshot"]["refused"] = refused
+    dags["polyv_subaccount_snapshot"]["accepted_none"] = accepted is None
     print("RESULT" + json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
                                  "dags": dags, "events": events}))
     """
@@ -151,6 +162,11 @@ def test_dags_import_without_connections_variables_or_network(tmp_path: Path) ->
     assert [len(w) for w in sessions["schedule_watchers"]] == [1, 1]
     for dag in (snapshot, pre, trend, event, sessions):  # every param has a title in the trigger form
         assert all(dag["param_titles"].values()), dag["param_titles"]
+        # Draft-07, whose metaschema check at every parse costs half of 2020-12's (the default).
+        assert set(dag["param_drafts"].values()) <= {"http://json-schema.org/draft-07/schema#"}
+    # ... with the same meaning: a bad value is refused, an empty threshold accepted.
+    assert snapshot["refused"] == ["top_n", "top_n", "alert_mode", "min_remaining_minutes"]
+    assert snapshot["accepted_none"] is True
 
 
 # -- end to end -----------------------------------------------------------------------------------

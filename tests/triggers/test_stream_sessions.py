@@ -574,7 +574,7 @@ def test_a_polyv_status_polyv_does_not_document_is_unknown_not_offline(sim: Simu
     state = None
     snapshot = PollSnapshot(datetime.now(UTC), {channel: "waiting"})
     assert trigger.seen(snapshot, state).live is None
-    snapshot = snapshot._replace(result={channel: "end"})
+    snapshot = PollSnapshot(snapshot.observed_at, {channel: "end"})
     assert trigger.seen(snapshot, state).live is False
 
 
