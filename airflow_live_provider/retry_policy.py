@@ -18,26 +18,17 @@ The policy can only shorten or delay retries: a task still needs ``retries`` for
 happen (Airflow counts them). The transport has already retried each call within its own budget
 (``max_attempts``, ``total_retry_seconds``); this is the second, slower layer.
 
-Light on purpose: DAG files build the policy at every parse, so this module imports nothing of
-Airflow's. Airflow 3.3 keeps no policy object anywhere but on the task: the DAG processor serializes
-only a ``has_retry_policy`` flag, and the worker, which parses the DAG file itself, calls
-``evaluate`` on the object the task holds. So :class:`LiveRetryPolicy` implements Airflow's
-``RetryPolicy`` interface without inheriting it at run time (a DAG file would pay 1-2 ms for
-Airflow's ``airflow.sdk.definitions.retry_policy`` module, mostly building its dataclasses): the
-decisions are Airflow's own ``RetryDecision`` objects, imported when a task fails. Type checkers
-see the subclass; ``isinstance(policy, RetryPolicy)`` holds once Airflow's module is loaded (the
-class is registered as a virtual subclass then: at this module's import, at each construction and
-at each decision), so a policy built after importing anything that checks it, such as
-``ChainRetryPolicy``, passes the check.
+Light on purpose: DAG files build the policy at parse time (``airflow.sdk`` only).
 """
 
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from airflow.sdk import RetryDecision, RetryPolicy
 
 from airflow_live_provider.exceptions import (
     LiveApiAuthError,
@@ -46,15 +37,6 @@ from airflow_live_provider.exceptions import (
     LiveApiRateLimitError,
     LiveApiResponseError,
 )
-
-if TYPE_CHECKING:
-    from airflow.sdk import RetryDecision
-    from airflow.sdk import RetryPolicy as PolicyInterface
-else:
-    PolicyInterface = object
-
-#: Airflow's module defining ``RetryPolicy`` (not imported here: see the module docstring).
-AIRFLOW_RETRY_MODULE = "airflow.sdk.definitions.retry_policy"
 
 #: How deep to look for the vendor error behind wrapping exceptions (``raise X from err``, groups).
 MAX_CAUSE_DEPTH = 8
@@ -102,9 +84,8 @@ _FAIL_REASONS = {
 }
 
 
-class LiveRetryPolicy(PolicyInterface):
-    """Retry decisions from the provider's errors; see the module docstring (Airflow's
-    ``RetryPolicy`` interface: ``evaluate``, ``serialize``, ``deserialize``).
+class LiveRetryPolicy(RetryPolicy):
+    """Retry decisions from the provider's errors; see the module docstring.
 
     ``retry_policy=LiveRetryPolicy()`` on an operator, or in a DAG's ``default_args``.
 
@@ -126,7 +107,6 @@ class LiveRetryPolicy(PolicyInterface):
             )
         self.base_delay = base_delay
         self.max_delay = max_delay
-        register_with_airflow()
 
     def backoff(self, try_number: int) -> timedelta:
         """Full-jitter exponential backoff after try ``try_number`` (1-based): a delay between half
@@ -142,9 +122,6 @@ class LiveRetryPolicy(PolicyInterface):
         max_tries: int,
         context: Any = None,
     ) -> RetryDecision:
-        from airflow.sdk import RetryDecision
-
-        register_with_airflow()
         errors = vendor_errors(exception)
         if not errors:
             return RetryDecision.default()
@@ -196,22 +173,3 @@ def _label(error: LiveApiError) -> str:
     if error.http_status is not None:
         parts.append(f"http_status={error.http_status}")
     return " ".join(str(p) for p in parts)
-
-
-def register_with_airflow() -> bool:
-    """Make ``LiveRetryPolicy`` a virtual subclass of Airflow's ``RetryPolicy`` if Airflow's module
-    is loaded (True once done); never imports it."""
-    global _registered
-    if _registered:
-        return True
-    module = sys.modules.get(AIRFLOW_RETRY_MODULE)
-    base = getattr(module, "RetryPolicy", None)
-    if base is None:  # not loaded, or still loading (a circular import): next time
-        return False
-    base.register(LiveRetryPolicy)
-    _registered = True
-    return True
-
-
-_registered = False
-register_with_airflow()
