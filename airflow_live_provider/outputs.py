@@ -531,6 +531,11 @@ def _is_temp_of(entry: str, prefix: str) -> bool:
     )
 
 
+#: Attempts at a temporary that another writer's clean-up does not remove first (one is enough
+#: unless many writers of one file start at the same instant).
+_NEW_TEMP_TRIES = 20
+
+
 def _new_temp(folder: str, name: str) -> tuple[int, str]:
     """A private (0o600, created exclusively, so a planted symlink is never followed) temporary
     for ``name`` in ``folder``, locked while its writer lives: the lock is how a later write tells
@@ -538,10 +543,21 @@ def _new_temp(folder: str, name: str) -> tuple[int, str]:
     import fcntl
     import tempfile  # here, not at the top: DAG files import this module at every parse
 
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(name), suffix=".tmp")
-    with suppress(OSError):  # a file system without locks: leftovers are then removed regardless
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd, temp
+    for _ in range(_NEW_TEMP_TRIES):
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=_temp_prefix(name), suffix=".tmp")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks: no leftover is ever removed there
+            return fd, temp
+        # Between mkstemp and flock the file is unlocked: another writer of the same file may
+        # have taken it for a killed task's leftover and removed it. Ours only if still there.
+        with suppress(FileNotFoundError):
+            if os.stat(temp, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd, temp
+        os.close(fd)
+    raise OSError(
+        errno.EAGAIN, f"could not keep a temporary file in {folder} (removed {_NEW_TEMP_TRIES} times)"
+    )
 
 
 def _remove_local_leftovers(folder: str, name: str) -> None:

@@ -569,3 +569,30 @@ def test_records_on_a_workers_own_disk_are_refused_under_a_distributed_executor(
     assert warning is not None and "must be a volume every worker shares" in warning
     monkeypatch.setenv("AIRFLOW__LIVE_PROVIDER__OUTPUT_ROOT", "s3://aws_default@bucket/live")
     assert worker_local_storage("", "output_dir") is None
+
+
+def test_a_temporary_removed_as_a_leftover_before_its_writer_locked_it_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of one file at once (two steps of a run publishing its sheet): the second
+    writer's clean-up could take the first's brand-new temporary, not yet locked, for a killed
+    task's leftover and remove it; the first then failed its rename with FileNotFoundError.
+    Played deterministically: the other writer's clean-up runs in that window."""
+    from airflow_live_provider import outputs
+
+    target = output_path(str(tmp_path / "sheet.json"))
+    real_mkstemp = tempfile.mkstemp
+    raced: list[str] = []
+
+    def mkstemp_then_another_writer_cleans(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)
+        if not raced:
+            outputs._remove_local_leftovers(str(tmp_path), "sheet.json")
+            raced.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_another_writer_cleans)
+    write_text(target, "complete\n")
+    assert raced and not os.path.exists(raced[0])  # the first temporary was removed in the window
+    assert target.read_text() == "complete\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.json"]
