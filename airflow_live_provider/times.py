@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from airflow_live_provider.exceptions import LiveApiInputError
+from airflow_live_provider.validation import shown
 
 #: The years a time may fall in (both included).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -111,7 +112,7 @@ def _parse(value: Any, *, naive_zone: tzinfo | None, naive_ok: bool, epoch: bool
     elif isinstance(value, int | float):
         if not epoch:
             raise _Problem(
-                f"{value!r} is a {type(value).__name__}, not an ISO-8601 time such as {EXAMPLE} "
+                f"{shown(value)} is a {type(value).__name__}, not an ISO-8601 time such as {EXAMPLE} "
                 "(epoch numbers are not accepted here)"
             )
         return _from_epoch(value)
@@ -186,4 +187,4 @@ def _out_of_range(value: Any) -> _Problem:
 
 
 def _shown(value: Any) -> str:
-    return repr(value.isoformat() if isinstance(value, datetime) else value)[:60]
+    return shown(value.isoformat() if isinstance(value, datetime) else value, 60)
