@@ -139,7 +139,7 @@ def check_request(req: HttpRequest, vendor: str) -> None:
     if control_characters(req.path):
         raise LiveApiInputError("path", "contains a control character; remove it", vendor=vendor)
     params = dict(req.params or {})
-    encoded: dict[str, int] = {}
+    bound = 4 * len(req.path)  # UTF-8 bytes, at most 4 a character
     for key, value in params.items():
         values = value if isinstance(value, list | tuple) else [value]
         if any(isinstance(item, str) and control_characters(item) for item in values):
@@ -148,6 +148,18 @@ def check_request(req: HttpRequest, vendor: str) -> None:
                 "contains a control character (CR, LF, NUL, TAB...); remove it",
                 vendor=vendor,
             )
+        # percent-encoded, a character is at most 12 bytes (4 UTF-8 bytes as %XX each)
+        if isinstance(value, str):
+            bound += 12 * (len(str(key)) + len(value)) + 2
+        elif isinstance(value, int) and abs(value) < 10**20:
+            bound += 12 * len(str(key)) + 24
+        else:  # a list, a float, a huge int: counted exactly below
+            bound += MAX_URL_BYTES + 1
+    if bound <= MAX_URL_BYTES:  # the common case: nothing near the cap, no encoding needed
+        check_body_size(req.data, vendor)
+        return
+    encoded: dict[str, int] = {}
+    for key, value in params.items():
         encoded[key] = (
             len(quote_plus(str(key))) + 1 + len(quote_plus(value))
             if isinstance(value, str)
